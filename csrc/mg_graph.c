@@ -1,0 +1,117 @@
+/* mg_graph.c -- node construction and the n-ary operand block.
+ * Nodes live inside their Python objects; the only memory owned here is the
+ * operand block of an n-ary node, freed by mg_node_release(). */
+#include <stdlib.h>
+#include <string.h>
+#include "mg_graph.h"
+
+#if defined(_MSC_VER)
+#define MG_THREAD_LOCAL __declspec(thread)
+#else
+#define MG_THREAD_LOCAL __thread
+#endif
+
+static MG_THREAD_LOCAL int grad_disabled = 0;
+
+int mg_grad_enabled(void) { return !grad_disabled; }
+void mg_set_grad_enabled(int enabled) { grad_disabled = !enabled; }
+
+static void node_init(mg_node *node, int op, double value, uint32_t n)
+{
+    node->value = value;
+    node->gradient = 0.0;
+    node->c = 0.0;
+    node->kids.two[0] = node->kids.two[1] = NULL;
+    node->op = (uint8_t)op;
+    node->flags = 0;
+    node->reserved = 0;
+    node->n = n;
+}
+
+void mg_node_leaf(mg_node *node, double value)
+{
+    node_init(node, MG_LEAF, value, 0);
+}
+
+void mg_node_unary(mg_node *node, int op, double value, mg_node *x)
+{
+    node_init(node, op, value, 1);
+    node->kids.two[0] = x;
+}
+
+void mg_node_binary(mg_node *node, int op, double value, mg_node *a, mg_node *b)
+{
+    node_init(node, op, value, 2);
+    node->kids.two[0] = a;
+    node->kids.two[1] = b;
+}
+
+void mg_node_const(mg_node *node, int op, double value, mg_node *x, double c)
+{
+    node_init(node, op, value, 1);
+    node->kids.two[0] = x;
+    node->c = c;
+}
+
+/* Operand block layout: n pointers, then n doubles.  Pointers come first so
+ * the doubles stay 8-byte aligned on every ABI we build for. */
+int mg_node_nary(mg_node *node, int op, uint32_t n)
+{
+    void *block;
+    node_init(node, MG_LEAF, 0.0, 0);
+    if (n == 0) return -1;
+    block = calloc(n, sizeof(mg_node *) + sizeof(double));
+    if (block == NULL) return -1;
+    node->op = (uint8_t)op;
+    node->n = n;
+    node->kids.many = (mg_node **)block;
+    return 0;
+}
+
+mg_node **mg_nary_kids(const mg_node *node) { return node->kids.many; }
+
+double *mg_nary_consts(const mg_node *node)
+{
+    return (double *)(void *)(node->kids.many + node->n);
+}
+
+int mg_nary_eval(mg_node *node)
+{
+    mg_node **k = mg_nary_kids(node);
+    double *cst = mg_nary_consts(node);
+    double acc = 0.0;
+    uint32_t i, n = node->n, half = n / 2;
+    if (node->op == MG_SUM) {
+        for (i = 0; i < n; i++)
+            acc += k[i] ? k[i]->value : cst[i];
+    } else if (node->op == MG_DOT && n % 2 == 0) {
+        for (i = 0; i < half; i++)
+            acc += (k[i] ? k[i]->value : cst[i])
+                 * (k[i + half] ? k[i + half]->value : cst[i + half]);
+    } else {
+        return -1;
+    }
+    node->value = acc;
+    return 0;
+}
+
+void mg_node_release(mg_node *node)
+{
+    if (node->op >= MG_SUM && node->n > 0) {
+        free(node->kids.many);
+        node->kids.many = NULL;
+        node->n = 0;
+    }
+    node->op = MG_LEAF;
+}
+
+uint32_t mg_node_nkids(const mg_node *node)
+{
+    return node->n;
+}
+
+mg_node *mg_node_kid(const mg_node *node, uint32_t i)
+{
+    if (i >= node->n) return NULL;
+    return (node->op >= MG_SUM) ? node->kids.many[i] : node->kids.two[i];
+}

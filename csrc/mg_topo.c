@@ -1,0 +1,83 @@
+/* mg_topo.c -- the one topological order, found without recursion.
+ *
+ * Depth-first post-order over interior nodes with an explicit stack of
+ * (node, next operand index) frames: operands are visited in operand order and
+ * a node is appended once all its operands are done, so the root comes last.
+ * _core_py.topo_sort is the same loop in Python. */
+#include <stdlib.h>
+#include "mg_graph.h"
+
+typedef struct {
+    mg_node *node;
+    uint32_t next;
+} frame;
+
+static int grow(void **buf, size_t *cap, size_t item)
+{
+    size_t ncap = *cap ? *cap * 2 : 256;
+    void *p = realloc(*buf, ncap * item);
+    if (p == NULL) return -1;
+    *buf = p;
+    *cap = ncap;
+    return 0;
+}
+
+static int push_order(mg_order *order, mg_node *node)
+{
+    if (order->len == order->cap
+        && grow((void **)&order->nodes, &order->cap, sizeof(mg_node *)) < 0)
+        return -1;
+    order->nodes[order->len++] = node;
+    return 0;
+}
+
+void mg_order_free(mg_order *order)
+{
+    free(order->nodes);
+    order->nodes = NULL;
+    order->len = order->cap = 0;
+}
+
+int mg_topo_sort(mg_node *root, mg_order *order)
+{
+    frame *stack = NULL;
+    size_t depth = 0, cap = 0, i;
+    int status = 0;
+
+    order->nodes = NULL;
+    order->len = order->cap = 0;
+    if (root->op == MG_LEAF) return 0;
+    if (grow((void **)&stack, &cap, sizeof(frame)) < 0) return -1;
+    root->flags |= MG_FLAG_MARK;
+    stack[depth].node = root;
+    stack[depth].next = 0;
+    depth++;
+    while (depth > 0) {
+        frame *top = &stack[depth - 1];
+        if (top->next < top->node->n) {
+            mg_node *kid = mg_node_kid(top->node, top->next++);
+            if (kid == NULL || kid->op == MG_LEAF || (kid->flags & MG_FLAG_MARK))
+                continue;
+            kid->flags |= MG_FLAG_MARK;
+            if (depth == cap && grow((void **)&stack, &cap, sizeof(frame)) < 0) {
+                kid->flags &= (uint8_t)~MG_FLAG_MARK;
+                status = -1;
+                break;
+            }
+            stack[depth].node = kid;
+            stack[depth].next = 0;
+            depth++;
+        } else {
+            if (push_order(order, top->node) < 0) { status = -1; break; }
+            depth--;
+        }
+    }
+    /* Marks are cleared on every path, so a failed sort leaves no trace. */
+    for (i = 0; i < order->len; i++)
+        order->nodes[i]->flags &= (uint8_t)~MG_FLAG_MARK;
+    for (i = 0; i < depth; i++)
+        stack[i].node->flags &= (uint8_t)~MG_FLAG_MARK;
+    free(stack);
+    if (status < 0) mg_order_free(order);
+    return status;
+}

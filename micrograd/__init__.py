@@ -1,0 +1,23 @@
+"""micrograd: scalar reverse-mode autodiff with its graph in C.
+
+    >>> from micrograd import Number
+    >>> x, y = Number(2.0), Number(3.0)
+    >>> z = x * y + x
+    >>> z.backward()
+    >>> x.gradient, y.gradient
+    (4.0, 2.0)
+
+``micrograd.BACKEND`` says which backend is active: ``'core'`` (compiled) or
+``'python'`` (the pure-Python reference); see micrograd/_backend.py.
+"""
+from ._backend import BACKEND, impl as _impl
+
+__version__ = "0.2.0"
+
+Number = _impl.Number
+sum = _impl.sum
+dot = _impl.dot
+no_grad = _impl.no_grad
+is_grad_enabled = _impl.is_grad_enabled
+
+__all__ = ["BACKEND", "Number", "sum", "dot", "no_grad", "is_grad_enabled", "__version__"]

@@ -1,0 +1,47 @@
+# See csrc/mg_graph.h for the node layout and the traversal; _core.pyx for use.
+from libc.stdint cimport uint8_t, uint16_t, uint32_t
+
+cdef extern from "mg_graph.h" nogil:
+    # ===========================================================================
+    # Op codes and forward status
+    # ===========================================================================
+    enum:
+        MG_LEAF, MG_ADD, MG_SUB, MG_MUL, MG_DIV, MG_POW
+        MG_ADD_C, MG_SUB_C, MG_RSUB_C, MG_MUL_C, MG_DIV_C, MG_RDIV_C, MG_POW_C, MG_RPOW_C
+        MG_NEG, MG_ABS, MG_EXP, MG_LOG, MG_SQRT, MG_SIN, MG_COS, MG_TANH
+        MG_SIGMOID, MG_RELU, MG_SUM, MG_DOT, MG_NUM_OPS
+    enum:
+        MG_OK, MG_EZERODIV, MG_EDOM, MG_ERANGE
+
+    # ===========================================================================
+    # The node, embedded in each Number
+    # ===========================================================================
+    ctypedef struct mg_node:
+        double value            # forward result
+        double gradient         # d root / d node after backward
+        double c                # constant operand of the _C ops
+        uint8_t op              # op code
+        uint32_t n              # operand slots
+
+    ctypedef int (*mg_check_fn)(void *ctx) noexcept with gil
+
+    const char *mg_op_name(int op) noexcept
+    int mg_eval_unary(int op, double x, double *out) noexcept
+    int mg_eval_binary(int op, double a, double b, double *out) noexcept
+
+    void mg_node_leaf(mg_node *node, double value) noexcept
+    void mg_node_unary(mg_node *node, int op, double value, mg_node *x) noexcept
+    void mg_node_binary(mg_node *node, int op, double value, mg_node *a, mg_node *b) noexcept
+    void mg_node_const(mg_node *node, int op, double value, mg_node *x, double c) noexcept
+    int mg_node_nary(mg_node *node, int op, uint32_t n) noexcept   # -1: no memory
+    mg_node **mg_nary_kids(const mg_node *node) noexcept
+    double *mg_nary_consts(const mg_node *node) noexcept
+    int mg_nary_eval(mg_node *node) noexcept
+    void mg_node_release(mg_node *node) noexcept
+    mg_node *mg_node_kid(const mg_node *node, uint32_t i) noexcept
+
+    int mg_grad_enabled() noexcept
+    void mg_set_grad_enabled(int enabled) noexcept
+
+    # -1: out of memory (no exception set); -2: check() raised (exception set)
+    int mg_backward(mg_node *root, double seed, mg_check_fn check, void *ctx) except -2

@@ -1,0 +1,45 @@
+"""Turning user operands into floats, shared by both backends.
+
+The rules follow Python floats: a real converts as ``float()`` converts it
+(ints exactly or OverflowError, Fraction and Decimal rounded, NumPy scalars);
+strings, bytes, complex numbers and None are refused.  A Number of the other
+backend is refused too, so one graph never mixes backends.
+"""
+import numbers
+from decimal import Decimal
+
+MIXING = ("cannot mix Numbers of the {} and {} backends in one graph; "
+          "build the whole graph with one backend")
+_REFUSED = (str, bytes, bytearray, complex)
+
+
+def _other_backend(x, backend):
+    other = getattr(type(x), "_mg_backend", None)
+    if other is not None and other != backend:
+        raise TypeError(MIXING.format(backend, other))
+    return other is not None
+
+
+def to_float(x, backend):
+    """x as a float, for Number(x), .value = x and backward(x)."""
+    if isinstance(x, float):
+        return float(x)
+    if _other_backend(x, backend):
+        raise TypeError("must be real number, not Number (use .value)")
+    if x is None or isinstance(x, _REFUSED) or (
+            isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real)):
+        raise TypeError(f"must be real number, not {type(x).__name__}")
+    return float(x)
+
+
+def operand(x, backend):
+    """The other operand of a binary op as a float, or NotImplemented."""
+    if isinstance(x, (float, int)):
+        return float(x)
+    _other_backend(x, backend)
+    if isinstance(x, (numbers.Real, Decimal)):
+        return float(x)
+    # NumPy bool and 0-d arrays; n-d arrays are left to NumPy (elementwise).
+    if getattr(x, "ndim", None) == 0 and getattr(getattr(x, "dtype", None), "kind", "?") in "biuf":
+        return float(x)
+    return NotImplemented

@@ -1,0 +1,259 @@
+"""The pure-Python reference backend: the executable specification.
+
+It follows the compiled core on purpose (see csrc/mg_graph.h for the node
+layout and the traversal): the same op codes and formulas (_ops_py mirrors
+csrc/mg_ops.c), the same topological order (``topo_sort`` mirrors
+csrc/mg_topo.c) and the same accumulation order (``backward`` mirrors
+csrc/mg_backward.c).  So both backends give the same values, gradients and
+exceptions, bit for bit.  Nothing here recurses.
+
+A node's operands live in ``_kids`` in operand order: Numbers for binary and
+unary ops (the constant of an ``x * 2.0`` node sits in ``_c``), and for the
+n-ary ``sum``/``dot`` a float in a slot is a constant operand.
+"""
+import threading
+
+from . import _ops_py as ops
+from ._convert import operand, to_float
+
+__all__ = ["Number", "sum", "dot", "no_grad", "is_grad_enabled", "topo_sort"]
+
+BACKEND = "python"
+LEAF = ops.LEAF
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled():
+    return _mode.enabled
+
+
+class no_grad:
+    """Context manager: operations inside it build no graph (results are leaves)."""
+
+    def __enter__(self):
+        self._prev = _mode.enabled
+        _mode.enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self._prev
+
+
+def _node(op, value, kids, c=0.0):
+    out = Number.__new__(Number)
+    out._value = value
+    out._gradient = 0.0
+    if _mode.enabled:
+        out._op, out._kids, out._c = op, kids, c
+    else:
+        out._op, out._kids, out._c = LEAF, (), 0.0
+    return out
+
+
+def _binary(a, b, op, cop):
+    if isinstance(b, Number):
+        return _node(op, ops.eval_binary(op, a._value, b._value), (a, b))
+    c = operand(b, BACKEND)
+    if c is NotImplemented:
+        return c
+    return _node(cop, ops.eval_binary(cop, a._value, c), (a,), c)
+
+
+def _reflected(a, b, op, cop):
+    """b <op> a where b is not one of our Numbers (a reflected operator)."""
+    if isinstance(b, Number):
+        return _binary(b, a, op, cop)
+    c = operand(b, BACKEND)
+    if c is NotImplemented:
+        return c
+    return _node(cop, ops.eval_binary(cop, a._value, c), (a,), c)
+
+
+def _checked(result, a, b, symbol):
+    """What the operator would raise, for the method forms (n.add(b))."""
+    if result is NotImplemented:
+        raise TypeError(f"unsupported operand type(s) for {symbol}: "
+                        f"'{type(a).__name__}' and '{type(b).__name__}'")
+    return result
+
+
+def _unary(x, op):
+    return _node(op, ops.eval_unary(op, x._value), (x,))
+
+
+class Number:
+    """A scalar in the graph: a value, a gradient, and the op that made it."""
+
+    __slots__ = ("_value", "_gradient", "_c", "_kids", "_op")
+    _mg_backend = BACKEND
+    __array_ufunc__ = None          # NumPy defers to our reflected operators
+
+    def __init__(self, value):
+        self._value = to_float(value, BACKEND)
+        self._gradient = 0.0
+        self._c = 0.0
+        self._kids = ()
+        self._op = LEAF
+
+    # -- attributes -----------------------------------------------------------
+    @property
+    def value(self):
+        return self._value
+
+    @value.setter
+    def value(self, v):
+        self._value = to_float(v, BACKEND)
+
+    @property
+    def gradient(self):
+        return self._gradient
+
+    @gradient.setter
+    def gradient(self, g):
+        self._gradient = to_float(g, BACKEND)
+
+    data, grad = value, gradient
+
+    @property
+    def op(self):
+        return ops.NAMES[self._op]
+
+    @property
+    def children(self):
+        return tuple(k for k in self._kids if type(k) is not float)
+
+    def __repr__(self):
+        return f"Number(value={self._value!r}, gradient={self._gradient!r})"
+
+    def __float__(self):
+        return self._value
+
+    def __format__(self, spec):
+        return format(self._value, spec) if spec else str(self)
+
+    def __reduce__(self):
+        from ._backend import restore
+        return restore, (self._value, self._gradient)
+
+    # -- operators ------------------------------------------------------------
+    def __add__(self, other): return _binary(self, other, ops.ADD, ops.ADD_C)
+    def __radd__(self, other): return _reflected(self, other, ops.ADD, ops.ADD_C)
+    def __sub__(self, other): return _binary(self, other, ops.SUB, ops.SUB_C)
+    def __rsub__(self, other): return _reflected(self, other, ops.SUB, ops.RSUB_C)
+    def __mul__(self, other): return _binary(self, other, ops.MUL, ops.MUL_C)
+    def __rmul__(self, other): return _reflected(self, other, ops.MUL, ops.MUL_C)
+    def __truediv__(self, other): return _binary(self, other, ops.DIV, ops.DIV_C)
+    def __rtruediv__(self, other): return _reflected(self, other, ops.DIV, ops.RDIV_C)
+
+    def __pow__(self, other, modulo=None):
+        if modulo is not None:
+            return NotImplemented
+        return _binary(self, other, ops.POW, ops.POW_C)
+
+    def __rpow__(self, other, modulo=None):
+        if modulo is not None:
+            return NotImplemented
+        return _reflected(self, other, ops.POW, ops.RPOW_C)
+
+    def __neg__(self): return _unary(self, ops.NEG)
+    def __pos__(self): return self
+    def __abs__(self): return _unary(self, ops.ABS)
+
+    # -- methods, as the seed article names them -------------------------------
+    def add(self, other): return _checked(self.__add__(other), self, other, "+")
+    def sub(self, other): return _checked(self.__sub__(other), self, other, "-")
+    def mul(self, other): return _checked(self.__mul__(other), self, other, "*")
+    def div(self, other): return _checked(self.__truediv__(other), self, other, "/")
+    def pow(self, other): return _checked(self.__pow__(other), self, other, "** or pow()")
+    def neg(self): return _unary(self, ops.NEG)
+    def exp(self): return _unary(self, ops.EXP)
+    def log(self): return _unary(self, ops.LOG)
+    def sqrt(self): return _unary(self, ops.SQRT)
+    def sin(self): return _unary(self, ops.SIN)
+    def cos(self): return _unary(self, ops.COS)
+    def tanh(self): return _unary(self, ops.TANH)
+    def sigmoid(self): return _unary(self, ops.SIGMOID)
+    def relu(self): return _unary(self, ops.RELU)
+
+    def detach(self):
+        """A new leaf with the same value."""
+        return Number(self._value)
+
+    def backward(self, gradient=1.0):
+        """Fill .gradient of every node of this graph with d self / d node."""
+        backward(self, to_float(gradient, BACKEND))
+
+
+def _nary(op, slots):
+    kids = tuple(s if isinstance(s, Number) else to_float(s, BACKEND) for s in slots)
+    if op == ops.SUM:
+        value = 0.0
+        for k in kids:
+            value += ops._value(k)
+    else:
+        value, half = 0.0, len(kids) // 2
+        for i in range(half):
+            value += ops._value(kids[i]) * ops._value(kids[i + half])
+    if all(type(k) is float for k in kids):
+        return Number(value)
+    return _node(op, value, kids)
+
+
+def sum(numbers):
+    """One n-ary node for numbers[0] + numbers[1] + ..., added left to right."""
+    return _nary(ops.SUM, list(numbers))
+
+
+def dot(ws, xs):
+    """One n-ary node for ws[0]*xs[0] + ws[1]*xs[1] + ..., added left to right."""
+    ws, xs = list(ws), list(xs)
+    if len(ws) != len(xs):
+        raise ValueError(f"dot: lengths differ ({len(ws)} and {len(xs)})")
+    return _nary(ops.DOT, ws + xs)
+
+
+def topo_sort(root):
+    """Interior nodes reachable from root, operands before users, root last.
+
+    Depth-first post-order with an explicit stack of [node, next operand]
+    frames; operands are visited in operand order and leaves are skipped.
+    The same loop as mg_topo_sort (a set of ids stands in for its mark bit).
+    """
+    order = []
+    if root._op == LEAF:
+        return order
+    seen = {id(root)}
+    stack = [[root, 0]]
+    while stack:
+        top = stack[-1]
+        node, i = top
+        if i < len(node._kids):
+            top[1] = i + 1
+            kid = node._kids[i]
+            if type(kid) is float or kid._op == LEAF or id(kid) in seen:
+                continue
+            seen.add(id(kid))
+            stack.append([kid, 0])
+        else:
+            order.append(node)
+            stack.pop()
+    return order
+
+
+def backward(root, seed):
+    """Twin of mg_backward: interior nodes restart from zero, leaves accumulate."""
+    if root._op == LEAF:
+        root._gradient += seed
+        return
+    order = topo_sort(root)
+    for node in order:
+        node._gradient = 0.0
+    root._gradient = seed
+    for node in reversed(order):
+        ops.propagate(node)
