@@ -1,0 +1,92 @@
+"""Backend selection (one module decides) and API parity of the twins."""
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import micrograd
+from micrograd import _backend, _core_py
+
+from conftest import CORE
+
+BLOCK_CORE = """
+import sys, importlib.abc
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "micrograd._core":
+            raise ImportError("blocked for the test")
+sys.meta_path.insert(0, Block())
+"""
+
+
+def run_py(code, **env):
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("MICROGRAD_PUREPYTHON", "MICROGRAD_REQUIRE_CORE")}
+    full_env.update(env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=full_env, timeout=120)
+
+
+def test_public_names_come_from_the_chosen_backend():
+    impl = _backend.impl
+    assert micrograd.BACKEND == impl.BACKEND
+    assert micrograd.Number is impl.Number and micrograd.sum is impl.sum
+    assert micrograd.dot is impl.dot and micrograd.no_grad is impl.no_grad
+    if os.environ.get("MICROGRAD_PUREPYTHON", "") not in ("", "0"):
+        assert micrograd.BACKEND == "python" and impl is _core_py
+    elif CORE is not None:
+        assert micrograd.BACKEND == "core" and impl is CORE
+
+
+def test_purepython_env_forces_the_reference():
+    proc = run_py("import micrograd; print(micrograd.BACKEND, micrograd._backend.REASON)",
+                  MICROGRAD_PUREPYTHON="1")
+    assert proc.stdout.split()[0] == "python" and "MICROGRAD_PUREPYTHON" in proc.stdout
+
+
+@pytest.mark.core
+@pytest.mark.skipif(CORE is None, reason="micrograd._core is not built")
+def test_core_is_default_when_built():
+    proc = run_py("import micrograd; print(micrograd.BACKEND)")
+    assert proc.stdout.strip() == "core", proc.stderr
+
+
+def test_missing_core_falls_back_unless_required():
+    proc = run_py(BLOCK_CORE + "import micrograd; print(micrograd.BACKEND, micrograd._backend.REASON)")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("python") and "blocked for the test" in proc.stdout
+    proc = run_py(BLOCK_CORE + "import micrograd", MICROGRAD_REQUIRE_CORE="1")
+    assert proc.returncode != 0
+    assert "ImportError: MICROGRAD_REQUIRE_CORE is set" in proc.stderr
+
+
+def test_pickle_loads_into_the_active_backend():
+    code = ("import pickle, micrograd; n = micrograd.Number(1.5); n.gradient = -2.0; "
+            "import sys; sys.stdout.buffer.write(pickle.dumps(n))")
+    blob = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          env=dict(os.environ), timeout=60).stdout
+    for env in ({"MICROGRAD_PUREPYTHON": "1"}, {}):
+        proc = run_py(f"import pickle, micrograd; n = pickle.loads(bytes.fromhex('{blob.hex()}')); "
+                      "print(type(n) is micrograd.Number, n.value, n.gradient)", **env)
+        assert proc.stdout.split() == ["True", "1.5", "-2.0"], proc.stderr
+
+
+@pytest.mark.core
+def test_twins_export_the_same_api(both):
+    core, py = both
+    assert set(core.__all__) == set(py.__all__) - {"topo_sort"}
+    public = lambda cls: {n for n in dir(cls) if not n.startswith("_")}  # noqa: E731
+    assert public(core.Number) == public(py.Number)
+    assert core.BACKEND == "core" and py.BACKEND == "python"
+
+
+def test_no_grad_is_per_thread(impl):
+    seen = []
+    with impl.no_grad():
+        t = threading.Thread(target=lambda: seen.append(impl.is_grad_enabled()))
+        t.start()
+        t.join()
+        assert not impl.is_grad_enabled()
+    assert seen == [True]
