@@ -109,9 +109,3 @@ uint32_t mg_node_nkids(const mg_node *node)
 {
     return node->n;
 }
-
-mg_node *mg_node_kid(const mg_node *node, uint32_t i)
-{
-    if (i >= node->n) return NULL;
-    return (node->op >= MG_SUM) ? node->kids.many[i] : node->kids.two[i];
-}

@@ -106,7 +106,14 @@ double *mg_nary_consts(const mg_node *node);
 int mg_nary_eval(mg_node *node);            /* sum or dot of the operands */
 void mg_node_release(mg_node *node);         /* frees an n-ary block */
 uint32_t mg_node_nkids(const mg_node *node);
-mg_node *mg_node_kid(const mg_node *node, uint32_t i);   /* may be NULL */
+
+/* Operand i's node, or NULL for a constant slot (inline: the sort's hot path). */
+static inline mg_node *mg_node_kid(const mg_node *node, uint32_t i)
+{
+    if (i >= node->n) return NULL;
+    if (node->op >= MG_SUM) return node->kids.many[i];
+    return (i < 2) ? node->kids.two[i] : NULL;
+}
 
 /* Grad mode (thread-local, like torch.no_grad) --------------------------- */
 int mg_grad_enabled(void);
@@ -119,6 +126,9 @@ typedef struct {
 } mg_order;
 
 int mg_topo_sort(mg_node *root, mg_order *order);     /* 0, or -1 (memory) */
+/* The same order, leaving the marks set (and, with zero, zeroing gradients);
+ * the caller clears every mark.  For mg_backward. */
+int mg_topo_collect(mg_node *root, mg_order *order, int zero);
 void mg_order_free(mg_order *order);
 
 /* Called every MG_CHECK_EVERY nodes during backward; a nonzero return aborts

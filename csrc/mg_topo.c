@@ -38,7 +38,10 @@ void mg_order_free(mg_order *order)
     order->len = order->cap = 0;
 }
 
-int mg_topo_sort(mg_node *root, mg_order *order)
+/* The sort proper.  Emitted nodes keep their mark, and with `zero` set each
+ * gets gradient 0.0 as it is first reached, so mg_backward needs one pass
+ * less over memory.  On failure every mark is cleared. */
+int mg_topo_collect(mg_node *root, mg_order *order, int zero)
 {
     frame *stack = NULL;
     size_t depth = 0, cap = 0, i;
@@ -49,6 +52,7 @@ int mg_topo_sort(mg_node *root, mg_order *order)
     if (root->op == MG_LEAF) return 0;
     if (grow((void **)&stack, &cap, sizeof(frame)) < 0) return -1;
     root->flags |= MG_FLAG_MARK;
+    if (zero) root->gradient = 0.0;
     stack[depth].node = root;
     stack[depth].next = 0;
     depth++;
@@ -59,6 +63,7 @@ int mg_topo_sort(mg_node *root, mg_order *order)
             if (kid == NULL || kid->op == MG_LEAF || (kid->flags & MG_FLAG_MARK))
                 continue;
             kid->flags |= MG_FLAG_MARK;
+            if (zero) kid->gradient = 0.0;
             if (depth == cap && grow((void **)&stack, &cap, sizeof(frame)) < 0) {
                 kid->flags &= (uint8_t)~MG_FLAG_MARK;
                 status = -1;
@@ -72,12 +77,22 @@ int mg_topo_sort(mg_node *root, mg_order *order)
             depth--;
         }
     }
-    /* Marks are cleared on every path, so a failed sort leaves no trace. */
+    free(stack);
+    if (status < 0) {
+        for (i = 0; i < order->len; i++)
+            order->nodes[i]->flags &= (uint8_t)~MG_FLAG_MARK;
+        for (i = 0; i < depth; i++)
+            stack[i].node->flags &= (uint8_t)~MG_FLAG_MARK;
+        mg_order_free(order);
+    }
+    return status;
+}
+
+int mg_topo_sort(mg_node *root, mg_order *order)
+{
+    size_t i;
+    if (mg_topo_collect(root, order, 0) < 0) return -1;
     for (i = 0; i < order->len; i++)
         order->nodes[i]->flags &= (uint8_t)~MG_FLAG_MARK;
-    for (i = 0; i < depth; i++)
-        stack[i].node->flags &= (uint8_t)~MG_FLAG_MARK;
-    free(stack);
-    if (status < 0) mg_order_free(order);
-    return status;
+    return 0;
 }

@@ -180,9 +180,12 @@ def test_ctrl_c_during_backward(impl):
     mod = "_core" if impl.BACKEND == "core" else "_core_py"
     proc = subprocess.Popen([sys.executable, "-c", INTERRUPT.format(mod=mod, n=300_000)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()           # never leave a spinning backward loop behind
     assert proc.returncode == 0, err[-2000:]
     assert out.startswith("interrupted"), out + err
