@@ -189,3 +189,26 @@ def test_ctrl_c_during_backward(impl):
         proc.kill()           # never leave a spinning backward loop behind
     assert proc.returncode == 0, err[-2000:]
     assert out.startswith("interrupted"), out + err
+
+
+def test_threads_on_independent_graphs_match_a_serial_run(impl):
+    import threading
+
+    def work(seed, out):
+        xs = [impl.Number(seed + i / 7) for i in range(20)]
+        y = impl.sum(xs)
+        for x in xs:
+            y = (y * x).tanh() + x.sigmoid()
+        y.backward()
+        out.append(([x.gradient for x in xs], y.value))
+
+    serial = []
+    for s in range(8):
+        work(s, serial)
+    results = [[] for _ in range(8)]
+    threads = [threading.Thread(target=work, args=(s, results[s])) for s in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r[0] for r in results] == serial
