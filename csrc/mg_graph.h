@@ -42,8 +42,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Op codes.  The order is part of the op table in mg_ops.c and of OPS in
- * micrograd/_core_py.py; append, never reorder. */
+/* Op codes.  The order is part of the op table in mg_ops.c and of the codes
+ * in micrograd/_ops_py.py: binary ops first (up to MG_POW), then the ops with
+ * one node operand (the _C forms and the parametrised activations keep their
+ * constant in b.c), n-ary ops last. */
 enum {
     MG_LEAF = 0,
     /* binary, two node operands */
@@ -52,7 +54,10 @@ enum {
     MG_ADD_C, MG_SUB_C, MG_RSUB_C, MG_MUL_C, MG_DIV_C, MG_RDIV_C, MG_POW_C, MG_RPOW_C,
     /* unary */
     MG_NEG, MG_ABS, MG_EXP, MG_LOG, MG_SQRT, MG_SIN, MG_COS, MG_TANH,
-    MG_SIGMOID, MG_RELU,
+    MG_SIGMOID, MG_RELU, MG_GELU, MG_GELU_TANH, MG_SILU,
+    /* activations with a parameter c: softplus (threshold), leaky_relu
+     * (negative slope), elu (alpha) */
+    MG_SOFTPLUS, MG_LEAKY_RELU, MG_ELU,
     /* n-ary */
     MG_SUM, MG_DOT,
     MG_NUM_OPS

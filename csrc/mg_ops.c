@@ -9,7 +9,8 @@ static const char *const NAMES[MG_NUM_OPS] = {
     "add", "sub", "mul", "div", "pow",
     "add", "sub", "rsub", "mul", "div", "rdiv", "pow", "rpow",
     "neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh",
-    "sigmoid", "relu",
+    "sigmoid", "relu", "gelu", "gelu_tanh", "silu",
+    "softplus", "leaky_relu", "elu",
     "sum", "dot",
 };
 
@@ -79,6 +80,48 @@ static double sigmoid(double x)
     return e / (1.0 + e);
 }
 
+/* GELU constants as torch writes them (products of the <math.h> literals,
+ * folded in double precision; _ops_py multiplies the same literals). */
+#define SQRT1_2 0.70710678118654752440
+#define GELU_PDF (1.12837916709551257390 * 0.70710678118654752440 * 0.5)
+#define GELU_BETA (1.41421356237309504880 * 1.12837916709551257390 * 0.5)
+#define GELU_KAPPA 0.044715
+
+static double gelu(double x)
+{
+    return x * 0.5 * (1.0 + erf(x * SQRT1_2));
+}
+
+static double gelu_tanh(double x)
+{
+    double inner = GELU_BETA * (x + GELU_KAPPA * (x * x * x));
+    return 0.5 * x * (1.0 + tanh(inner));
+}
+
+static double gelu_dx(double x)
+{
+    double cdf = 0.5 * (1.0 + erf(x * SQRT1_2));
+    double pdf = GELU_PDF * exp(x * x * -0.5);
+    return cdf + x * pdf;
+}
+
+static double gelu_tanh_dx(double x)
+{
+    double x_sq = x * x;
+    double inner = GELU_BETA * (x + GELU_KAPPA * (x_sq * x));
+    double t = tanh(inner);
+    double left = 0.5 * x, right = 1.0 + t;
+    double right_dx = left * (1.0 - t * t) * (GELU_BETA * (1.0 + 3.0 * GELU_KAPPA * x_sq));
+    return 0.5 * right + right_dx;
+}
+
+/* log(1 + e^x) without overflow; x itself above the threshold, as torch. */
+static double softplus(double x, double threshold)
+{
+    if (x > threshold) return x;
+    return (x > 0.0) ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+
 int mg_eval_unary(int op, double x, double *out)
 {
     double r;
@@ -108,6 +151,9 @@ int mg_eval_unary(int op, double x, double *out)
     case MG_TANH: r = tanh(x); break;
     case MG_SIGMOID: r = sigmoid(x); break;
     case MG_RELU: r = (x < 0.0) ? 0.0 : x; break;
+    case MG_GELU: r = gelu(x); break;
+    case MG_GELU_TANH: r = gelu_tanh(x); break;
+    case MG_SILU: r = x * sigmoid(x); break;
     default: return MG_EDOM;
     }
     *out = r;
@@ -131,6 +177,9 @@ int mg_eval_binary(int op, double a, double b, double *out)
         return MG_OK;
     case MG_POW: case MG_POW_C: return mg_pow(a, b, out);
     case MG_RPOW_C: return mg_pow(b, a, out);
+    case MG_SOFTPLUS: *out = softplus(a, b); return MG_OK;
+    case MG_LEAKY_RELU: *out = (a > 0.0) ? a : a * b; return MG_OK;
+    case MG_ELU: *out = (a <= 0.0) ? b * expm1(a) : a; return MG_OK;
     default: return MG_EDOM;
     }
 }
@@ -203,6 +252,18 @@ void mg_propagate(mg_node *node)
     case MG_TANH: a->gradient += g * (1.0 - y * y); break;
     case MG_SIGMOID: a->gradient += (g * (1.0 - y)) * y; break;
     case MG_RELU: a->gradient += (y <= 0.0) ? 0.0 : g; break;
+    case MG_GELU: a->gradient += g * gelu_dx(a->value); break;
+    case MG_GELU_TANH: a->gradient += g * gelu_tanh_dx(a->value); break;
+    case MG_SILU: {
+        double s = sigmoid(a->value);
+        a->gradient += g * (s * (1.0 + a->value * (1.0 - s)));
+        break;
+    }
+    case MG_SOFTPLUS:
+        a->gradient += (a->value > c) ? g : g * sigmoid(a->value);
+        break;
+    case MG_LEAKY_RELU: a->gradient += (a->value > 0.0) ? g : g * c; break;
+    case MG_ELU: a->gradient += (a->value <= 0.0) ? g * (c * exp(a->value)) : g; break;
     case MG_SUM: case MG_DOT: propagate_nary(node, g); break;
     default: break;
     }

@@ -301,6 +301,28 @@ cdef class Number:
     def tanh(self): return _make_unary(MG_TANH, self)
     def sigmoid(self): return _make_unary(MG_SIGMOID, self)
     def relu(self): return _make_unary(MG_RELU, self)
+    def silu(self): return _make_unary(MG_SILU, self)
+
+    def gelu(self, approximate="none"):
+        """x * Phi(x); approximate='tanh' for the tanh form (as torch)."""
+        if approximate == "none":
+            return _make_unary(MG_GELU, self)
+        if approximate == "tanh":
+            return _make_unary(MG_GELU_TANH, self)
+        raise ValueError(f"approximate must be 'none' or 'tanh', not {approximate!r}")
+
+    def softplus(self, beta=1.0, threshold=20.0):
+        """log(1 + exp(beta*x)) / beta, and x where beta*x > threshold (as torch)."""
+        cdef double b = _real(beta), t = _real(threshold)
+        if b == 1.0:
+            return _make_const(MG_SOFTPLUS, self, t)
+        return _make_const(MG_DIV_C, _make_const(MG_SOFTPLUS, _make_const(MG_MUL_C, self, b), t), b)
+
+    def leaky_relu(self, negative_slope=0.01):
+        return _make_const(MG_LEAKY_RELU, self, _real(negative_slope))
+
+    def elu(self, alpha=1.0):
+        return _make_const(MG_ELU, self, _real(alpha))
 
     def detach(self):
         """A new leaf with the same value."""

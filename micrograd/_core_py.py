@@ -87,6 +87,11 @@ def _unary(x, op):
     return _node(op, ops.eval_unary(op, x._value), (x,))
 
 
+def _param(x, op, c):
+    """An op with one node operand and a constant (x * 2.0, leaky_relu(x, c))."""
+    return _node(op, ops.eval_binary(op, x._value, c), (x,), c)
+
+
 class Number:
     """A scalar in the graph: a value, a gradient, and the op that made it."""
 
@@ -180,6 +185,28 @@ class Number:
     def tanh(self): return _unary(self, ops.TANH)
     def sigmoid(self): return _unary(self, ops.SIGMOID)
     def relu(self): return _unary(self, ops.RELU)
+    def silu(self): return _unary(self, ops.SILU)
+
+    def gelu(self, approximate="none"):
+        """x * Phi(x); approximate='tanh' for the tanh form (as torch)."""
+        if approximate == "none":
+            return _unary(self, ops.GELU)
+        if approximate == "tanh":
+            return _unary(self, ops.GELU_TANH)
+        raise ValueError(f"approximate must be 'none' or 'tanh', not {approximate!r}")
+
+    def softplus(self, beta=1.0, threshold=20.0):
+        """log(1 + exp(beta*x)) / beta, and x where beta*x > threshold (as torch)."""
+        b, t = to_float(beta, BACKEND), to_float(threshold, BACKEND)
+        if b == 1.0:
+            return _param(self, ops.SOFTPLUS, t)
+        return _param(_param(_param(self, ops.MUL_C, b), ops.SOFTPLUS, t), ops.DIV_C, b)
+
+    def leaky_relu(self, negative_slope=0.01):
+        return _param(self, ops.LEAKY_RELU, to_float(negative_slope, BACKEND))
+
+    def elu(self, alpha=1.0):
+        return _param(self, ops.ELU, to_float(alpha, BACKEND))
 
     def detach(self):
         """A new leaf with the same value."""

@@ -12,13 +12,15 @@ import math
 
 (LEAF, ADD, SUB, MUL, DIV, POW,
  ADD_C, SUB_C, RSUB_C, MUL_C, DIV_C, RDIV_C, POW_C, RPOW_C,
- NEG, ABS, EXP, LOG, SQRT, SIN, COS, TANH, SIGMOID, RELU,
- SUM, DOT, NUM_OPS) = range(27)
+ NEG, ABS, EXP, LOG, SQRT, SIN, COS, TANH, SIGMOID, RELU, GELU, GELU_TANH, SILU,
+ SOFTPLUS, LEAKY_RELU, ELU,
+ SUM, DOT, NUM_OPS) = range(33)
 
 NAMES = ("", "add", "sub", "mul", "div", "pow",
          "add", "sub", "rsub", "mul", "div", "rdiv", "pow", "rpow",
          "neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh",
-         "sigmoid", "relu", "sum", "dot")
+         "sigmoid", "relu", "gelu", "gelu_tanh", "silu",
+         "softplus", "leaky_relu", "elu", "sum", "dot")
 
 INF, NAN = math.inf, math.nan
 
@@ -81,6 +83,44 @@ def sigmoid(x):
     return e / (1.0 + e)
 
 
+# GELU constants as mg_ops.c writes them: products of the same literals.
+SQRT1_2 = 0.70710678118654752440
+GELU_PDF = 1.12837916709551257390 * 0.70710678118654752440 * 0.5
+GELU_BETA = 1.41421356237309504880 * 1.12837916709551257390 * 0.5
+GELU_KAPPA = 0.044715
+
+
+def gelu(x):
+    return x * 0.5 * (1.0 + math.erf(x * SQRT1_2))
+
+
+def gelu_tanh(x):
+    inner = GELU_BETA * (x + GELU_KAPPA * (x * x * x))
+    return 0.5 * x * (1.0 + math.tanh(inner))
+
+
+def gelu_dx(x):
+    cdf = 0.5 * (1.0 + math.erf(x * SQRT1_2))
+    pdf = GELU_PDF * math.exp(x * x * -0.5)
+    return cdf + x * pdf
+
+
+def gelu_tanh_dx(x):
+    x_sq = x * x
+    inner = GELU_BETA * (x + GELU_KAPPA * (x_sq * x))
+    t = math.tanh(inner)
+    left, right = 0.5 * x, 1.0 + t
+    right_dx = left * (1.0 - t * t) * (GELU_BETA * (1.0 + 3.0 * GELU_KAPPA * x_sq))
+    return 0.5 * right + right_dx
+
+
+def softplus(x, threshold):
+    """log(1 + e^x) without overflow; x itself above the threshold, as torch."""
+    if x > threshold:
+        return x
+    return x + math.log1p(math.exp(-x)) if x > 0.0 else math.log1p(math.exp(x))
+
+
 _UNARY = {
     NEG: lambda x: -x,
     ABS: abs,
@@ -92,6 +132,9 @@ _UNARY = {
     TANH: math.tanh,
     SIGMOID: sigmoid,
     RELU: lambda x: 0.0 if x < 0.0 else x,
+    GELU: gelu,
+    GELU_TANH: gelu_tanh,
+    SILU: lambda x: x * sigmoid(x),
 }
 
 
@@ -117,6 +160,12 @@ def eval_binary(op, a, b):
         return float_pow(a, b)
     if op == RPOW_C:
         return float_pow(b, a)
+    if op == SOFTPLUS:
+        return softplus(a, b)
+    if op == LEAKY_RELU:
+        return a if a > 0.0 else a * b
+    if op == ELU:
+        return b * math.expm1(a) if a <= 0.0 else a
     raise ValueError(f"not a binary op: {op}")
 
 
@@ -203,3 +252,16 @@ def propagate(node):
         a._gradient += (g * (1.0 - y)) * y
     elif op == RELU:
         a._gradient += 0.0 if y <= 0.0 else g
+    elif op == GELU:
+        a._gradient += g * gelu_dx(x)
+    elif op == GELU_TANH:
+        a._gradient += g * gelu_tanh_dx(x)
+    elif op == SILU:
+        s = sigmoid(x)
+        a._gradient += g * (s * (1.0 + x * (1.0 - s)))
+    elif op == SOFTPLUS:
+        a._gradient += g if x > c else g * sigmoid(x)
+    elif op == LEAKY_RELU:
+        a._gradient += g if x > 0.0 else g * c
+    elif op == ELU:
+        a._gradient += g * (c * math.exp(x)) if x <= 0.0 else g

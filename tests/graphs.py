@@ -18,12 +18,20 @@ floats = st.one_of(st.sampled_from(EDGES),
                    st.floats(-10, 10))
 
 BINARY = ["add", "sub", "mul", "div", "pow"]
-UNARY = ["neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu"]
+UNARY = ["neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu",
+         "gelu", "silu", "softplus", "leaky_relu", "elu"]
+PARAM = {"leaky_relu": lambda n, v: n.leaky_relu(v), "elu": lambda n, v: n.elu(v),
+         "softplus_beta": lambda n, v: n.softplus(beta=v),
+         "softplus_threshold": lambda n, v: n.softplus(threshold=v),
+         "gelu_tanh": lambda n, v: n.gelu(approximate="tanh")}
 
 
 def _step(draw, n_nodes):
     idx = st.integers(0, n_nodes - 1)
-    kind = draw(st.sampled_from(["bin", "bin", "const", "rconst", "unary", "unary", "sum", "dot"]))
+    kind = draw(st.sampled_from(["bin", "bin", "const", "rconst", "unary", "unary", "param",
+                                 "sum", "dot"]))
+    if kind == "param":
+        return ("param", draw(st.sampled_from(sorted(PARAM))), draw(idx), draw(floats))
     if kind == "bin":
         return ("bin", draw(st.sampled_from(BINARY)), draw(idx), draw(idx))
     if kind in ("const", "rconst"):
@@ -70,6 +78,8 @@ def run(mod, program):
                 out = SYMBOL[step[1]](nodes[step[2]], step[3])
             elif kind == "rconst":
                 out = SYMBOL[step[1]](step[3], nodes[step[2]])
+            elif kind == "param":
+                out = PARAM[step[1]](nodes[step[2]], step[3])
             elif kind == "unary" and step[1] == "abs":
                 out = abs(nodes[step[2]])
             elif kind == "unary":
