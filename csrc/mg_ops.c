@@ -110,8 +110,10 @@ static double gelu_tanh_dx(double x)
     double x_sq = x * x;
     double inner = GELU_BETA * (x + GELU_KAPPA * (x_sq * x));
     double t = tanh(inner);
-    double left = 0.5 * x, right = 1.0 + t;
-    double right_dx = left * (1.0 - t * t) * (GELU_BETA * (1.0 + 3.0 * GELU_KAPPA * x_sq));
+    double left = 0.5 * x, right = 1.0 + t, dt = 1.0 - t * t;
+    /* where tanh has saturated the term is exactly 0, even if x^2 overflowed */
+    double right_dx = (dt == 0.0) ? 0.0
+                      : left * dt * (GELU_BETA * (1.0 + 3.0 * GELU_KAPPA * x_sq));
     return 0.5 * right + right_dx;
 }
 

@@ -11,6 +11,10 @@
 ``'python'`` (the pure-Python reference); see micrograd/_backend.py.
 """
 from ._backend import BACKEND, impl as _impl
+from .activations import (elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu,
+                          softmax, softplus, tanh)
+from .chain import Chain, Step
+from .functional import GradcheckError, grad, gradcheck, value_and_grad
 
 __version__ = "0.2.0"
 
@@ -20,4 +24,7 @@ dot = _impl.dot
 no_grad = _impl.no_grad
 is_grad_enabled = _impl.is_grad_enabled
 
-__all__ = ["BACKEND", "Number", "sum", "dot", "no_grad", "is_grad_enabled", "__version__"]
+__all__ = ["BACKEND", "Number", "sum", "dot", "no_grad", "is_grad_enabled", "__version__",
+           "Chain", "Step", "grad", "value_and_grad", "gradcheck", "GradcheckError",
+           "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus",
+           "softmax", "log_softmax"]

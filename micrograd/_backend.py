@@ -33,3 +33,17 @@ def restore(value, gradient):
     n = impl.Number(value)
     n.gradient = gradient
     return n
+
+
+def module_of(numbers):
+    """The backend module of the first Number among numbers (else the active
+    one), so helpers built on top work with Numbers of either backend."""
+    for n in numbers:
+        backend = getattr(type(n), "_mg_backend", None)
+        if backend == "python":
+            from . import _core_py
+            return _core_py
+        if backend == "core":
+            from . import _core
+            return _core
+    return impl

@@ -117,7 +117,7 @@ cdef object _reflected(Number a, object b, int op, int cop):
     return _make_const(cop, a, <double>c)
 
 
-cdef object _checked(object result, object a, object b, str symbol):
+cdef inline object _checked(object result, object a, object b, str symbol):
     if result is NotImplemented:
         raise TypeError(f"unsupported operand type(s) for {symbol}: "
                         f"'{type(a).__name__}' and '{type(b).__name__}'")
@@ -287,11 +287,11 @@ cdef class Number:
     def __abs__(self): return _make_unary(MG_ABS, self)
 
     # -- methods, as the seed article names them -------------------------------
-    def add(self, other): return _checked(self.__add__(other), self, other, "+")
-    def sub(self, other): return _checked(self.__sub__(other), self, other, "-")
-    def mul(self, other): return _checked(self.__mul__(other), self, other, "*")
-    def div(self, other): return _checked(self.__truediv__(other), self, other, "/")
-    def pow(self, other): return _checked(self.__pow__(other, None), self, other, "** or pow()")
+    def add(self, other): return _checked(_binary(self, other, MG_ADD, MG_ADD_C), self, other, "+")
+    def sub(self, other): return _checked(_binary(self, other, MG_SUB, MG_SUB_C), self, other, "-")
+    def mul(self, other): return _checked(_binary(self, other, MG_MUL, MG_MUL_C), self, other, "*")
+    def div(self, other): return _checked(_binary(self, other, MG_DIV, MG_DIV_C), self, other, "/")
+    def pow(self, other): return _checked(_binary(self, other, MG_POW, MG_POW_C), self, other, "** or pow()")
     def neg(self): return _make_unary(MG_NEG, self)
     def exp(self): return _make_unary(MG_EXP, self)
     def log(self): return _make_unary(MG_LOG, self)

@@ -109,8 +109,9 @@ def gelu_tanh_dx(x):
     x_sq = x * x
     inner = GELU_BETA * (x + GELU_KAPPA * (x_sq * x))
     t = math.tanh(inner)
-    left, right = 0.5 * x, 1.0 + t
-    right_dx = left * (1.0 - t * t) * (GELU_BETA * (1.0 + 3.0 * GELU_KAPPA * x_sq))
+    left, right, dt = 0.5 * x, 1.0 + t, 1.0 - t * t
+    # where tanh has saturated the term is exactly 0, even if x^2 overflowed
+    right_dx = 0.0 if dt == 0.0 else left * dt * (GELU_BETA * (1.0 + 3.0 * GELU_KAPPA * x_sq))
     return 0.5 * right + right_dx
 
 

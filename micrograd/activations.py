@@ -1,0 +1,91 @@
+"""Activation functions over Numbers, with PyTorch's parameters and formulas.
+
+Each takes a Number (or a real, made a leaf of the active backend) and gives a
+Number.  The scalar ones are primitive ops of both backends (one node each,
+bit-identical across backends); softmax and log_softmax work over lists.
+Every formula is written so that no step overflows anywhere on the real line:
+
+==========  ==============================================================
+relu        x < 0 ? 0 : x                      (relu(nan) = nan, as torch)
+leaky_relu  x > 0 ? x : negative_slope * x     (negative_slope = 0.01)
+elu         x > 0 ? x : alpha * expm1(x)       (alpha = 1.0)
+gelu        x/2 * (1 + erf(x / sqrt 2)); approximate='tanh':
+            x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+silu        x * sigmoid(x)
+sigmoid     x >= 0 ? 1 / (1 + e^-x) : e^x / (1 + e^x)
+tanh        tanh(x)
+softplus    log(1 + e^(beta x)) / beta, x where beta x > threshold
+            (beta = 1, threshold = 20); computed as max(z,0) + log1p(e^-|z|)
+softmax     e^(x_i - m) / sum_j e^(x_j - m),  m = max_j x_j (a constant)
+log_softmax (x_i - m) - log(sum_j e^(x_j - m))
+==========  ==============================================================
+"""
+from ._backend import impl as _impl, module_of
+
+__all__ = ["relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus",
+           "softmax", "log_softmax"]
+
+
+def _number(x, mod=None):
+    if hasattr(type(x), "_mg_backend"):
+        return x
+    return (mod or _impl).Number(x)
+
+
+def relu(x):
+    return _number(x).relu()
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return _number(x).leaky_relu(negative_slope)
+
+
+def elu(x, alpha=1.0):
+    return _number(x).elu(alpha)
+
+
+def gelu(x, approximate="none"):
+    return _number(x).gelu(approximate)
+
+
+def silu(x):
+    return _number(x).silu()
+
+
+def sigmoid(x):
+    return _number(x).sigmoid()
+
+
+def tanh(x):
+    return _number(x).tanh()
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    return _number(x).softplus(beta, threshold)
+
+
+def _shifted(xs):
+    """(x_i - max(x) for a non-empty list, its backend); the max is a constant,
+    as in torch."""
+    xs = list(xs)
+    if not xs:
+        raise ValueError("softmax of an empty list")
+    mod = module_of(xs)
+    xs = [_number(x, mod) for x in xs]
+    m = max(x.value for x in xs)
+    return [x - m for x in xs], mod
+
+
+def softmax(xs):
+    """Softmax over a list of Numbers or reals: a list of Numbers."""
+    shifted, mod = _shifted(xs)
+    exps = [z.exp() for z in shifted]
+    total = mod.sum(exps)
+    return [e / total for e in exps]
+
+
+def log_softmax(xs):
+    """log(softmax(xs)), computed without forming the softmax."""
+    shifted, mod = _shifted(xs)
+    log_total = mod.sum([z.exp() for z in shifted]).log()
+    return [z - log_total for z in shifted]
