@@ -27,10 +27,12 @@ if ROOT not in sys.path:        # run as a script, sys.path[0] is benchmarks/
 from micrograd import _core, _core_py  # noqa: E402
 
 BACKENDS = {"core": _core, "python": _core_py}
-WORKLOADS = ("ops", "deep", "memory")
+WORKLOADS = ("ops", "deep", "memory", "chain")
 SIZES = {
-    False: dict(repeats=5, lanes=1000, steps=100, depth=10**6, mem_nodes=10**6),
-    True: dict(repeats=3, lanes=1000, steps=20, depth=10**5, mem_nodes=2 * 10**5),
+    False: dict(repeats=5, lanes=1000, steps=100, depth=10**6, mem_nodes=10**6,
+                chain_steps=200_000),
+    True: dict(repeats=3, lanes=1000, steps=20, depth=10**5, mem_nodes=2 * 10**5,
+               chain_steps=30_000),
 }
 now = time.perf_counter_ns
 
@@ -196,7 +198,49 @@ def bench_memory(m, cfg):
                 samples_bytes=samples)
 
 
-BENCHES = {"ops": bench_ops, "deep": bench_deep, "memory": bench_memory}
+def bench_chain(m, cfg):
+    """A Chain of steps against the same graph written with operators.
+
+    The steps cycle through mul(a), add(b), tanh(); both versions build the
+    same nodes, so the difference is what a Chain step costs on top of the op.
+    """
+    n = cfg["chain_steps"]
+
+    def by_operators(y, a, b):
+        for i in range(n // 3):
+            y = (y * a + b).tanh()
+        return y
+
+    def by_chain(y, a, b):
+        c = m.Chain(y)
+        for i in range(n // 3):
+            c = c.mul(a).add(b).tanh()
+        return c.result()
+
+    times = {"operators": [], "chain": []}
+    values = {}
+    for _ in range(cfg["repeats"]):
+        for name, build in (("operators", by_operators), ("chain", by_chain)):
+            y, a, b = m.Number(0.1), m.Number(0.9), m.Number(0.05)
+            gc.collect()
+            gc.disable()
+            try:
+                t0 = now()
+                out = build(y, a, b)
+                times[name].append(now() - t0)
+            finally:
+                gc.enable()
+            values[name] = out.value
+            del out
+    steps = 3 * (n // 3)
+    op_ns = statistics.median(times["operators"]) / steps
+    chain_ns = statistics.median(times["chain"]) / steps
+    return dict(steps=steps, operator_ns_per_op=op_ns, chain_ns_per_step=chain_ns,
+                chain_over_operators=chain_ns / op_ns, same_value=values["chain"] == values["operators"],
+                samples_ns=times)
+
+
+BENCHES = {"ops": bench_ops, "deep": bench_deep, "memory": bench_memory, "chain": bench_chain}
 
 
 # =============================================================================
@@ -252,6 +296,9 @@ _ROWS = {   # workload -> (label, key, format) rows of the table
              ("backward s", "backward_s", ".3f"),
              ("free s", "free_s", ".3f")],
     "memory": [("bytes/node", "bytes_per_node", ".1f")],
+    "chain": [("operators ns/op", "operator_ns_per_op", ".1f"),
+              ("Chain ns/step", "chain_ns_per_step", ".1f"),
+              ("Chain / operators", "chain_over_operators", ".2f")],
 }
 
 
@@ -273,6 +320,9 @@ def format_table(result):
     if "deep" in res:
         lines.append(f"deep:   chain y = y * 1.0000001 + 0.0, depth {cfg['depth']:,} "
                      f"= {res['deep']['core']['nodes']:,} nodes")
+    if "chain" in res:
+        lines.append(f"chain:  {res['chain']['core']['steps']:,} steps cycling mul(a), add(b), tanh(), "
+                     f"as a Chain and as operators")
     if "memory" in res:
         lines.append(f"memory: RSS growth of a fresh process building y = y * x, "
                      f"{cfg['mem_nodes']:,} nodes")

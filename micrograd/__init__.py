@@ -13,7 +13,7 @@
 from ._backend import BACKEND, impl as _impl
 from .activations import (elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu,
                           softmax, softplus, tanh)
-from .chain import Chain, Step
+from .chain import Step
 from .functional import GradcheckError, grad, gradcheck, value_and_grad
 
 __version__ = "0.2.0"
@@ -23,6 +23,7 @@ sum = _impl.sum
 dot = _impl.dot
 no_grad = _impl.no_grad
 is_grad_enabled = _impl.is_grad_enabled
+Chain = _impl.Chain
 
 __all__ = ["BACKEND", "Number", "sum", "dot", "no_grad", "is_grad_enabled", "__version__",
            "Chain", "Step", "grad", "value_and_grad", "gradcheck", "GradcheckError",

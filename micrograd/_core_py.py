@@ -16,7 +16,7 @@ import threading
 from . import _ops_py as ops
 from ._convert import operand, to_float
 
-__all__ = ["Number", "sum", "dot", "no_grad", "is_grad_enabled", "topo_sort"]
+__all__ = ["Number", "Chain", "sum", "dot", "no_grad", "is_grad_enabled", "topo_sort"]
 
 BACKEND = "python"
 LEAF = ops.LEAF
@@ -284,3 +284,6 @@ def backward(root, seed):
     root._gradient = seed
     for node in reversed(order):
         ops.propagate(node)
+
+
+from .chain import Chain  # noqa: E402  (the reference Chain, after Number exists)

@@ -3,7 +3,9 @@
     >>> x, y = Number(2), Number(3)
     >>> z = Chain([x, y]).add(x.mul(y)).result()     # (x*y) + (x*y) = 12.0
 
-A Chain holds a running Number.  Each step applies one op to it right away
+A Chain holds a running Number.  This is the reference Chain; the compiled
+core has a twin (micrograd._core.Chain) with the same steps and messages that
+runs the hot steps in C, and ``micrograd.Chain`` is the active backend's.  Each step applies one op to it right away
 and returns a new Chain that remembers the old one (chains branch; nothing is
 ever mutated).  The steps are kept as (name, operand) pairs in a linked list,
 so a step costs one small object; ``steps`` turns them into ``Step`` records
@@ -15,7 +17,6 @@ from collections import namedtuple
 from decimal import Decimal
 
 from . import _ops_py as ops
-from ._backend import impl as _impl, module_of
 
 __all__ = ["Chain", "Step"]
 
@@ -39,11 +40,13 @@ def _is_number(x):
     return hasattr(type(x), "_mg_backend")
 
 
-def _start_value(start):
+def start_value(start):
+    """(the running Number a start gives, the start as recorded)."""
+    from ._backend import impl, module_of
     if _is_number(start):
         return start, start
     if isinstance(start, (numbers.Real, Decimal)):
-        return _impl.Number(start), start
+        return impl.Number(start), start
     if isinstance(start, (str, bytes, bytearray)):
         raise TypeError(f"Chain start must be a Number, a real or an iterable of them, "
                         f"not {type(start).__name__}")
@@ -57,7 +60,7 @@ def _start_value(start):
     return value, items
 
 
-def _fail(exc, index, name):
+def step_error(exc, index, name):
     """The same exception type, saying which step failed."""
     message = f"Chain step {index} ({name}) failed: {exc}"
     try:
@@ -68,30 +71,46 @@ def _fail(exc, index, name):
     return new
 
 
+class StepLog:
+    """The steps of a line of chains: the start, then names and operands."""
+
+    __slots__ = ("start", "names", "operands")
+
+    def __init__(self, start, names, operands):
+        self.start, self.names, self.operands = start, names, operands
+
+
+def log_for_step(log, count):
+    """The log a step from a Chain of `count` steps appends to."""
+    if len(log.names) == count:
+        return log
+    return StepLog(log.start, log.names[:count], log.operands[:count])
+
+
 class Chain:
     """A running Number and the steps that made it; see the module docstring."""
 
-    __slots__ = ("_value", "_parent", "_step", "_count")
+    __slots__ = ("_value", "_log", "_count")
 
     def __init__(self, start):
-        self._value, start = _start_value(start)
-        self._parent, self._step, self._count = None, ("start", start), 0
+        self._value, start = start_value(start)
+        self._log, self._count = StepLog(start, [], []), 0
 
     def _then(self, name, operand, fn, *args):
         """The step: fn(*args) is the new running value."""
         try:
             value = fn(*args)
         except Exception as exc:
-            raise _fail(exc, self._count + 1, name) from exc
-        return _link(value, self, (name, operand))
+            raise step_error(exc, self._count + 1, name) from exc
+        return _link(value, self, name, operand)
 
     def _then1(self, name, operand, method):
         """The common step, kept lean: method(operand) is the new value."""
         try:
             value = method(operand)
         except Exception as exc:
-            raise _fail(exc, self._count + 1, name) from exc
-        return _link(value, self, (name, operand))
+            raise step_error(exc, self._count + 1, name) from exc
+        return _link(value, self, name, operand)
 
     # -- binary steps -----------------------------------------------------------
     def add(self, other): return self._then1("add", other, self._value.add)
@@ -99,8 +118,8 @@ class Chain:
     def mul(self, other): return self._then1("mul", other, self._value.mul)
     def div(self, other): return self._then1("div", other, self._value.div)
     def pow(self, other): return self._then1("pow", other, self._value.pow)
-    def rsub(self, other): return self._then("rsub", other, _rsub, self._value, other)
-    def rdiv(self, other): return self._then("rdiv", other, _rdiv, self._value, other)
+    def rsub(self, other): return self._then("rsub", other, rsub, self._value, other)
+    def rdiv(self, other): return self._then("rdiv", other, rdiv, self._value, other)
 
     # -- unary steps and activations ----------------------------------------------
     def neg(self): return self._then("neg", None, self._value.neg)
@@ -132,12 +151,7 @@ class Chain:
         """A step by any callable from Number to Number."""
         name = getattr(fn, "__name__", type(fn).__name__)
 
-        def run():
-            out = fn(self._value)
-            if not _is_number(out):
-                raise TypeError(f"apply: {name} returned {type(out).__name__}, not a Number")
-            return out
-        return self._then("apply", fn, run)
+        return self._then("apply", fn, applied, fn, name, self._value)
 
     # -- results ------------------------------------------------------------------
     def result(self):
@@ -147,42 +161,55 @@ class Chain:
     @property
     def steps(self):
         """The recorded steps, first to last, as Step(name, op, operand)."""
-        raw, node = [], self
-        while node._parent is not None:
-            raw.append(node._step)
-            node = node._parent
-        out = []
-        for name, operand in reversed(raw):
-            code = _CODES.get(name)
-            if isinstance(code, tuple):
-                code = code[0] if _is_number(operand) else code[1]
-            out.append(Step(name, code, operand))
-        return tuple(out)
+        return steps_of(self)
 
     def __len__(self):
         return self._count
 
     def __repr__(self):
-        node = self
-        while node._parent is not None:
-            node = node._parent
-        parts = [f"Chain({_show(node._step[1])})"]
-        for step in self.steps:
-            parts.append(f".{step.name}({_show_operand(step)})")
-        return "".join(parts) + f" -> {self._value!r}"
+        return repr_of(self)
+
+
+def steps_of(chain):
+    log, n = chain._log, chain._count
+    out = []
+    for name, operand in zip(log.names[:n], log.operands[:n]):
+        code = _CODES.get(name)
+        if isinstance(code, tuple):
+            code = code[0] if _is_number(operand) else code[1]
+        out.append(Step(name, code, operand))
+    return tuple(out)
+
+
+def repr_of(chain):
+    parts = [f"Chain({_show(chain._log.start)})"]
+    for step in steps_of(chain):
+        parts.append(f".{step.name}({_show_operand(step)})")
+    return "".join(parts) + f" -> {chain._value!r}"
 
 
 for _name in _UNARY:
     getattr(Chain, _name).__doc__ = f"A {_name} step."
 
 
-def _link(value, parent, step):
+def _link(value, parent, name, operand):
+    log = log_for_step(parent._log, parent._count)
+    log.names.append(name)
+    log.operands.append(operand)
     new = _new_chain(Chain)
-    new._value, new._parent, new._step, new._count = value, parent, step, parent._count + 1
+    new._value, new._log, new._count = value, log, parent._count + 1
     return new
 
 
 _new_chain = object.__new__
+
+
+def applied(fn, name, value):
+    """fn(value), which must be a Number, for the apply step."""
+    out = fn(value)
+    if not _is_number(out):
+        raise TypeError(f"apply: {name} returned {type(out).__name__}, not a Number")
+    return out
 
 
 def _checked(out, a, b, symbol):
@@ -192,14 +219,14 @@ def _checked(out, a, b, symbol):
     return out
 
 
-def _rsub(value, other):
+def rsub(value, other):
     """other - value, for the rsub step."""
     if _is_number(other):
         return other - value
     return _checked(value.__rsub__(other), other, value, "-")
 
 
-def _rdiv(value, other):
+def rdiv(value, other):
     """other / value, for the rdiv step."""
     if _is_number(other):
         return other / value
