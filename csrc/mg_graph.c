@@ -85,9 +85,13 @@ int mg_nary_eval(mg_node *node)
         for (i = 0; i < n; i++)
             acc += k[i] ? k[i]->value : cst[i];
     } else if (node->op == MG_DOT && n % 2 == 0) {
-        for (i = 0; i < half; i++)
-            acc += (k[i] ? k[i]->value : cst[i])
-                 * (k[i + half] ? k[i + half]->value : cst[i + half]);
+        /* from the first product, not from 0.0: dot([b, w...], [1, x...]) is
+         * then b + w0*x0 + ... bit for bit, -0.0 included */
+        for (i = 0; i < half; i++) {
+            double p = (k[i] ? k[i]->value : cst[i])
+                     * (k[i + half] ? k[i + half]->value : cst[i + half]);
+            acc = (i == 0) ? p : acc + p;
+        }
     } else {
         return -1;
     }

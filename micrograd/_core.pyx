@@ -15,6 +15,7 @@ from cpython.ref cimport PyObject, Py_INCREF
 
 from micrograd._ccore cimport *
 from micrograd import _ops_py
+from micrograd._compat import REFUSED_CHILDREN, op_symbol
 from micrograd._convert import operand as _py_operand, to_float as _py_to_float
 
 cdef extern from "Python.h":
@@ -187,7 +188,9 @@ cdef class Number:
     _mg_backend = BACKEND
     __array_ufunc__ = None          # NumPy defers to our reflected operators
 
-    def __init__(self, value):
+    def __init__(self, value, _children=(), _op=""):
+        if _children:
+            raise TypeError(REFUSED_CHILDREN)
         self.node.value = _real(value)
 
     def __dealloc__(self):
@@ -249,6 +252,16 @@ cdef class Number:
             if kid != NULL:
                 out.append(<object>_owner(kid))
         return tuple(out)
+
+    @property
+    def _prev(self):
+        """micrograd 0.1.0's name: the set of children."""
+        return set(self.children)
+
+    @property
+    def _op(self):
+        """micrograd 0.1.0's op label ('+', '*', '**2', 'ReLU', '' for a leaf)."""
+        return op_symbol(_NAMES[self.node.op], self.node.op, self.node.c)
 
     def __repr__(self):
         return f"Number(value={self.node.value!r}, gradient={self.node.gradient!r})"

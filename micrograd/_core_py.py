@@ -14,6 +14,7 @@ n-ary ``sum``/``dot`` a float in a slot is a constant operand.
 import threading
 
 from . import _ops_py as ops
+from ._compat import REFUSED_CHILDREN, op_symbol
 from ._convert import operand, to_float
 
 __all__ = ["Number", "Chain", "sum", "dot", "no_grad", "is_grad_enabled", "topo_sort"]
@@ -50,9 +51,9 @@ def _node(op, value, kids, c=0.0):
     out._value = value
     out._gradient = 0.0
     if _mode.enabled:
-        out._op, out._kids, out._c = op, kids, c
+        out._code, out._kids, out._c = op, kids, c
     else:
-        out._op, out._kids, out._c = LEAF, (), 0.0
+        out._code, out._kids, out._c = LEAF, (), 0.0
     return out
 
 
@@ -95,16 +96,18 @@ def _param(x, op, c):
 class Number:
     """A scalar in the graph: a value, a gradient, and the op that made it."""
 
-    __slots__ = ("_value", "_gradient", "_c", "_kids", "_op")
+    __slots__ = ("_value", "_gradient", "_c", "_kids", "_code")
     _mg_backend = BACKEND
     __array_ufunc__ = None          # NumPy defers to our reflected operators
 
-    def __init__(self, value):
+    def __init__(self, value, _children=(), _op=""):
+        if _children:
+            raise TypeError(REFUSED_CHILDREN)
         self._value = to_float(value, BACKEND)
         self._gradient = 0.0
         self._c = 0.0
         self._kids = ()
-        self._op = LEAF
+        self._code = LEAF
 
     # -- attributes -----------------------------------------------------------
     @property
@@ -127,11 +130,21 @@ class Number:
 
     @property
     def op(self):
-        return ops.NAMES[self._op]
+        return ops.NAMES[self._code]
 
     @property
     def children(self):
         return tuple(k for k in self._kids if type(k) is not float)
+
+    @property
+    def _prev(self):
+        """micrograd 0.1.0's name: the set of children."""
+        return set(self.children)
+
+    @property
+    def _op(self):
+        """micrograd 0.1.0's op label ('+', '*', '**2', 'ReLU', '' for a leaf)."""
+        return op_symbol(ops.NAMES[self._code], self._code, self._c)
 
     def __repr__(self):
         return f"Number(value={self._value!r}, gradient={self._gradient!r})"
@@ -223,10 +236,11 @@ def _nary(op, slots):
         value = 0.0
         for k in kids:
             value += ops._value(k)
-    else:
+    else:                       # from the first product, as mg_nary_eval
         value, half = 0.0, len(kids) // 2
         for i in range(half):
-            value += ops._value(kids[i]) * ops._value(kids[i + half])
+            p = ops._value(kids[i]) * ops._value(kids[i + half])
+            value = p if i == 0 else value + p
     if all(type(k) is float for k in kids):
         return Number(value)
     return _node(op, value, kids)
@@ -253,7 +267,7 @@ def topo_sort(root):
     The same loop as mg_topo_sort (a set of ids stands in for its mark bit).
     """
     order = []
-    if root._op == LEAF:
+    if root._code == LEAF:
         return order
     seen = {id(root)}
     stack = [[root, 0]]
@@ -263,7 +277,7 @@ def topo_sort(root):
         if i < len(node._kids):
             top[1] = i + 1
             kid = node._kids[i]
-            if type(kid) is float or kid._op == LEAF or id(kid) in seen:
+            if type(kid) is float or kid._code == LEAF or id(kid) in seen:
                 continue
             seen.add(id(kid))
             stack.append([kid, 0])
@@ -275,7 +289,7 @@ def topo_sort(root):
 
 def backward(root, seed):
     """Twin of mg_backward: interior nodes restart from zero, leaves accumulate."""
-    if root._op == LEAF:
+    if root._code == LEAF:
         root._gradient += seed
         return
     order = topo_sort(root)

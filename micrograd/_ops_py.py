@@ -189,7 +189,7 @@ def _value(slot):
 
 def propagate(node):
     """Twin of mg_propagate: operands gain node-gradient x local derivative."""
-    op, g, y, c, kids = node._op, node._gradient, node._value, node._c, node._kids
+    op, g, y, c, kids = node._code, node._gradient, node._value, node._c, node._kids
     if op == SUM:
         for k in kids:
             if type(k) is not float:

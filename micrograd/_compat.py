@@ -1,0 +1,21 @@
+"""What micrograd 0.1.0 users see of a Number: its `_op` labels.
+
+The original labels a node by the operator that made it; it builds `-`, `/`
+and unary minus out of `+`, `*` and `**`, so only those labels can match.
+"""
+from . import _ops_py as ops
+
+REFUSED_CHILDREN = ("Value(data, _children, _op): building a node from given children is "
+                    "not supported; use the operators")
+
+
+def op_symbol(name, code, c):
+    if code in (ops.ADD, ops.ADD_C):
+        return "+"
+    if code in (ops.MUL, ops.MUL_C):
+        return "*"
+    if code == ops.POW_C:
+        return f"**{int(c) if c.is_integer() else c}"
+    if code == ops.RELU:
+        return "ReLU"
+    return name

@@ -1,0 +1,143 @@
+"""Neural networks: Module, Neuron, Layer, MLP (SPEC section 5).
+
+Drop-in compatible with micrograd 0.1.0's `micrograd.nn`: the same names,
+signatures, attributes, return shapes and reprs.  A neuron draws its weights
+as `random.uniform(-1, 1)` from Python's global `random` (one per input, in
+order; bias 0), so a seeded run starts from the original's weights, and it
+adds in the original's order, b + w0*x0 + w1*x1 + ..., as one n-ary `dot`
+node, so the numbers come out the same.
+
+Beyond 0.1.0: an activation per layer (`activation='tanh'`, or a callable),
+a seedable initializer (`rng=random.Random(0)` or `seed=0` on MLP), and
+`state_dict()` / `load_state_dict()` keyed by stable names.
+"""
+import random
+
+from ._backend import impl as _impl
+
+__all__ = ["Module", "Neuron", "Layer", "MLP"]
+
+_ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "silu", "elu", "leaky_relu", "softplus")
+
+
+class Module:
+    """Anything with parameters."""
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = 0
+
+    def parameters(self):
+        return []
+
+    def named_parameters(self):
+        """(name, parameter) pairs in parameters() order; subclasses name them."""
+        return [(str(i), p) for i, p in enumerate(self.parameters())]
+
+    def state_dict(self):
+        """{name: value} for every parameter, in parameters() order."""
+        return {name: p.value for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state):
+        """Set parameter values from state_dict(); names must match exactly."""
+        named = dict(self.named_parameters())
+        missing, unexpected = set(named) - set(state), set(state) - set(named)
+        if missing or unexpected:
+            raise KeyError(f"state_dict mismatch: missing {sorted(missing)}, "
+                           f"unexpected {sorted(unexpected)}")
+        for name, p in named.items():
+            p.value = state[name]
+
+
+def _activation_of(nonlin, activation):
+    if activation is None:
+        return "relu" if nonlin else None
+    if callable(activation) or activation in _ACTIVATIONS:
+        return activation
+    raise ValueError(f"unknown activation {activation!r}; choose from {_ACTIVATIONS} "
+                     f"or pass a callable")
+
+
+class Neuron(Module):
+    """b + w . x, then the activation (ReLU unless nonlin=False)."""
+
+    def __init__(self, nin, nonlin=True, activation=None, rng=None):
+        uniform = (rng or random).uniform
+        self.w = [_impl.Number(uniform(-1, 1)) for _ in range(nin)]
+        self.b = _impl.Number(0)
+        self.activation = _activation_of(nonlin, activation)
+        self.nonlin = self.activation is not None
+
+    def __call__(self, x):
+        act = _impl.dot([self.b] + self.w, [1.0] + list(x))
+        f = self.activation
+        if f is None:
+            return act
+        return f(act) if callable(f) else getattr(act, f)()
+
+    def parameters(self):
+        return self.w + [self.b]
+
+    def named_parameters(self):
+        return [(f"w{i}", w) for i, w in enumerate(self.w)] + [("b", self.b)]
+
+    def __repr__(self):
+        f = self.activation
+        kind = ("Linear" if f is None else "ReLU" if f == "relu"
+                else f.title() if isinstance(f, str) else getattr(f, "__name__", "Custom"))
+        return f"{kind}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    """nout neurons over the same inputs; one output is returned bare."""
+
+    def __init__(self, nin, nout, **kwargs):
+        self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+
+    def __call__(self, x):
+        out = [n(x) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def parameters(self):
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def named_parameters(self):
+        return [(f"neurons.{i}.{name}", p) for i, n in enumerate(self.neurons)
+                for name, p in n.named_parameters()]
+
+    def __repr__(self):
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+class MLP(Module):
+    """Layers of neurons: ReLU hidden layers and a linear last layer by default.
+
+    `activations` gives one activation per layer (None for linear); `seed`
+    draws the weights from random.Random(seed) instead of the global random.
+    """
+
+    def __init__(self, nin, nouts, activations=None, seed=None):
+        sizes = [nin] + list(nouts)
+        if activations is None:
+            activations = ["relu"] * (len(nouts) - 1) + [None]
+        if len(activations) != len(nouts):
+            raise ValueError(f"{len(nouts)} layers but {len(activations)} activations")
+        rng = None if seed is None else random.Random(seed)
+        self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=activations[i] is not None,
+                             activation=activations[i], rng=rng)
+                       for i in range(len(nouts))]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def named_parameters(self):
+        return [(f"layers.{i}.{name}", p) for i, layer in enumerate(self.layers)
+                for name, p in layer.named_parameters()]
+
+    def __repr__(self):
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
