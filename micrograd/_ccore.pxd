@@ -46,3 +46,29 @@ cdef extern from "mg_graph.h" nogil:
 
     # -1: out of memory (no exception set); -2: check() raised (exception set)
     int mg_backward(mg_node *root, double seed, mg_check_fn check, void *ctx) except -2
+
+cdef extern from "mg_optim.h" nogil:
+    # ===========================================================================
+    # Optimizer steps over a parameter array (state buffers owned by the caller)
+    # ===========================================================================
+    ctypedef struct mg_sgd_opts:
+        double lr, momentum, dampening, weight_decay
+        int nesterov, maximize
+    ctypedef struct mg_adam_opts:
+        double lr, beta1, beta2, eps, weight_decay
+        int amsgrad, maximize, decoupled
+    ctypedef struct mg_rmsprop_opts:
+        double lr, alpha, eps, weight_decay, momentum
+        int centered, maximize
+    ctypedef struct mg_adagrad_opts:
+        double lr, lr_decay, weight_decay, eps
+        int maximize
+
+    void mg_sgd_step(mg_node **p, size_t n, double *buf, int buf_ready,
+                     const mg_sgd_opts *o) noexcept
+    void mg_adam_step(mg_node **p, size_t n, double *exp_avg, double *exp_avg_sq,
+                      double *max_exp_avg_sq, double step, const mg_adam_opts *o) noexcept
+    void mg_rmsprop_step(mg_node **p, size_t n, double *square_avg, double *grad_avg,
+                         double *buf, const mg_rmsprop_opts *o) noexcept
+    void mg_adagrad_step(mg_node **p, size_t n, double *state_sum, double step,
+                         const mg_adagrad_opts *o) noexcept

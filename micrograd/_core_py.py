@@ -17,7 +17,8 @@ from . import _ops_py as ops
 from ._compat import REFUSED_CHILDREN, op_symbol
 from ._convert import operand, to_float
 
-__all__ = ["Number", "Chain", "sum", "dot", "no_grad", "is_grad_enabled", "topo_sort"]
+__all__ = ["Number", "Chain", "ParamArray", "sum", "dot", "no_grad", "is_grad_enabled",
+           "topo_sort"]
 
 BACKEND = "python"
 LEAF = ops.LEAF
@@ -301,3 +302,45 @@ def backward(root, seed):
 
 
 from .chain import Chain  # noqa: E402  (the reference Chain, after Number exists)
+
+
+class ParamArray:
+    """Parameters (Numbers of this backend) and named state buffers, one float
+    per parameter; the update loops are micrograd._optim_py (twin of
+    csrc/mg_optim.c)."""
+
+    def __init__(self, params):
+        self.params = list(params)
+        for p in self.params:
+            if not isinstance(p, Number):
+                operand(p, BACKEND)              # the mixing error, if it is one
+                raise TypeError(f"optimizer parameters must be Numbers, not {type(p).__name__}")
+        self._buffers = {}
+
+    def state(self, name, fill=0.0):
+        """The named buffer (created filled with `fill`), as floats."""
+        if name not in self._buffers:
+            self._buffers[name] = [float(fill)] * max(len(self.params), 1)
+        return self._buffers[name]
+
+    def sgd(self, buf_ready, lr, momentum, dampening, weight_decay, nesterov, maximize):
+        _optim.sgd_step(self.params, self.state("momentum_buffer"), buf_ready, lr, momentum,
+                        dampening, weight_decay, nesterov, maximize)
+
+    def adam(self, step, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled):
+        _optim.adam_step(self.params, self.state("exp_avg"), self.state("exp_avg_sq"),
+                         self.state("max_exp_avg_sq"), step, lr, beta1, beta2, eps,
+                         weight_decay, amsgrad, maximize, decoupled)
+
+    def rmsprop(self, lr, alpha, eps, weight_decay, momentum, centered, maximize):
+        _optim.rmsprop_step(self.params, self.state("square_avg"), self.state("grad_avg"),
+                            self.state("momentum_buffer"), lr, alpha, eps, weight_decay,
+                            momentum, centered, maximize)
+
+    def adagrad(self, step, lr, lr_decay, weight_decay, eps, maximize,
+                initial_accumulator_value=0.0):
+        _optim.adagrad_step(self.params, self.state("sum", initial_accumulator_value), step,
+                            lr, lr_decay, weight_decay, eps, maximize)
+
+
+from . import _optim_py as _optim  # noqa: E402
