@@ -27,12 +27,12 @@ if ROOT not in sys.path:        # run as a script, sys.path[0] is benchmarks/
 from micrograd import _core, _core_py  # noqa: E402
 
 BACKENDS = {"core": _core, "python": _core_py}
-WORKLOADS = ("ops", "deep", "memory", "chain")
+WORKLOADS = ("ops", "deep", "memory", "chain", "mlp")
 SIZES = {
     False: dict(repeats=5, lanes=1000, steps=100, depth=10**6, mem_nodes=10**6,
-                chain_steps=200_000),
+                chain_steps=200_000, mlp_steps=20),
     True: dict(repeats=3, lanes=1000, steps=20, depth=10**5, mem_nodes=2 * 10**5,
-               chain_steps=30_000),
+               chain_steps=30_000, mlp_steps=4),
 }
 now = time.perf_counter_ns
 
@@ -240,7 +240,30 @@ def bench_chain(m, cfg):
                 samples_ns=times)
 
 
-BENCHES = {"ops": bench_ops, "deep": bench_deep, "memory": bench_memory, "chain": bench_chain}
+def _mlp_run(api, steps, purepython):
+    env = dict(os.environ)
+    env.pop("MICROGRAD_PUREPYTHON", None)
+    if purepython:
+        env["MICROGRAD_PUREPYTHON"] = "1"
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mlp.py")
+    out = subprocess.run([sys.executable, script, "--api", api, "--steps", str(steps)],
+                         capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout)
+
+
+def bench_mlp(m, cfg):
+    """MLP(2, [16, 16, 1]) on two moons, full batch (benchmarks/mlp.py), in a
+    fresh interpreter per backend: (a) nn + optim, (c) the 0.1.0-style API."""
+    purepython = m is _core_py
+    nn_run = _mlp_run("nn", cfg["mlp_steps"], purepython)
+    compat = _mlp_run("compat", cfg["mlp_steps"], purepython)
+    return dict(nn_ms_per_step=1e3 * nn_run["median_s_per_step"],
+                compat_ms_per_step=1e3 * compat["median_s_per_step"],
+                nn_accuracy=nn_run["accuracy"], steps=cfg["mlp_steps"])
+
+
+BENCHES = {"ops": bench_ops, "deep": bench_deep, "memory": bench_memory, "chain": bench_chain,
+           "mlp": bench_mlp}
 
 
 # =============================================================================
@@ -296,6 +319,8 @@ _ROWS = {   # workload -> (label, key, format) rows of the table
              ("backward s", "backward_s", ".3f"),
              ("free s", "free_s", ".3f")],
     "memory": [("bytes/node", "bytes_per_node", ".1f")],
+    "mlp": [("nn+optim ms/step", "nn_ms_per_step", ".2f"),
+            ("Value+MLP ms/step", "compat_ms_per_step", ".2f")],
     "chain": [("operators ns/op", "operator_ns_per_op", ".1f"),
               ("Chain ns/step", "chain_ns_per_step", ".1f"),
               ("Chain / operators", "chain_over_operators", ".2f")],
@@ -323,6 +348,9 @@ def format_table(result):
     if "chain" in res:
         lines.append(f"chain:  {res['chain']['core']['steps']:,} steps cycling mul(a), add(b), tanh(), "
                      f"as a Chain and as operators")
+    if "mlp" in res:
+        lines.append(f"mlp:    MLP(2, [16, 16, 1]), 100 two-moons points, hinge + L2, SGD; "
+                     f"median of {cfg['mlp_steps']} steps, fresh interpreter per run")
     if "memory" in res:
         lines.append(f"memory: RSS growth of a fresh process building y = y * x, "
                      f"{cfg['mem_nodes']:,} nodes")
