@@ -66,14 +66,25 @@ class Neuron(Module):
         self.w = [_impl.Number(uniform(-1, 1)) for _ in range(nin)]
         self.b = _impl.Number(0)
         self.activation = _activation_of(nonlin, activation)
-        self.nonlin = self.activation is not None
+
+    @property
+    def activation(self):
+        return self._activation
+
+    @activation.setter
+    def activation(self, f):
+        self._activation = f
+        self.nonlin = f is not None
+        # resolved once: the method itself for a named activation
+        self._fn = f if f is None or callable(f) else getattr(_impl.Number, f)
 
     def __call__(self, x):
-        act = _impl.dot([self.b] + self.w, [1.0] + list(x))
-        f = self.activation
-        if f is None:
-            return act
-        return f(act) if callable(f) else getattr(act, f)()
+        return self._forward([1.0] + list(x))
+
+    def _forward(self, ones_x):
+        """[1.0] + x given: a Layer builds it once for all its neurons."""
+        act = _impl.dot([self.b] + self.w, ones_x)
+        return act if self._fn is None else self._fn(act)
 
     def parameters(self):
         return self.w + [self.b]
@@ -95,7 +106,8 @@ class Layer(Module):
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
 
     def __call__(self, x):
-        out = [n(x) for n in self.neurons]
+        ones_x = [1.0] + list(x)
+        out = [n._forward(ones_x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
     def parameters(self):
