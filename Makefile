@@ -8,13 +8,13 @@ CTEST_FLAGS := -std=c99 -Wall -Wextra -Wconversion -O2 -ffp-contract=off -Icsrc
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
 PYTEST_ARGS ?=
 
-.PHONY: venv build test test-core test-py test-deep ctest sanitize bench clean
+.PHONY: venv build test test-core test-py test-deep ctest sanitize bench demo clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "setuptools>=77" "Cython>=3.0,<4" wheel
-	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	$(PY) -m pip install -q --no-build-isolation -e ".[test,demo,viz]"
 	touch $@
 
 venv: $(VENV)/.installed
@@ -52,7 +52,10 @@ sanitize: venv         ## C test and Python suite under AddressSanitizer + UBSan
 	    status=$$?; $(PY) setup.py -q build_ext --inplace --force; exit $$status
 
 bench: build           ## the benchmarks, both backends in one run
-	$(PY) benchmarks/bench.py
+	$(PY) -m micrograd bench
+
+demo: build            ## train on two moons with a progress bar, draw moons.png
+	$(PY) -m micrograd demo --plot moons.png
 
 clean:
 	rm -rf build dist *.egg-info micrograd/_core.c micrograd/_core.html \

@@ -15,8 +15,10 @@ def extensions():
     from setuptools import Extension
     csrc = sorted(os.path.join("csrc", f) for f in os.listdir("csrc")
                   if f.startswith("mg_") and f.endswith(".c"))
+    # recorded in the module, for `python -m micrograd` and bug reports
+    macros = [("MG_BUILD_CFLAGS", '"' + " ".join(CFLAGS).replace('"', "'") + '"')]
     ext = Extension("micrograd._core", ["micrograd/_core.pyx"] + csrc,
-                    include_dirs=["csrc"], extra_compile_args=CFLAGS,
+                    include_dirs=["csrc"], extra_compile_args=CFLAGS, define_macros=macros,
                     extra_link_args=os.environ.get("MICROGRAD_EXTRA_LDFLAGS", "").split())
     return cythonize([ext], compiler_directives={"language_level": 3})
 

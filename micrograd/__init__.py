@@ -15,6 +15,7 @@ from .activations import (elu, gelu, leaky_relu, log_softmax, relu, sigmoid, sil
                           softmax, softplus, tanh)
 from .chain import Step
 from .functional import GradcheckError, grad, gradcheck, value_and_grad
+from .viz import draw_dot, to_dot
 
 __version__ = "0.2.0"
 
@@ -28,4 +29,4 @@ Chain = _impl.Chain
 __all__ = ["BACKEND", "Number", "sum", "dot", "no_grad", "is_grad_enabled", "__version__",
            "Chain", "Step", "grad", "value_and_grad", "gradcheck", "GradcheckError",
            "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus",
-           "softmax", "log_softmax"]
+           "softmax", "log_softmax", "to_dot", "draw_dot"]

@@ -27,6 +27,28 @@ cdef extern from "Python.h":
     int PyErr_CheckSignals()
     void PyObject_GC_UnTrack(PyObject *o)     # no except clause: the error stays set for mg_backward
 
+cdef extern from *:
+    """
+    #ifndef MG_BUILD_CFLAGS
+    #define MG_BUILD_CFLAGS "?"
+    #endif
+    #if defined(__clang__)
+    #define MG_COMPILER "clang " __clang_version__
+    #elif defined(__GNUC__)
+    #define MG_COMPILER "gcc " __VERSION__
+    #elif defined(_MSC_VER)
+    #define MG_COMPILER "msvc"
+    #else
+    #define MG_COMPILER "unknown"
+    #endif
+    """
+    const char *MG_BUILD_CFLAGS
+    const char *MG_COMPILER
+    const char *CYTHON_ABI
+
+BUILD_INFO = {"compiler": MG_COMPILER.decode(), "cflags": MG_BUILD_CFLAGS.decode(),
+              "cython": CYTHON_ABI.decode().replace("_", ".")}
+
 __all__ = ["Number", "Chain", "ParamArray", "sum", "dot", "no_grad", "is_grad_enabled"]
 
 BACKEND = "core"

@@ -1,8 +1,8 @@
 """One training workload: MLP(2, [16, 16, 1]) on 100 two-moons points, full
 batch, SVM (hinge) loss + 1e-4 L2, SGD with lr = 1.0 - 0.9*k/100.
 
-    python3 benchmarks/mlp.py --api nn --steps 20       # micrograd.nn + micrograd.optim
-    python3 benchmarks/mlp.py --api compat --steps 20   # engine.Value + nn.MLP, 0.1.0 style
+    python -m micrograd.bench_mlp --api nn --steps 20      # micrograd.nn + micrograd.optim
+    python -m micrograd.bench_mlp --api compat --steps 20  # engine.Value + nn.MLP, 0.1.0 style
 
 The backend is the active one (MICROGRAD_PUREPYTHON=1 for the reference).
 Prints one JSON object: median seconds per step (forward, backward, update),
@@ -10,18 +10,14 @@ the final loss and accuracy.
 """
 import argparse
 import json
-import os
 import random
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-import micrograd  # noqa: E402
-from micrograd import datasets, engine, losses, nn, optim  # noqa: E402
+import micrograd
+from micrograd import datasets, engine, losses, nn, optim
 
 
 def data():

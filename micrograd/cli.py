@@ -1,0 +1,120 @@
+"""The command line: `python -m micrograd [demo | bench]`.
+
+Without a subcommand it proves the install: version, the active backend and
+why, how the core was built, and what to try next.  `demo` trains an MLP on
+two moons with a progress bar (and `--plot` draws it); `bench` runs the
+benchmarks.  A missing optional package is one line naming the extra to
+install, and exit status 2.
+"""
+import argparse
+import os
+import platform
+import sys
+
+from . import __version__
+from ._backend import BACKEND, REASON
+
+DIST = "micrograd-core"
+
+
+class MissingExtra(Exception):
+    """An optional package is not installed."""
+
+
+def need(module, extra):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise MissingExtra(f"this needs {module}, which is not installed: "
+                           f"pip install '{DIST}[{extra}]'") from None
+
+
+def welcome():
+    print(f"micrograd {__version__}: scalar reverse-mode autodiff with its graph in C")
+    print(f"  backend  {BACKEND} ({REASON})")
+    try:
+        from . import _core
+        info = _core.BUILD_INFO
+        print(f"  core     built by {info['compiler']} with Cython {info['cython']}, "
+              f"flags {info['cflags']}")
+    except ImportError as exc:
+        print(f"  core     not available: {exc}")
+    print(f"  python   {platform.python_implementation()} {platform.python_version()} "
+          f"({sys.executable})")
+    print()
+    print("Next, try:")
+    print("  python -m micrograd demo --plot moons.png   train an MLP on two moons, draw it")
+    print("  python -m micrograd bench --quick           the core against the reference, ~30 s")
+    print("  python -c 'from micrograd import Number; x = Number(3.0); y = x * x + x; "
+          "y.backward(); print(x.gradient)'")
+    print("  python -m micrograd --help                  all commands")
+    return 0
+
+
+def demo(args):
+    wanted = args.backend
+    if wanted and wanted != BACKEND:
+        env = dict(os.environ)
+        env.pop("MICROGRAD_PUREPYTHON", None)
+        if wanted == "python":
+            env["MICROGRAD_PUREPYTHON"] = "1"
+        else:
+            env["MICROGRAD_REQUIRE_CORE"] = "1"
+        argv = [sys.executable, "-m", "micrograd"] + sys.argv[1:]
+        os.execve(sys.executable, argv, env)         # choose the backend afresh
+    tqdm = need("tqdm", "demo").tqdm
+    if args.plot:
+        need("matplotlib", "demo")
+    from .demo import train
+    try:
+        hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
+    except ValueError:
+        print(f"micrograd demo: --hidden wants sizes like 16,16, not {args.hidden!r}",
+              file=sys.stderr)
+        return 2
+    bar = tqdm(total=args.steps, desc=f"training ({BACKEND})", unit="step")
+
+    def report(step, loss, accuracy):
+        bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.0%}", refresh=False)
+        bar.update(1)
+
+    result = train(steps=args.steps, seed=args.seed, hidden=hidden, optimizer=args.optimizer,
+                   lr=args.lr, on_step=report)
+    bar.close()
+    print(f"final loss {result['losses'][-1]:.4f}, accuracy {result['accuracy']:.1%}, "
+          f"{1e3 * result['seconds_per_step']:.2f} ms per step on the {BACKEND} backend")
+    if args.plot:
+        from .demo import plot
+        plot(result, args.plot)
+        print(f"wrote {args.plot}: the decision boundary with the data, and the loss curve")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m micrograd", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"micrograd {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,bench}")
+    d = sub.add_parser("demo", help="train an MLP on two moons with a progress bar")
+    d.add_argument("--steps", type=int, default=100, help="training steps (default 100)")
+    d.add_argument("--seed", type=int, default=1337, help="seed for data and weights")
+    d.add_argument("--hidden", default="16,16", help="hidden layer sizes (default 16,16)")
+    d.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    d.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default: sgd 1.0 decaying to 0.1, adam 0.05)")
+    d.add_argument("--backend", choices=["core", "python"], default=None)
+    d.add_argument("--plot", metavar="FILE.png", help="draw the decision boundary and loss curve")
+    sub.add_parser("bench", help="the benchmarks on both backends (and torch), side by side",
+                   add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    try:
+        if args.command == "bench":
+            from .bench import main as bench_main
+            return bench_main(rest)
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        if args.command == "demo":
+            return demo(args)
+        return welcome()
+    except MissingExtra as exc:
+        print(f"micrograd {args.command}: {exc}", file=sys.stderr)
+        return 2

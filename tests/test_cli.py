@@ -1,0 +1,135 @@
+"""python -m micrograd: the welcome, demo, bench; and the DOT output."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import micrograd
+from micrograd import viz
+
+from conftest import CORE
+
+BLOCK = """
+import sys, importlib.abc
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ImportError("blocked for the test: " + name)
+sys.meta_path.insert(0, Block())
+import runpy
+sys.argv = ["micrograd"] + {argv!r}
+runpy.run_module("micrograd", run_name="__main__")
+"""
+
+
+def cli(*argv, env=None, blocked=()):
+    full = {k: v for k, v in os.environ.items() if k != "MICROGRAD_REQUIRE_CORE"}
+    full.update(env or {})
+    code = BLOCK.format(blocked=set(blocked), argv=list(argv))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=full, timeout=600)
+
+
+def test_welcome_proves_the_install():
+    proc = cli()
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert f"micrograd {micrograd.__version__}" in out
+    assert f"backend  {micrograd.BACKEND}" in out
+    assert "python -m micrograd demo" in out and "python -m micrograd bench" in out
+    if CORE is not None:
+        assert "Cython" in out and "-ffp-contract=off" in out
+
+
+def test_welcome_says_why_the_reference_is_active():
+    proc = cli(env={"MICROGRAD_PUREPYTHON": "1"})
+    assert "backend  python (MICROGRAD_PUREPYTHON is set)" in proc.stdout
+
+
+def test_version_and_help():
+    proc = cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"micrograd {micrograd.__version__}"
+    proc = cli("--help")
+    assert proc.returncode == 0 and "demo" in proc.stdout and "bench" in proc.stdout
+    assert cli("frobnicate").returncode == 2
+
+
+@pytest.mark.slow
+def test_demo_trains_to_full_accuracy_and_plots(tmp_path):
+    pytest.importorskip("tqdm", reason="the demo extra is not installed")
+    pytest.importorskip("matplotlib", reason="the demo extra is not installed")
+    png = tmp_path / "moons.png"
+    proc = cli("demo", "--plot", str(png))
+    assert proc.returncode == 0, proc.stderr
+    assert "accuracy 100.0%" in proc.stdout and "ms per step" in proc.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_demo_options(tmp_path):
+    pytest.importorskip("tqdm", reason="the demo extra is not installed")
+    proc = cli("demo", "--steps", "5", "--hidden", "4", "--optimizer", "adam", "--lr", "0.1",
+               "--backend", "python", "--seed", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "on the python backend" in proc.stdout and "5/5" in proc.stderr
+    assert cli("demo", "--hidden", "a,b").returncode == 2
+
+
+def test_missing_extra_is_one_line_and_exit_2():
+    proc = cli("demo", "--steps", "1", blocked=("tqdm",))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "micrograd demo: this needs tqdm, which is not installed: pip install "
+        "'micrograd-core[demo]'"]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.core
+@pytest.mark.skipif(CORE is None, reason="micrograd._core is not built")
+def test_bench_quick_json():
+    proc = cli("bench", "--quick", "--json", "--workload", "ops", "--workload", "chain",
+               "--no-torch")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    ops = result["results"]["ops"]
+    assert ops["core"]["forward_ns_per_node"] > 0 and ops["backends_agree"] is True
+    assert ops["ratio"]["backward_ns_per_node"] > 0
+    assert set(result["results"]) == {"ops", "chain"}
+
+
+@pytest.mark.core
+@pytest.mark.skipif(CORE is None, reason="micrograd._core is not built")
+def test_bench_table():
+    proc = cli("bench", "--quick", "--workload", "chain", "--no-torch")
+    assert proc.returncode == 0, proc.stderr
+    assert "Chain / operators" in proc.stdout and "py/core" in proc.stdout
+
+
+def test_to_dot(impl):
+    x, y = impl.Number(2.0), impl.Number(-3.0)
+    z = (x * y + x).tanh()
+    z.backward()
+    dot = viz.to_dot(z)
+    assert dot.startswith("digraph micrograd {") and dot.rstrip().endswith("}")
+    assert dot.count("shape=record") == 5 and dot.count("shape=ellipse") == 3
+    assert f"grad {x.gradient:.4g}" in dot and "label=\"tanh\"" in dot
+    assert "rankdir=TB" in viz.to_dot(z, rankdir="TB")
+
+
+def test_large_graph_is_summarized(impl):
+    x = impl.Number(1.0)
+    y = x
+    for _ in range(700):
+        y = y * 1.0
+    dot = viz.to_dot(y)
+    assert dot.count("shape=record") == 500
+    assert "graph of 701 nodes, too many to draw readably" in dot and "201 more" in dot
+
+
+def test_draw_dot(impl):
+    graphviz = pytest.importorskip("graphviz", reason="the viz extra is not installed")
+    x = impl.Number(2.0)
+    g = viz.draw_dot(x * x, format="png", rankdir="TB")
+    assert isinstance(g, graphviz.Digraph) and g.format == "png"
+    assert "rankdir=TB" in g.source and "label=\"mul\"" in g.source
