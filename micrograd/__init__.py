@@ -17,7 +17,7 @@ from .chain import Step
 from .functional import GradcheckError, grad, gradcheck, value_and_grad
 from .viz import draw_dot, to_dot
 
-__version__ = "0.2.0"
+from ._version import __version__
 
 Number = _impl.Number
 sum = _impl.sum

@@ -15,7 +15,7 @@ from cpython.ref cimport PyObject, Py_INCREF
 
 from micrograd._ccore cimport *
 from micrograd import _ops_py
-from micrograd._compat import REFUSED_CHILDREN, op_symbol
+from micrograd._compat import REFUSED_CHILDREN as _REFUSED_CHILDREN, op_symbol as _op_symbol
 from micrograd._convert import operand as _py_operand, to_float as _py_to_float
 
 cdef extern from "Python.h":
@@ -212,7 +212,7 @@ cdef class Number:
 
     def __init__(self, value, _children=(), _op=""):
         if _children:
-            raise TypeError(REFUSED_CHILDREN)
+            raise TypeError(_REFUSED_CHILDREN)
         self.node.value = _real(value)
 
     def __dealloc__(self):
@@ -283,7 +283,7 @@ cdef class Number:
     @property
     def _op(self):
         """micrograd 0.1.0's op label ('+', '*', '**2', 'ReLU', '' for a leaf)."""
-        return op_symbol(_NAMES[self.node.op], self.node.op, self.node.c)
+        return _op_symbol(_NAMES[self.node.op], self.node.op, self.node.c)
 
     def __repr__(self):
         return f"Number(value={self.node.value!r}, gradient={self.node.gradient!r})"
@@ -454,6 +454,7 @@ class no_grad:
 from micrograd import chain as _chainpy
 
 @cython.final
+@cython.auto_pickle(False)
 cdef class StepLog:
     """The steps of a line of chains (see micrograd.chain.StepLog)."""
 
@@ -520,6 +521,7 @@ cdef Chain _un(Chain self, str name, int op):
 
 
 @cython.freelist(256)
+@cython.auto_pickle(False)
 cdef class Chain:
     """A running Number and the steps that made it (see micrograd.chain)."""
 
@@ -606,6 +608,7 @@ cdef double *_data(object buf) except NULL:
     return &view[0]
 
 
+@cython.auto_pickle(False)
 cdef class ParamArray:
     """Parameters (Numbers of this backend) and named state buffers, one
     double per parameter; the update loops are csrc/mg_optim.c."""
@@ -615,8 +618,10 @@ cdef class ParamArray:
     cdef readonly list params        # holds the Numbers the pointers point into
     cdef dict buffers
 
-    def __cinit__(self, params):
+    def __init__(self, params):
         cdef Py_ssize_t i
+        free(self.nodes)
+        self.nodes = NULL
         self.params = list(params)
         for p in self.params:
             if not isinstance(p, Number):

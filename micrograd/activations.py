@@ -20,51 +20,60 @@ softmax     e^(x_i - m) / sum_j e^(x_j - m),  m = max_j x_j (a constant)
 log_softmax (x_i - m) - log(sum_j e^(x_j - m))
 ==========  ==============================================================
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable, Union
+
 from ._backend import impl as _impl, module_of
+
+if TYPE_CHECKING:
+    from ._core import Number
+
+Real = Union["Number", float, int]
 
 __all__ = ["relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus",
            "softmax", "log_softmax"]
 
 
-def _number(x, mod=None):
+def _number(x: Any, mod: Any = None) -> Any:
     if hasattr(type(x), "_mg_backend"):
         return x
     return (mod or _impl).Number(x)
 
 
-def relu(x):
+def relu(x: Real) -> Number:
     return _number(x).relu()
 
 
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(x: Real, negative_slope: float = 0.01) -> Number:
     return _number(x).leaky_relu(negative_slope)
 
 
-def elu(x, alpha=1.0):
+def elu(x: Real, alpha: float = 1.0) -> Number:
     return _number(x).elu(alpha)
 
 
-def gelu(x, approximate="none"):
+def gelu(x: Real, approximate: str = "none") -> Number:
     return _number(x).gelu(approximate)
 
 
-def silu(x):
+def silu(x: Real) -> Number:
     return _number(x).silu()
 
 
-def sigmoid(x):
+def sigmoid(x: Real) -> Number:
     return _number(x).sigmoid()
 
 
-def tanh(x):
+def tanh(x: Real) -> Number:
     return _number(x).tanh()
 
 
-def softplus(x, beta=1.0, threshold=20.0):
+def softplus(x: Real, beta: float = 1.0, threshold: float = 20.0) -> Number:
     return _number(x).softplus(beta, threshold)
 
 
-def _shifted(xs):
+def _shifted(xs: Any) -> Any:
     """(x_i - max(x) for a non-empty list, its backend); the max is a constant,
     as in torch."""
     xs = list(xs)
@@ -76,7 +85,7 @@ def _shifted(xs):
     return [x - m for x in xs], mod
 
 
-def softmax(xs):
+def softmax(xs: Iterable[Real]) -> list[Number]:
     """Softmax over a list of Numbers or reals: a list of Numbers."""
     shifted, mod = _shifted(xs)
     exps = [z.exp() for z in shifted]
@@ -84,7 +93,7 @@ def softmax(xs):
     return [e / total for e in exps]
 
 
-def log_softmax(xs):
+def log_softmax(xs: Iterable[Real]) -> list[Number]:
     """log(softmax(xs)), computed without forming the softmax."""
     shifted, mod = _shifted(xs)
     log_total = mod.sum([z.exp() for z in shifted]).log()

@@ -7,6 +7,10 @@ arrays (checked against scikit-learn in the tests where it imports).  With
 with `random_state=None`: `np.random.seed(1337); make_moons(100, 0.1)` gives
 the classic demo's data.
 """
+from __future__ import annotations
+
+from typing import Any, Optional
+
 import numpy as np
 
 __all__ = ["make_moons", "make_blobs"]
@@ -26,7 +30,8 @@ def _shuffle(rng, *arrays):
     return [a[order] for a in arrays]
 
 
-def make_moons(n_samples=100, noise=None, seed=None, shuffle=True):
+def make_moons(n_samples: int = 100, noise: Optional[float] = None, seed: Any = None,
+               shuffle: bool = True) -> tuple[Any, Any]:
     """Two interleaving half circles: (X of shape (n, 2), y of 0/1 labels)."""
     n_out = n_samples // 2
     n_in = n_samples - n_out
@@ -42,8 +47,9 @@ def make_moons(n_samples=100, noise=None, seed=None, shuffle=True):
     return X, y
 
 
-def make_blobs(n_samples=100, n_features=2, centers=None, cluster_std=1.0,
-               center_box=(-10.0, 10.0), seed=None, shuffle=True):
+def make_blobs(n_samples: int = 100, n_features: int = 2, centers: Any = None,
+               cluster_std: Any = 1.0, center_box: tuple[float, float] = (-10.0, 10.0),
+               seed: Any = None, shuffle: bool = True) -> tuple[Any, Any]:
     """Gaussian blobs: (X of shape (n, n_features), y of blob labels).
 
     n_samples is an int (spread over the centers as evenly as possible);

@@ -6,7 +6,10 @@ every other node that the call reaches (a model's parameters, say) gets its
 ``.gradient`` back afterwards, so no gradient a caller can see is touched.
 ``gradcheck`` compares backward with central finite differences.
 """
+from __future__ import annotations
+
 import math
+from typing import Any, Callable, Sequence, Union
 
 from ._backend import impl as _impl, module_of
 
@@ -57,9 +60,10 @@ def _evaluate(f, args, argnums):
     return out.value, grads
 
 
-def value_and_grad(f, argnums=0):
+def value_and_grad(f: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0
+                   ) -> Callable[..., tuple[float, Any]]:
     """f(*args) -> Number  becomes  (*reals) -> (value, gradient(s))."""
-    def wrapped(*args):
+    def wrapped(*args: Any) -> tuple[float, Any]:
         picked = _argnums(argnums, len(args))
         value, grads = _evaluate(f, args, picked)
         return value, (grads[0] if isinstance(argnums, int) else grads)
@@ -67,17 +71,18 @@ def value_and_grad(f, argnums=0):
     return wrapped
 
 
-def grad(f, argnums=0):
+def grad(f: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0) -> Callable[..., Any]:
     """f(*args) -> Number  becomes  (*reals) -> gradient(s) as floats."""
     vg = value_and_grad(f, argnums)
 
-    def wrapped(*args):
+    def wrapped(*args: Any) -> Any:
         return vg(*args)[1]
     wrapped.__name__ = f"grad({getattr(f, '__name__', 'f')})"
     return wrapped
 
 
-def gradcheck(f, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
+def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3) -> bool:
     """Check backward against central finite differences at inputs.
 
     Returns True, or raises GradcheckError naming the worst input and both

@@ -12,7 +12,15 @@ cross_entropy(logits, k)   -log_softmax(logits)[k]; a list of logit lists with a
                            list of class indices for a batch
 =========================  ==================================================
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from ._core import Number
+
+Real = Union["Number", float, int]
 
 from ._backend import module_of
 from .activations import log_softmax
@@ -46,14 +54,14 @@ def _reduce(terms, reduction, mod):
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
 
 
-def mse(pred, target, reduction="mean"):
+def mse(pred: Any, target: Any, reduction: str = "mean") -> Any:
     preds, targets = _pairs(pred, target)
     mod = module_of(preds + targets)
     terms = [(_number(p, mod) - t) ** 2 for p, t in zip(preds, targets)]
     return _reduce(terms, reduction, mod)
 
 
-def hinge(score, label, margin=1.0, reduction="mean"):
+def hinge(score: Any, label: Any, margin: float = 1.0, reduction: str = "mean") -> Any:
     """The max-margin (SVM) loss of the classic micrograd demo."""
     scores, labels = _pairs(score, label)
     mod = module_of(scores + labels)
@@ -61,7 +69,7 @@ def hinge(score, label, margin=1.0, reduction="mean"):
     return _reduce(terms, reduction, mod)
 
 
-def binary_cross_entropy(logit, target, reduction="mean"):
+def binary_cross_entropy(logit: Any, target: Any, reduction: str = "mean") -> Any:
     """Binary cross-entropy on logits (torch's binary_cross_entropy_with_logits)."""
     logits, targets = _pairs(logit, target)
     mod = module_of(logits + targets)
@@ -72,7 +80,7 @@ def binary_cross_entropy(logit, target, reduction="mean"):
     return _reduce(terms, reduction, mod)
 
 
-def cross_entropy(logits, target, reduction="mean"):
+def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Any:
     """Softmax cross-entropy of a list of logits against a class index."""
     batch = isinstance(target, (list, tuple))
     rows, targets = (list(logits), list(target)) if batch else ([logits], [target])

@@ -11,9 +11,15 @@ Beyond 0.1.0: an activation per layer (`activation='tanh'`, or a callable),
 a seedable initializer (`rng=random.Random(0)` or `seed=0` on MLP), and
 `state_dict()` / `load_state_dict()` keyed by stable names.
 """
+from __future__ import annotations
+
 import random
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence, Union
 
 from ._backend import impl as _impl
+
+if TYPE_CHECKING:
+    from ._core import Number
 
 __all__ = ["Module", "Neuron", "Layer", "MLP"]
 
@@ -23,22 +29,22 @@ _ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "silu", "elu", "leaky_relu", 
 class Module:
     """Anything with parameters."""
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = 0
 
-    def parameters(self):
+    def parameters(self) -> list[Number]:
         return []
 
-    def named_parameters(self):
+    def named_parameters(self) -> list[tuple[str, Number]]:
         """(name, parameter) pairs in parameters() order; subclasses name them."""
         return [(str(i), p) for i, p in enumerate(self.parameters())]
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, float]:
         """{name: value} for every parameter, in parameters() order."""
         return {name: p.value for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, float]) -> None:
         """Set parameter values from state_dict(); names must match exactly."""
         named = dict(self.named_parameters())
         missing, unexpected = set(named) - set(state), set(state) - set(named)
@@ -61,7 +67,8 @@ def _activation_of(nonlin, activation):
 class Neuron(Module):
     """b + w . x, then the activation (ReLU unless nonlin=False)."""
 
-    def __init__(self, nin, nonlin=True, activation=None, rng=None):
+    def __init__(self, nin: int, nonlin: bool = True, activation: Any = None,
+                 rng: Optional[random.Random] = None) -> None:
         uniform = (rng or random).uniform
         self.w = [_impl.Number(uniform(-1, 1)) for _ in range(nin)]
         self.b = _impl.Number(0)
@@ -78,7 +85,7 @@ class Neuron(Module):
         # resolved once: the method itself for a named activation
         self._fn = f if f is None or callable(f) else getattr(_impl.Number, f)
 
-    def __call__(self, x):
+    def __call__(self, x: Iterable[Any]) -> Any:
         return self._forward([1.0] + list(x))
 
     def _forward(self, ones_x):
@@ -86,13 +93,13 @@ class Neuron(Module):
         act = _impl.dot([self.b] + self.w, ones_x)
         return act if self._fn is None else self._fn(act)
 
-    def parameters(self):
+    def parameters(self) -> list[Number]:
         return self.w + [self.b]
 
-    def named_parameters(self):
+    def named_parameters(self) -> list[tuple[str, Number]]:
         return [(f"w{i}", w) for i, w in enumerate(self.w)] + [("b", self.b)]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         f = self.activation
         kind = ("Linear" if f is None else "ReLU" if f == "relu"
                 else f.title() if isinstance(f, str) else getattr(f, "__name__", "Custom"))
@@ -102,22 +109,22 @@ class Neuron(Module):
 class Layer(Module):
     """nout neurons over the same inputs; one output is returned bare."""
 
-    def __init__(self, nin, nout, **kwargs):
+    def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
 
-    def __call__(self, x):
+    def __call__(self, x: Iterable[Any]) -> Any:
         ones_x = [1.0] + list(x)
         out = [n._forward(ones_x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
-    def parameters(self):
+    def parameters(self) -> list[Number]:
         return [p for n in self.neurons for p in n.parameters()]
 
-    def named_parameters(self):
+    def named_parameters(self) -> list[tuple[str, Number]]:
         return [(f"neurons.{i}.{name}", p) for i, n in enumerate(self.neurons)
                 for name, p in n.named_parameters()]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
 
 
@@ -128,7 +135,8 @@ class MLP(Module):
     draws the weights from random.Random(seed) instead of the global random.
     """
 
-    def __init__(self, nin, nouts, activations=None, seed=None):
+    def __init__(self, nin: int, nouts: Sequence[int], activations: Optional[Sequence[Any]] = None,
+                 seed: Optional[int] = None) -> None:
         sizes = [nin] + list(nouts)
         if activations is None:
             activations = ["relu"] * (len(nouts) - 1) + [None]
@@ -139,17 +147,17 @@ class MLP(Module):
                              activation=activations[i], rng=rng)
                        for i in range(len(nouts))]
 
-    def __call__(self, x):
+    def __call__(self, x: Any) -> Any:
         for layer in self.layers:
             x = layer(x)
         return x
 
-    def parameters(self):
+    def parameters(self) -> list[Number]:
         return [p for layer in self.layers for p in layer.parameters()]
 
-    def named_parameters(self):
+    def named_parameters(self) -> list[tuple[str, Number]]:
         return [(f"layers.{i}.{name}", p) for i, layer in enumerate(self.layers)
                 for name, p in layer.named_parameters()]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"

@@ -6,7 +6,10 @@ parameters and state in a backend ParamArray: on the core, step() is one C
 loop over the parameter array (csrc/mg_optim.c); on the reference the same
 arithmetic runs in Python (micrograd/_optim_py.py), bit for bit.
 """
+from __future__ import annotations
+
 import math
+from typing import Any, Callable, Iterable, Sequence, Union
 
 from ._backend import module_of
 
@@ -25,7 +28,7 @@ class Optimizer:
 
     _buffers = ()          # the per-parameter state a subclass keeps
 
-    def __init__(self, params, defaults):
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -36,7 +39,7 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
-    def add_param_group(self, group):
+    def add_param_group(self, group: dict[str, Any]) -> None:
         group = dict(group)
         group["params"] = list(group["params"])
         for key, value in self.defaults.items():
@@ -45,17 +48,17 @@ class Optimizer:
         self._arrays.append(module_of(group["params"]).ParamArray(group["params"]))
         self._steps.append(0)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         for group in self.param_groups:
             for p in group["params"]:
                 p.gradient = 0.0
 
-    def step(self):
+    def step(self) -> None:
         for i, group in enumerate(self.param_groups):
             self._steps[i] += 1
             self._update(self._arrays[i], group, self._steps[i])
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """{'state': {index: {'step': ..., buffer: value}}, 'param_groups': [...]}
         with parameters numbered across groups, as torch does."""
         state, groups, index = {}, [], 0
@@ -71,7 +74,7 @@ class Optimizer:
                     state[pid] = entry
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups) or any(
                 len(g["params"]) != len(mine["params"])
@@ -101,8 +104,9 @@ class Optimizer:
 class SGD(Optimizer):
     _buffers = ("momentum_buffer",)
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
-                 nesterov=False, maximize=False):
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0,
+                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False,
+                 maximize: bool = False) -> None:
         _check(lr >= 0.0, f"Invalid learning rate: {lr}")
         _check(momentum >= 0.0, f"Invalid momentum value: {momentum}")
         _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
@@ -121,8 +125,9 @@ class Adam(Optimizer):
     _buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _decoupled = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, maximize=False):
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, maximize: bool = False) -> None:
         _check(lr >= 0.0, f"Invalid learning rate: {lr}")
         _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
         _check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
@@ -141,16 +146,18 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (default 1e-2)."""
     _decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, maximize=False):
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
 
 
 class RMSprop(Optimizer):
     _buffers = ("square_avg", "grad_avg", "momentum_buffer")
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, maximize=False):
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
+                 centered: bool = False, maximize: bool = False) -> None:
         _check(lr >= 0.0, f"Invalid learning rate: {lr}")
         _check(eps >= 0.0, f"Invalid epsilon value: {eps}")
         _check(momentum >= 0.0, f"Invalid momentum value: {momentum}")
@@ -167,8 +174,9 @@ class RMSprop(Optimizer):
 class Adagrad(Optimizer):
     _buffers = ("sum",)
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
-                 initial_accumulator_value=0, eps=1e-10, maximize=False):
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0,
+                 weight_decay: float = 0, initial_accumulator_value: float = 0,
+                 eps: float = 1e-10, maximize: bool = False) -> None:
         _check(lr >= 0.0, f"Invalid learning rate: {lr}")
         _check(lr_decay >= 0.0, f"Invalid lr_decay value: {lr_decay}")
         _check(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay}")
@@ -193,7 +201,7 @@ class Adagrad(Optimizer):
 class _Scheduler:
     """torch's chainable form: each step derives the lr from the current one."""
 
-    def __init__(self, optimizer):
+    def __init__(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
@@ -201,18 +209,18 @@ class _Scheduler:
         self.last_epoch = 0
         self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
-    def step(self):
+    def step(self) -> None:
         self.last_epoch += 1
         for group, lr in zip(self.optimizer.param_groups, self._lrs()):
             group["lr"] = lr
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> list[float]:
         return list(self._last_lr)
 
 
 class StepLR(_Scheduler):
-    def __init__(self, optimizer, step_size, gamma=0.1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer)
 
@@ -224,7 +232,7 @@ class StepLR(_Scheduler):
 
 
 class ExponentialLR(_Scheduler):
-    def __init__(self, optimizer, gamma):
+    def __init__(self, optimizer: Optimizer, gamma: float) -> None:
         self.gamma = gamma
         super().__init__(optimizer)
 
@@ -233,7 +241,7 @@ class ExponentialLR(_Scheduler):
 
 
 class CosineAnnealingLR(_Scheduler):
-    def __init__(self, optimizer, T_max, eta_min=0.0):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer)
 
@@ -248,7 +256,8 @@ class CosineAnnealingLR(_Scheduler):
 
 
 class LambdaLR(_Scheduler):
-    def __init__(self, optimizer, lr_lambda):
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Union[Callable[[int], float], Sequence[Callable[[int], float]]]) -> None:
         n = len(optimizer.param_groups)
         self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
         if len(self.lr_lambdas) != n:
@@ -263,7 +272,7 @@ class LambdaLR(_Scheduler):
 
 
 # -- gradient clipping ----------------------------------------------------------
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
+def clip_grad_norm_(parameters: Iterable[Any], max_norm: float, norm_type: float = 2.0) -> float:
     """Scale gradients so that their total norm is at most max_norm; returns
     the norm before clipping (as torch: coefficient max_norm / (norm + 1e-6),
     capped at 1)."""
@@ -281,7 +290,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     return total
 
 
-def clip_grad_value_(parameters, clip_value):
+def clip_grad_value_(parameters: Iterable[Any], clip_value: float) -> None:
     """Clamp every gradient into [-clip_value, clip_value]."""
     for p in parameters:
         p.gradient = min(max(p.gradient, -clip_value), clip_value)

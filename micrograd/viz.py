@@ -5,7 +5,10 @@ feeds it, as in micrograd 0.1.0's notebook.  A graph of more than `max_nodes`
 Numbers is summarized: the nodes nearest the root are drawn and one note says
 how many were left out and which ops they hold.
 """
+from __future__ import annotations
+
 from collections import Counter
+from typing import Any
 
 __all__ = ["to_dot", "draw_dot"]
 
@@ -42,7 +45,7 @@ def _edges(nodes):
     return lines
 
 
-def to_dot(root, rankdir="LR", max_nodes=500):
+def to_dot(root: Any, rankdir: str = "LR", max_nodes: int = 500) -> str:
     """The graph of root as DOT text (value, gradient and op per node)."""
     shown, everything = _nearest(root, max_nodes)
     lines = ["digraph micrograd {", f"  rankdir={rankdir};"] + _edges(shown)
@@ -57,7 +60,7 @@ def to_dot(root, rankdir="LR", max_nodes=500):
     return "\n".join(lines) + "\n"
 
 
-def draw_dot(root, format="svg", rankdir="LR", max_nodes=500):
+def draw_dot(root: Any, format: str = "svg", rankdir: str = "LR", max_nodes: int = 500) -> Any:
     """The graph of root as a graphviz.Digraph (pip install 'micrograd-core[viz]')."""
     try:
         import graphviz
