@@ -8,7 +8,9 @@ CTEST_FLAGS := -std=c99 -Wall -Wextra -Wconversion -O2 -ffp-contract=off -Icsrc
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
 PYTEST_ARGS ?=
 
-.PHONY: venv build test test-core test-py test-deep ctest sanitize bench demo clean
+.PHONY: venv build test test-core test-py test-deep ctest sanitize bench demo wheel-test matrix clean
+WT := build/wheel-test
+PYVERSIONS ?= 3.9 3.10 3.11 3.12 3.13
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +59,34 @@ bench: build           ## the benchmarks, both backends in one run
 demo: build            ## train on two moons with a progress bar, draw moons.png
 	$(PY) -m micrograd demo --plot moons.png
 
-clean:
-	rm -rf build dist *.egg-info micrograd/_core.c micrograd/_core.html \
-	    micrograd/_core*.so micrograd/_core*.pyd .pytest_cache .hypothesis
+wheel-test: venv       ## sdist -> wheel -> fresh venv -> the suite, outside the source tree
+	rm -rf dist $(WT)
+	$(PY) -m pip install -q build
+	$(PY) -m build --outdir dist .
+	$(PY) tests/check_dist.py dist
+	$(PYTHON) -m venv $(WT)/venv
+	$(WT)/venv/bin/pip install -q "$$(ls dist/*.whl)[test,demo,viz]"
+	mkdir -p $(WT)/run && cp -r tests pyproject.toml README.md $(WT)/run/
+	cd $(WT)/run && MICROGRAD_REQUIRE_CORE=1 ../venv/bin/python -m pytest -p no:cacheprovider -q
+	$(PYTHON) -m venv $(WT)/pure
+	MICROGRAD_PUREPYTHON=1 $(WT)/pure/bin/pip install -q .
+	cd $(WT) && pure/bin/python -m micrograd | tee pure.txt
+	grep -q "backend  python (this is a pure-Python install" $(WT)/pure.txt
+	test -z "$$(find $(WT)/pure -name '_core*.so')"
+
+matrix:                ## build and test on every CPython 3.9-3.13 found here
+	@for v in $(PYVERSIONS); do \
+	  py=python$$v; $$py -c '' 2>/dev/null || py=$$(ls -d $$HOME/.pyenv/versions/$$v.*/bin/python$$v 2>/dev/null | tail -1); \
+	  if [ -z "$$py" ] || ! $$py -c '' 2>/dev/null; then echo "matrix: python$$v is not installed here: skipped"; continue; fi; \
+	  echo "matrix: python$$v ($$py)"; d=build/matrix/$$v; rm -rf $$d; \
+	  $$py -m venv $$d && $$d/bin/pip install -q ".[test]" \
+	    && mkdir -p $$d/run && cp -r tests pyproject.toml README.md $$d/run/ \
+	    && (cd $$d/run && MICROGRAD_REQUIRE_CORE=1 ../bin/python -m pytest -q -m "not slow" -p no:cacheprovider) \
+	    || { echo "matrix: python$$v FAILED"; exit 1; }; \
+	done
+
+clean:                 ## every build product
+	rm -rf build dist *.egg-info micrograd/*.egg-info micrograd/_core.c micrograd/_core.html \
+	    micrograd/_core*.so micrograd/_core*.pyd .pytest_cache .hypothesis moons.png \
+	    csrc/*.o
+	find . -name __pycache__ -not -path "./.venv/*" -prune -exec rm -rf {} +

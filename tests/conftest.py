@@ -30,6 +30,12 @@ needs_core = [pytest.mark.core,
               pytest.mark.skipif(_core is None, reason="micrograd._core is not built")]
 
 
+def pytest_configure(config):
+    # registered here too, so the suite runs from a copy outside the source tree
+    config.addinivalue_line("markers", "core: needs the compiled core")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
 @pytest.fixture(scope="session", ids=["core", "py"],
                 params=[pytest.param(_core, marks=needs_core), _core_py])
 def impl(request):

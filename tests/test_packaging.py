@@ -1,0 +1,57 @@
+"""Types and the installed layout: the stub agrees with the built module, a
+typed user program passes `mypy --strict`, and the package ships py.typed."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import micrograd
+
+from conftest import CORE
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONFIG = os.path.join(os.path.dirname(HERE), "pyproject.toml")
+
+
+def mypy(*args):
+    pytest.importorskip("mypy", reason="mypy is not installed (the test extra has it)")
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True,
+                          cwd=os.path.dirname(HERE), timeout=600)
+
+
+@pytest.mark.core
+@pytest.mark.skipif(CORE is None, reason="micrograd._core is not built")
+def test_stub_agrees_with_the_built_module():
+    proc = mypy("mypy.stubtest", "micrograd._core", "--mypy-config-file", CONFIG)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_typed_user_program_passes_mypy_strict():
+    proc = mypy("mypy", "--strict", "--config-file", CONFIG,
+                os.path.join(HERE, "typed_example.py"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_typed_user_program_runs():
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(micrograd.__file__)))
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "typed_example.py")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_package_ships_its_types():
+    pkg = os.path.dirname(micrograd.__file__)
+    assert os.path.exists(os.path.join(pkg, "py.typed"))
+    if CORE is not None:
+        assert os.path.exists(os.path.join(pkg, "_core.pyi"))
+
+
+def test_one_version_source():
+    from micrograd import _version
+    assert micrograd.__version__ == _version.__version__
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        assert version("micrograd-core") == micrograd.__version__
+    except PackageNotFoundError:
+        pytest.skip("micrograd-core is not installed as a distribution (a bare checkout)")
