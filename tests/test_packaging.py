@@ -55,3 +55,17 @@ def test_one_version_source():
         assert version("micrograd-core") == micrograd.__version__
     except PackageNotFoundError:
         pytest.skip("micrograd-core is not installed as a distribution (a bare checkout)")
+
+
+def test_cibuildwheel_configuration():
+    if not __import__("shutil").which("cibuildwheel"):
+        pytest.skip("cibuildwheel is not installed (pip install cibuildwheel to check this)")
+    for platform, tag in (("linux", "manylinux_x86_64"), ("macos", "macosx_arm64"),
+                          ("windows", "win_amd64")):
+        proc = subprocess.run(["cibuildwheel", "--print-build-identifiers", "--platform", platform],
+                              capture_output=True, text=True, cwd=os.path.dirname(HERE),
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        ids = proc.stdout.split()
+        assert [f"cp3{m}-{tag}" in ids for m in range(9, 14)] == [True] * 5, ids
+        assert not any(i.startswith(("cp38", "cp314", "pp")) for i in ids)
