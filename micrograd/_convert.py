@@ -43,3 +43,11 @@ def operand(x, backend):
     if getattr(x, "ndim", None) == 0 and getattr(getattr(x, "dtype", None), "kind", "?") in "biuf":
         return float(x)
     return NotImplemented
+
+
+def checked(result, a, b, symbol):
+    """What the operator would raise, for the method forms (n.add(b), chain steps)."""
+    if result is NotImplemented:
+        raise TypeError(f"unsupported operand type(s) for {symbol}: "
+                        f"'{type(a).__name__}' and '{type(b).__name__}'")
+    return result

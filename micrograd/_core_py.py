@@ -15,7 +15,7 @@ import threading
 
 from . import _ops_py as ops
 from ._compat import REFUSED_CHILDREN, op_symbol
-from ._convert import operand, to_float
+from ._convert import checked as _checked, operand, to_float
 
 __all__ = ["Number", "Chain", "ParamArray", "sum", "dot", "no_grad", "is_grad_enabled",
            "topo_sort"]
@@ -75,14 +75,6 @@ def _reflected(a, b, op, cop):
     if c is NotImplemented:
         return c
     return _node(cop, ops.eval_binary(cop, a._value, c), (a,), c)
-
-
-def _checked(result, a, b, symbol):
-    """What the operator would raise, for the method forms (n.add(b))."""
-    if result is NotImplemented:
-        raise TypeError(f"unsupported operand type(s) for {symbol}: "
-                        f"'{type(a).__name__}' and '{type(b).__name__}'")
-    return result
 
 
 def _unary(x, op):

@@ -17,6 +17,7 @@ from collections import namedtuple
 from decimal import Decimal
 
 from . import _ops_py as ops
+from ._convert import checked as _checked
 
 __all__ = ["Chain", "Step"]
 
@@ -209,13 +210,6 @@ def applied(fn, name, value):
     out = fn(value)
     if not _is_number(out):
         raise TypeError(f"apply: {name} returned {type(out).__name__}, not a Number")
-    return out
-
-
-def _checked(out, a, b, symbol):
-    if out is NotImplemented:
-        raise TypeError(f"unsupported operand type(s) for {symbol}: "
-                        f"'{type(a).__name__}' and '{type(b).__name__}'")
     return out
 
 

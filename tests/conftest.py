@@ -43,6 +43,16 @@ def impl(request):
 
 
 @pytest.fixture(scope="session")
+def torch():
+    """PyTorch as the float64 oracle, or a skip that says why."""
+    try:
+        import torch
+    except ImportError as exc:     # pragma: no cover - depends on the machine
+        pytest.skip(f"PyTorch is not installed here ({exc}); CI installs torch==2.13.0")
+    return torch
+
+
+@pytest.fixture(scope="session")
 def both():
     """(core, reference), for differential tests that need the two at once."""
     if _core is None:

@@ -40,13 +40,6 @@ def close(a, b, rel, abs_tol=1e-300):
 GRAD_ABS = {"gelu_tanh": 1e-15}
 
 
-@pytest.fixture(scope="module")
-def torch():
-    try:
-        import torch
-    except ImportError as exc:     # pragma: no cover - depends on the machine
-        pytest.skip(f"PyTorch is not installed here ({exc}); CI installs torch==2.13.0")
-    return torch
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

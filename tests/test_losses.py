@@ -6,13 +6,6 @@ import pytest
 from micrograd import losses
 
 
-@pytest.fixture(scope="module")
-def torch():
-    try:
-        import torch
-    except ImportError as exc:     # pragma: no cover - depends on the machine
-        pytest.skip(f"PyTorch is not installed here ({exc}); CI installs torch==2.13.0")
-    return torch
 
 
 PRED = [0.3, -1.7, 2.5, 40.0, -35.0, 0.0]

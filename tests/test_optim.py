@@ -61,13 +61,6 @@ def run_ours(impl, name, options, steps=100):
     return trace
 
 
-@pytest.fixture(scope="module")
-def torch():
-    try:
-        import torch
-    except ImportError as exc:     # pragma: no cover - depends on the machine
-        pytest.skip(f"PyTorch is not installed here ({exc}); CI installs torch==2.13.0")
-    return torch
 
 
 def run_torch(torch, name, options, steps=100):

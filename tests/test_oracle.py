@@ -54,11 +54,7 @@ class Torch:
 
 
 @pytest.fixture(scope="module")
-def torch():
-    try:
-        import torch
-    except ImportError as exc:     # pragma: no cover - depends on the machine
-        pytest.skip(f"PyTorch is not installed here ({exc}); CI installs torch==2.13.0")
+def torch(torch):
     return Torch(torch)
 
 
