@@ -7,6 +7,12 @@
 #include <stdlib.h>
 #include "mg_graph.h"
 
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch((p))
+#else
+#define PREFETCH(p) ((void)0)
+#endif
+
 typedef struct {
     mg_node *node;
     uint32_t next;
@@ -72,6 +78,11 @@ int mg_topo_collect(mg_node *root, mg_order *order, int zero)
             stack[depth].node = kid;
             stack[depth].next = 0;
             depth++;
+            /* its operands are next: start loading them now */
+            if (kid->op < MG_SUM) {
+                PREFETCH(kid->kids.two[0]);
+                if (kid->n == 2) PREFETCH(kid->kids.two[1]);
+            }
         } else {
             if (push_order(order, top->node) < 0) { status = -1; break; }
             depth--;
