@@ -29,6 +29,9 @@ _ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "silu", "elu", "leaky_relu", 
 class Module:
     """Anything with parameters."""
 
+    def __call__(self, *args: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define __call__")
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = 0

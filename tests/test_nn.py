@@ -72,6 +72,26 @@ def test_neuron_adds_in_the_original_order():
     assert n(x).data == expect
 
 
+def test_module_base():
+    class Scale(nn.Module):
+        def __init__(self):
+            self.k = micrograd.Number(2.0)
+
+        def __call__(self, x):
+            return self.k * x
+
+        def parameters(self):
+            return [self.k]
+
+    m = Scale()
+    m(3.0).backward()
+    assert m.k.grad == 3.0 and m.state_dict() == {"0": 2.0}
+    m.zero_grad()
+    assert m.k.grad == 0.0
+    with pytest.raises(NotImplementedError):
+        nn.Module()(1.0)
+
+
 def test_activations_seed_and_state_dict():
     a = nn.MLP(3, [4, 4, 2], activations=["tanh", "gelu", None], seed=7)
     b = nn.MLP(3, [4, 4, 2], activations=["tanh", "gelu", None], seed=7)
