@@ -23,12 +23,17 @@
  * an iterative depth-first post-order: children are visited in operand order,
  * a node is emitted after all its children, the root comes last.  Leaves are
  * not emitted (they have nothing to propagate).  Visited marks are a flag bit
- * in the node, cleared again before the sort returns.
+ * in the node.  Pushing a node prefetches its operands, which come next.
  *
- * mg_backward() zeroes every interior node of that order, seeds the root and
- * sweeps the order in reverse, adding each child's contribution in operand
- * order.  Leaves are never zeroed, so their gradients accumulate across calls;
- * interior nodes hold the latest pass.  Nothing here is recursive.
+ * mg_backward() zeroes every interior node as the sort first reaches it, seeds
+ * the root and sweeps the order in reverse, adding each child's contribution
+ * in operand order and clearing each node's mark behind it: two passes over
+ * the nodes.  Leaves are never zeroed, so their gradients accumulate across
+ * calls; interior nodes hold the latest pass.  Nothing here is recursive.
+ *
+ * The depth-first order was measured against Kahn's breadth-first order (see
+ * benchmarks/RESULTS.md): it is the faster one on graphs built a sample at a
+ * time, as training loops build them.
  *
  * The pure-Python reference (micrograd/_core_py.py) follows this file: same op
  * codes, same formulas, same loop order, so both give the same bits.
