@@ -6,7 +6,8 @@ import sys
 import tarfile
 import zipfile
 
-SDIST_NEEDS = ["micrograd/_core.pyx", "micrograd/_ccore.pxd", "csrc/mg_graph.h", "csrc/mg_graph.c",
+SDIST_NEEDS = ["micrograd/_core.pyx", "micrograd/_core_chain.pxi", "micrograd/_core_optim.pxi",
+               "micrograd/_ccore.pxd", "csrc/mg_graph.h", "csrc/mg_graph.c",
                "csrc/mg_ops.c", "csrc/mg_topo.c", "csrc/mg_backward.c", "csrc/mg_optim.c",
                "csrc/mg_optim.h", "csrc/test_mg.c", "setup.py", "pyproject.toml", "README.md",
                "LICENSE", "tests/conftest.py", "tests/test_backward.py"]
