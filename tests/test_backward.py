@@ -212,3 +212,36 @@ def test_threads_on_independent_graphs_match_a_serial_run(impl):
     for t in threads:
         t.join()
     assert [r[0] for r in results] == serial
+
+
+REENTER = """
+import signal, sys
+from micrograd import {mod} as m
+x = m.Number(1.0)
+y = x
+for i in range({n}):
+    y = y * 1.0 + 0.0
+calls = []
+def handler(signum, frame):
+    calls.append(1)
+    y.backward()                     # re-enters backward on the same graph
+    if len(calls) < 3:
+        signal.setitimer(signal.ITIMER_REAL, 0.003)
+signal.signal(signal.SIGALRM, handler)
+signal.setitimer(signal.ITIMER_REAL, 0.003)
+for _ in range(30):                  # most of the time is spent inside backward
+    y.backward()
+signal.setitimer(signal.ITIMER_REAL, 0)
+x.gradient = 0.0
+y.backward()
+print("ok", len(calls) > 0, x.gradient)
+"""
+
+
+def test_backward_reentered_from_a_signal_handler_is_memory_safe(impl):
+    mod = "_core" if impl.BACKEND == "core" else "_core_py"
+    n = 100_000 if impl.BACKEND == "core" else 3_000
+    proc = subprocess.run([sys.executable, "-c", REENTER.format(mod=mod, n=n)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["ok", "True", "1.0"], proc.stdout + proc.stderr
