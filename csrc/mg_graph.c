@@ -109,7 +109,3 @@ void mg_node_release(mg_node *node)
     node->op = MG_LEAF;
 }
 
-uint32_t mg_node_nkids(const mg_node *node)
-{
-    return node->n;
-}

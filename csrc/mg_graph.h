@@ -115,7 +115,6 @@ mg_node **mg_nary_kids(const mg_node *node);
 double *mg_nary_consts(const mg_node *node);
 int mg_nary_eval(mg_node *node);            /* sum or dot of the operands */
 void mg_node_release(mg_node *node);         /* frees an n-ary block */
-uint32_t mg_node_nkids(const mg_node *node);
 
 /* Operand i's node, or NULL for a constant slot (inline: the sort's hot path). */
 static inline mg_node *mg_node_kid(const mg_node *node, uint32_t i)

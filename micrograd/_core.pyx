@@ -16,7 +16,8 @@ from cpython.ref cimport PyObject, Py_INCREF
 from micrograd._ccore cimport *
 from micrograd import _ops_py
 from micrograd._compat import REFUSED_CHILDREN as _REFUSED_CHILDREN, op_symbol as _op_symbol
-from micrograd._convert import operand as _py_operand, to_float as _py_to_float
+from micrograd._convert import (checked as _py_checked, operand as _py_operand,
+                                to_float as _py_to_float)
 
 cdef extern from "Python.h":
     ctypedef struct PyTypeObject:
@@ -115,35 +116,34 @@ cdef Number _make_unary(int op, Number x):
     return out
 
 
-cdef object _binary(Number a, object b, int op, int cop):
+cdef object _with_real(Number a, object b, int cop):
+    """a <cop> b where b is not a Number: a real, or NotImplemented."""
     cdef object c
-    if isinstance(b, Number):
-        return _make_binary(op, a, <Number>b)
-    if type(b) is float:
+    if type(b) is float or type(b) is int:     # int: OverflowError as float() gives it
         return _make_const(cop, a, <double>b)
     c = _py_operand(b, BACKEND)
     if c is NotImplemented:
         return c
     return _make_const(cop, a, <double>c)
+
+
+cdef object _binary(Number a, object b, int op, int cop):
+    if isinstance(b, Number):
+        return _make_binary(op, a, <Number>b)
+    return _with_real(a, b, cop)
 
 
 cdef object _reflected(Number a, object b, int op, int cop):
     """b <op> a, where b came second to Python (a reflected operator)."""
-    cdef object c
     if isinstance(b, Number):
         return _make_binary(op, <Number>b, a)
-    if type(b) is float:
-        return _make_const(cop, a, <double>b)
-    c = _py_operand(b, BACKEND)
-    if c is NotImplemented:
-        return c
-    return _make_const(cop, a, <double>c)
+    return _with_real(a, b, cop)
 
 
 cdef inline object _checked(object result, object a, object b, str symbol):
+    """What the operator would raise, for the method forms (n.add(b), chain steps)."""
     if result is NotImplemented:
-        raise TypeError(f"unsupported operand type(s) for {symbol}: "
-                        f"'{type(a).__name__}' and '{type(b).__name__}'")
+        _py_checked(result, a, b, symbol)
     return result
 
 

@@ -49,10 +49,7 @@ cdef Chain _rbin(Chain self, str name, object other, int op, int cop, str symbol
     cdef object v = self._value
     try:
         if isinstance(v, Number) and not isinstance(other, Number):
-            out = _reflected(<Number>v, other, op, cop)
-            if out is NotImplemented:
-                raise TypeError(f"unsupported operand type(s) for {symbol}: "
-                                f"'{type(other).__name__}' and '{type(v).__name__}'")
+            out = _checked(_reflected(<Number>v, other, op, cop), other, v, symbol)
         else:
             out = getattr(_chainpy, name)(v, other)
     except Exception as exc:

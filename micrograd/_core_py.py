@@ -58,23 +58,25 @@ def _node(op, value, kids, c=0.0):
     return out
 
 
+def _with_real(a, b, cop):
+    """a <cop> b where b is not a Number: a real, or NotImplemented."""
+    c = operand(b, BACKEND)
+    if c is NotImplemented:
+        return c
+    return _param(a, cop, c)
+
+
 def _binary(a, b, op, cop):
     if isinstance(b, Number):
         return _node(op, ops.eval_binary(op, a._value, b._value), (a, b))
-    c = operand(b, BACKEND)
-    if c is NotImplemented:
-        return c
-    return _node(cop, ops.eval_binary(cop, a._value, c), (a,), c)
+    return _with_real(a, b, cop)
 
 
 def _reflected(a, b, op, cop):
-    """b <op> a where b is not one of our Numbers (a reflected operator)."""
+    """b <op> a, where b came second to Python (a reflected operator)."""
     if isinstance(b, Number):
         return _binary(b, a, op, cop)
-    c = operand(b, BACKEND)
-    if c is NotImplemented:
-        return c
-    return _node(cop, ops.eval_binary(cop, a._value, c), (a,), c)
+    return _with_real(a, b, cop)
 
 
 def _unary(x, op):

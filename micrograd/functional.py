@@ -8,10 +8,9 @@ every other node that the call reaches (a model's parameters, say) gets its
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Sequence, Union
 
-from ._backend import impl as _impl, module_of
+from ._backend import module_of
 
 __all__ = ["grad", "value_and_grad", "gradcheck", "GradcheckError"]
 
@@ -44,8 +43,8 @@ def _reachable(root):
 def _evaluate(f, args, argnums):
     """(value, gradients of the picked args) with the caller's gradients restored."""
     mod = module_of(args)
-    leaves = [a if hasattr(type(a), "_mg_backend") else mod.Number(a) for a in args]
-    leaves = [mod.Number(leaf.value) for leaf in leaves]      # fresh: never the caller's
+    # fresh leaves, never the caller's Numbers
+    leaves = [mod.Number(a.value if hasattr(type(a), "_mg_backend") else a) for a in args]
     out = f(*leaves)
     if not hasattr(type(out), "_mg_backend"):
         raise TypeError(f"the function must return a Number, not {type(out).__name__}")
@@ -89,7 +88,7 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: floa
     figures, where |analytic - numeric| > atol + rtol * |numeric|.
     """
     values = [float(x.value) if hasattr(type(x), "_mg_backend") else float(x) for x in inputs]
-    mod = module_of(inputs) if inputs else _impl
+    mod = module_of(inputs)
     analytic = value_and_grad(f, tuple(range(len(values))))(*[mod.Number(v) for v in values])[1]
     worst = None
     for i, v in enumerate(values):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 Real = Union["Number", float, int]
 
 from ._backend import module_of
-from .activations import log_softmax
+from .activations import _number, log_softmax
 
 __all__ = ["mse", "hinge", "binary_cross_entropy", "cross_entropy"]
 
@@ -37,10 +37,6 @@ def _pairs(pred, target):
     if not preds:
         raise ValueError("no predictions")
     return preds, targets
-
-
-def _number(x, mod):
-    return x if hasattr(type(x), "_mg_backend") else mod.Number(x)
 
 
 def _reduce(terms, reduction, mod):

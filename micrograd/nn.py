@@ -14,7 +14,7 @@ a seedable initializer (`rng=random.Random(0)` or `seed=0` on MLP), and
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from ._backend import impl as _impl
 

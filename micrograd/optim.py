@@ -186,10 +186,9 @@ class Adagrad(Optimizer):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
                                       eps=eps, maximize=maximize))
-        for arr, group in zip(self._arrays, self.param_groups):
-            arr.state("sum", self._fill(group))      # the accumulator starts filled
 
     def _fill(self, group):
+        """The accumulator starts filled (created at the first step or load)."""
         return float(group["initial_accumulator_value"])
 
     def _update(self, arr, g, step):

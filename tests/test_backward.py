@@ -1,10 +1,8 @@
 """backward, SPEC section 3: the contract, local derivatives, no recursion."""
 import math
-import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
