@@ -21,13 +21,14 @@ $(VENV)/.installed: pyproject.toml setup.py
 
 venv: $(VENV)/.installed
 
-build: venv            ## compile micrograd._core in place (incremental)
+build: venv            ## regenerate the stubs' table-made lines, compile micrograd._core in place
+	$(PY) tools/regen.py
 	$(PY) setup.py -q build_ext --inplace
 
 ctest: build/test_mg   ## the C unit test, on its own
 	./build/test_mg
 
-build/test_mg: $(CSRC) csrc/mg_graph.h csrc/test_mg.c
+build/test_mg: $(CSRC) $(wildcard csrc/*.h csrc/*.def) csrc/test_mg.c
 	mkdir -p build
 	$(CC) $(CTEST_FLAGS) $(CSRC) csrc/test_mg.c -lm -o $@
 

@@ -1,15 +1,26 @@
 """Build micrograd._core (Cython over csrc/) unless MICROGRAD_PUREPYTHON is set.
 
 A compile that fails is an error, never a silent fall back to the reference:
-MICROGRAD_PUREPYTHON=1 is how to ask for a pure-Python install.
+MICROGRAD_PUREPYTHON=1 is how to ask for a pure-Python install.  Either way
+the package carries the op table, csrc/mg_ops.def, which the reference reads.
 """
 import os
+import shutil
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
+
+OP_TABLE = os.path.join("csrc", "mg_ops.def")
+
+
+def _flag(name):
+    """As micrograd._backend.flag: unset, empty, 0, false, no and off are off."""
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
 
 CFLAGS = ["-O2", "-std=c99", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra"]
-if os.environ.get("MICROGRAD_DEBUG", "") not in ("", "0"):
+if _flag("MICROGRAD_DEBUG"):
     CFLAGS = ["-O0", "-g3", "-UNDEBUG", "-std=c99", "-ffp-contract=off"]
 CFLAGS += os.environ.get("MICROGRAD_EXTRA_CFLAGS", "").split()
 
@@ -26,8 +37,18 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+class BuildPy(build_py):
+    """Copies the op table into the package, where micrograd._optable looks."""
+
+    def run(self):
+        super().run()
+        target = os.path.join(self.build_lib, "micrograd", "mg_ops.def")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(OP_TABLE, target)
+
+
 def extensions():
-    if os.environ.get("MICROGRAD_PUREPYTHON", "") not in ("", "0"):
+    if _flag("MICROGRAD_PUREPYTHON"):
         return []
     from Cython.Build import cythonize
     from setuptools import Extension
@@ -35,10 +56,13 @@ def extensions():
                   if f.startswith("mg_") and f.endswith(".c"))
     # recorded in the module, for `python -m micrograd` and bug reports
     macros = [("MG_BUILD_CFLAGS", '"' + " ".join(CFLAGS).replace('"', "'") + '"')]
+    depends = sorted(os.path.join("csrc", f) for f in os.listdir("csrc")
+                     if f.endswith((".h", ".def")))
     ext = Extension("micrograd._core", ["micrograd/_core.pyx"] + csrc,
-                    include_dirs=["csrc"], extra_compile_args=CFLAGS, define_macros=macros,
+                    include_dirs=["csrc"], depends=depends, extra_compile_args=CFLAGS,
+                    define_macros=macros,
                     extra_link_args=os.environ.get("MICROGRAD_EXTRA_LDFLAGS", "").split())
     return cythonize([ext], compiler_directives={"language_level": 3})
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt, "build_py": BuildPy})

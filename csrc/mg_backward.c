@@ -1,37 +1,42 @@
 /* mg_backward.c -- the reverse sweep.
  *
- * Contract (SPEC section 3): interior nodes are zeroed and hold this pass's
+ * Contract (docs/design.md, "The backward contract"): interior nodes are zeroed and hold this pass's
  * gradient; leaves are never zeroed and accumulate.  A leaf root gains `seed`.
  * Arithmetic is IEEE-754 throughout: an infinite or undefined local
  * derivative gives inf or NaN, never an error.
  *
  * Two passes over the nodes: the sort zeroes each interior node as it first
- * reaches it, and the sweep clears each node's mark after propagating it.
+ * reaches it, and the sweep clears each node's marks after propagating it.
+ * A node that got no contribution (the operand where() did not pick, and what
+ * only it leads to) is not propagated (see mg_graph.h).
  * (The reference zeroes in a loop of its own after the sort; the result is
  * the same because no gradient is added before the sweep.) */
 #include "mg_graph.h"
 
 int mg_backward(mg_node *root, double seed, mg_check_fn check, void *ctx)
 {
-    mg_order order;
+    mg_order order = {NULL, 0, 0};
     size_t i;
+    int status;
 
     if (root->op == MG_LEAF) {
         root->gradient += seed;
         return 0;
     }
-    if (mg_topo_collect(root, &order, 1) < 0) return -1;
+    status = mg_topo_collect(root, &order, 1, check, ctx);
+    if (status < 0) return status;
     root->gradient = seed;
+    root->flags |= MG_FLAG_REACHED;
     for (i = order.len; i-- > 0;) {
         mg_node *node = order.nodes[i];
         if (check && (i % MG_CHECK_EVERY) == 0 && check(ctx) != 0) {
-            for (i++; i-- > 0;)
-                order.nodes[i]->flags &= (uint8_t)~MG_FLAG_MARK;
+            order.len = i + 1;
+            mg_order_unmark(&order);
             mg_order_free(&order);
             return -2;
         }
-        mg_propagate(node);
-        node->flags &= (uint8_t)~MG_FLAG_MARK;
+        if (node->flags & MG_FLAG_REACHED) mg_propagate(node);
+        node->flags &= (uint8_t)~(MG_FLAG_MARK | MG_FLAG_REACHED);
     }
     mg_order_free(&order);
     return 0;

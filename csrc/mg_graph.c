@@ -1,6 +1,7 @@
-/* mg_graph.c -- node construction and the n-ary operand block.
+/* mg_graph.c -- node construction and the operand block of SELECT and NARY
+ * ops.
  * Nodes live inside their Python objects; the only memory owned here is the
- * operand block of an n-ary node, freed by mg_node_release(). */
+ * operand block of a block-layout node, freed by mg_node_release(). */
 #include <stdlib.h>
 #include <string.h>
 #include "mg_graph.h"
@@ -24,7 +25,7 @@ static void node_init(mg_node *node, int op, double value, uint32_t n)
     node->kids.two[0] = node->kids.two[1] = NULL;
     node->op = (uint8_t)op;
     node->flags = 0;
-    node->reserved = 0;
+    node->trace = 0;
     node->n = n;
 }
 
@@ -53,9 +54,17 @@ void mg_node_const(mg_node *node, int op, double value, mg_node *x, double c)
     node->c = c;
 }
 
+void mg_node_range(mg_node *node, int op, double value, mg_node *x, double lo, double hi)
+{
+    node_init(node, op, value, 1);
+    node->kids.one.x = x;
+    node->kids.one.c2 = hi;
+    node->c = lo;
+}
+
 /* Operand block layout: n pointers, then n doubles.  Pointers come first so
  * the doubles stay 8-byte aligned on every ABI we build for. */
-int mg_node_nary(mg_node *node, int op, uint32_t n)
+int mg_node_block(mg_node *node, int op, uint32_t n)
 {
     void *block;
     node_init(node, MG_LEAF, 0.0, 0);
@@ -63,35 +72,42 @@ int mg_node_nary(mg_node *node, int op, uint32_t n)
     block = calloc(n, sizeof(mg_node *) + sizeof(double));
     if (block == NULL) return -1;
     node->op = (uint8_t)op;
+    node->flags = MG_FLAG_BLOCK;
     node->n = n;
     node->kids.many = (mg_node **)block;
     return 0;
 }
 
-mg_node **mg_nary_kids(const mg_node *node) { return node->kids.many; }
+mg_node **mg_block_kids(const mg_node *node) { return node->kids.many; }
 
-double *mg_nary_consts(const mg_node *node)
+double *mg_block_consts(const mg_node *node)
 {
     return (double *)(void *)(node->kids.many + node->n);
 }
 
-int mg_nary_eval(mg_node *node)
+static double slot_value(mg_node *const *k, const double *cst, uint32_t i)
 {
-    mg_node **k = mg_nary_kids(node);
-    double *cst = mg_nary_consts(node);
+    return k[i] ? k[i]->value : cst[i];
+}
+
+int mg_block_eval(mg_node *node)
+{
+    mg_node **k = mg_block_kids(node);
+    double *cst = mg_block_consts(node);
     double acc = 0.0;
     uint32_t i, n = node->n, half = n / 2;
     if (node->op == MG_SUM) {
         for (i = 0; i < n; i++)
-            acc += k[i] ? k[i]->value : cst[i];
+            acc += slot_value(k, cst, i);
     } else if (node->op == MG_DOT && n % 2 == 0) {
         /* from the first product, not from 0.0: dot([b, w...], [1, x...]) is
          * then b + w0*x0 + ... bit for bit, -0.0 included */
         for (i = 0; i < half; i++) {
-            double p = (k[i] ? k[i]->value : cst[i])
-                     * (k[i + half] ? k[i + half]->value : cst[i + half]);
+            double p = slot_value(k, cst, i) * slot_value(k, cst, i + half);
             acc = (i == 0) ? p : acc + p;
         }
+    } else if (node->op == MG_WHERE && n == 3) {
+        acc = slot_value(k, cst, mg_where_picks_a(slot_value(k, cst, 0)) ? 1 : 2);
     } else {
         return -1;
     }
@@ -101,11 +117,11 @@ int mg_nary_eval(mg_node *node)
 
 void mg_node_release(mg_node *node)
 {
-    if (node->op >= MG_SUM && node->n > 0) {
+    if ((node->flags & MG_FLAG_BLOCK) && node->n > 0) {
         free(node->kids.many);
         node->kids.many = NULL;
-        node->n = 0;
     }
+    node->n = 0;
+    node->flags = 0;
     node->op = MG_LEAF;
 }
-

@@ -16,14 +16,16 @@ static double grad_of(const mg_node *p, double weight_decay, int maximize)
     return g;
 }
 
-void mg_sgd_step(mg_node *const *p, size_t n, double *buf, int buf_ready,
+/* The momentum buffer starts as the first step's gradient, as torch's does. */
+void mg_sgd_step(mg_node *const *p, size_t n, double *const *bufs, double step,
                  const mg_sgd_opts *o)
 {
+    double *buf = bufs[0];
     size_t i;
     for (i = 0; i < n; i++) {
         double g = grad_of(p[i], o->weight_decay, o->maximize);
         if (o->momentum != 0.0) {
-            if (!buf_ready) buf[i] = g;
+            if (step <= 1.0) buf[i] = g;
             else buf[i] = buf[i] * o->momentum + (1.0 - o->dampening) * g;
             g = o->nesterov ? g + o->momentum * buf[i] : buf[i];
         }
@@ -31,9 +33,10 @@ void mg_sgd_step(mg_node *const *p, size_t n, double *buf, int buf_ready,
     }
 }
 
-void mg_adam_step(mg_node *const *p, size_t n, double *exp_avg, double *exp_avg_sq,
-                  double *max_exp_avg_sq, double step, const mg_adam_opts *o)
+void mg_adam_step(mg_node *const *p, size_t n, double *const *bufs, double step,
+                  const mg_adam_opts *o)
 {
+    double *exp_avg = bufs[0], *exp_avg_sq = bufs[1], *max_exp_avg_sq = bufs[2];
     double bias_correction1 = 1.0 - pow(o->beta1, step);
     double bias_correction2 = 1.0 - pow(o->beta2, step);
     double step_size = o->lr / bias_correction1;
@@ -57,10 +60,12 @@ void mg_adam_step(mg_node *const *p, size_t n, double *exp_avg, double *exp_avg_
     }
 }
 
-void mg_rmsprop_step(mg_node *const *p, size_t n, double *square_avg, double *grad_avg,
-                     double *buf, const mg_rmsprop_opts *o)
+void mg_rmsprop_step(mg_node *const *p, size_t n, double *const *bufs, double step,
+                     const mg_rmsprop_opts *o)
 {
+    double *square_avg = bufs[0], *grad_avg = bufs[1], *buf = bufs[2];
     size_t i;
+    (void)step;
     for (i = 0; i < n; i++) {
         double g = grad_of(p[i], o->weight_decay, o->maximize), avg;
         square_avg[i] = square_avg[i] * o->alpha + (1.0 - o->alpha) * g * g;
@@ -80,9 +85,10 @@ void mg_rmsprop_step(mg_node *const *p, size_t n, double *square_avg, double *gr
     }
 }
 
-void mg_adagrad_step(mg_node *const *p, size_t n, double *state_sum, double step,
+void mg_adagrad_step(mg_node *const *p, size_t n, double *const *bufs, double step,
                      const mg_adagrad_opts *o)
 {
+    double *state_sum = bufs[0];
     double clr = o->lr / (1.0 + (step - 1.0) * o->lr_decay);
     size_t i;
     for (i = 0; i < n; i++) {

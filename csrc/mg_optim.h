@@ -4,8 +4,13 @@
  * The formulas are torch.optim's single-tensor ones in float64, operation
  * for operation where the order of rounding matters (lerp, addcmul, addcdiv
  * as ATen's CPU kernels write them).  micrograd/_optim_py.py mirrors every
- * function here, so both backends give the same bits.  The state buffers
- * (n doubles each) are owned by the caller.
+ * function here, so both backends give the same bits.
+ *
+ * Every step has one signature: the parameters, their count, the state
+ * buffers (n doubles each, owned by the caller, in the order that
+ * micrograd/_optim_spec.py names them), the step number after this step's
+ * increment (1 on the first step) and the options record, whose fields are
+ * in the order of micrograd/_optim_spec.py too.
  */
 #ifndef MICROGRAD_MG_OPTIM_H
 #define MICROGRAD_MG_OPTIM_H
@@ -16,33 +21,30 @@
 typedef struct {
     double lr, momentum, dampening, weight_decay;
     int nesterov, maximize;
-} mg_sgd_opts;
+} mg_sgd_opts;                 /* buffers: momentum_buffer */
 
 typedef struct {
     double lr, beta1, beta2, eps, weight_decay;
     int amsgrad, maximize, decoupled;      /* decoupled: AdamW */
-} mg_adam_opts;
+} mg_adam_opts;                /* buffers: exp_avg, exp_avg_sq, max_exp_avg_sq */
 
 typedef struct {
     double lr, alpha, eps, weight_decay, momentum;
     int centered, maximize;
-} mg_rmsprop_opts;
+} mg_rmsprop_opts;             /* buffers: square_avg, grad_avg, momentum_buffer */
 
 typedef struct {
     double lr, lr_decay, weight_decay, eps;
     int maximize;
-} mg_adagrad_opts;
+} mg_adagrad_opts;             /* buffers: sum */
 
-/* buf_ready: 0 on the first step with momentum (the buffer starts as the
- * gradient, as torch's momentum_buffer does). */
-void mg_sgd_step(mg_node *const *p, size_t n, double *buf, int buf_ready,
+void mg_sgd_step(mg_node *const *p, size_t n, double *const *bufs, double step,
                  const mg_sgd_opts *o);
-/* step: the step number after this one's increment (1 on the first step). */
-void mg_adam_step(mg_node *const *p, size_t n, double *exp_avg, double *exp_avg_sq,
-                  double *max_exp_avg_sq, double step, const mg_adam_opts *o);
-void mg_rmsprop_step(mg_node *const *p, size_t n, double *square_avg, double *grad_avg,
-                     double *buf, const mg_rmsprop_opts *o);
-void mg_adagrad_step(mg_node *const *p, size_t n, double *state_sum, double step,
+void mg_adam_step(mg_node *const *p, size_t n, double *const *bufs, double step,
+                  const mg_adam_opts *o);
+void mg_rmsprop_step(mg_node *const *p, size_t n, double *const *bufs, double step,
+                     const mg_rmsprop_opts *o);
+void mg_adagrad_step(mg_node *const *p, size_t n, double *const *bufs, double step,
                      const mg_adagrad_opts *o);
 
 #endif /* MICROGRAD_MG_OPTIM_H */

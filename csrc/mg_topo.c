@@ -3,7 +3,7 @@
  * Depth-first post-order over interior nodes with an explicit stack of
  * (node, next operand index) frames: operands are visited in operand order and
  * a node is appended once all its operands are done, so the root comes last.
- * _core_py.topo_sort is the same loop in Python. */
+ * micrograd/_number_py.py's topo_sort is the same loop in Python. */
 #include <stdlib.h>
 #include "mg_graph.h"
 
@@ -44,21 +44,43 @@ void mg_order_free(mg_order *order)
     order->len = order->cap = 0;
 }
 
+void mg_order_unmark(const mg_order *order)
+{
+    size_t i;
+    for (i = 0; i < order->len; i++)
+        order->nodes[i]->flags &= (uint8_t)~(MG_FLAG_MARK | MG_FLAG_REACHED);
+}
+
+/* Prefetch a node's inline operands: they are visited next. */
+static void prefetch_operands(const mg_node *node)
+{
+    if (!(node->flags & MG_FLAG_BLOCK)) {
+        PREFETCH(node->kids.two[0]);
+        if (node->n == 2) PREFETCH(node->kids.two[1]);
+    }
+}
+
 /* The sort proper.  Emitted nodes keep their mark, and with `zero` set each
  * gets gradient 0.0 as it is first reached, so mg_backward needs one pass
- * less over memory.  On failure every mark is cleared. */
-int mg_topo_collect(mg_node *root, mg_order *order, int zero)
+ * less over memory.  On failure every mark in `order` and on the stack is
+ * cleared and `order` is freed. */
+int mg_topo_collect(mg_node *root, mg_order *order, int zero, mg_check_fn check, void *ctx)
 {
     frame *stack = NULL;
-    size_t depth = 0, cap = 0, i;
+    size_t depth = 0, cap = 0, i, visits = 0;
     int status = 0;
 
-    order->nodes = NULL;
-    order->len = order->cap = 0;
-    if (root->op == MG_LEAF) return 0;
-    if (grow((void **)&stack, &cap, sizeof(frame)) < 0) return -1;
+    if (root->op == MG_LEAF || (root->flags & MG_FLAG_MARK)) return 0;
+    if (grow((void **)&stack, &cap, sizeof(frame)) < 0) {
+        mg_order_unmark(order);
+        mg_order_free(order);
+        return -1;
+    }
     root->flags |= MG_FLAG_MARK;
-    if (zero) root->gradient = 0.0;
+    if (zero) {
+        root->gradient = 0.0;
+        root->flags &= (uint8_t)~MG_FLAG_REACHED;
+    }
     stack[depth].node = root;
     stack[depth].next = 0;
     depth++;
@@ -68,8 +90,15 @@ int mg_topo_collect(mg_node *root, mg_order *order, int zero)
             mg_node *kid = mg_node_kid(top->node, top->next++);
             if (kid == NULL || kid->op == MG_LEAF || (kid->flags & MG_FLAG_MARK))
                 continue;
+            if (check && ++visits % MG_CHECK_EVERY == 0 && check(ctx) != 0) {
+                status = -2;
+                break;
+            }
             kid->flags |= MG_FLAG_MARK;
-            if (zero) kid->gradient = 0.0;
+            if (zero) {
+                kid->gradient = 0.0;
+                kid->flags &= (uint8_t)~MG_FLAG_REACHED;
+            }
             if (depth == cap && grow((void **)&stack, &cap, sizeof(frame)) < 0) {
                 kid->flags &= (uint8_t)~MG_FLAG_MARK;
                 status = -1;
@@ -78,32 +107,28 @@ int mg_topo_collect(mg_node *root, mg_order *order, int zero)
             stack[depth].node = kid;
             stack[depth].next = 0;
             depth++;
-            /* its operands are next: start loading them now */
-            if (kid->op < MG_SUM) {
-                PREFETCH(kid->kids.two[0]);
-                if (kid->n == 2) PREFETCH(kid->kids.two[1]);
-            }
+            prefetch_operands(kid);
         } else {
             if (push_order(order, top->node) < 0) { status = -1; break; }
             depth--;
         }
     }
-    free(stack);
     if (status < 0) {
-        for (i = 0; i < order->len; i++)
-            order->nodes[i]->flags &= (uint8_t)~MG_FLAG_MARK;
+        mg_order_unmark(order);
         for (i = 0; i < depth; i++)
             stack[i].node->flags &= (uint8_t)~MG_FLAG_MARK;
         mg_order_free(order);
     }
+    free(stack);
     return status;
 }
 
-int mg_topo_sort(mg_node *root, mg_order *order)
+int mg_topo_sort(mg_node *root, mg_order *order, mg_check_fn check, void *ctx)
 {
-    size_t i;
-    if (mg_topo_collect(root, order, 0) < 0) return -1;
-    for (i = 0; i < order->len; i++)
-        order->nodes[i]->flags &= (uint8_t)~MG_FLAG_MARK;
-    return 0;
+    int status;
+    order->nodes = NULL;
+    order->len = order->cap = 0;
+    status = mg_topo_collect(root, order, 0, check, ctx);
+    if (status == 0) mg_order_unmark(order);
+    return status;
 }

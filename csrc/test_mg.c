@@ -35,7 +35,18 @@ static void test_forward_errors(void)
     CHECK(mg_eval_unary(MG_RELU, -0.0, &out) == MG_OK && signbit(out));
     CHECK(mg_eval_unary(MG_RELU, NAN, &out) == MG_OK && isnan(out));
     CHECK(strcmp(mg_op_name(MG_RSUB_C), "rsub") == 0);
-    CHECK(mg_op_arity(MG_MUL) == 2 && mg_op_arity(MG_MUL_C) == 1 && mg_op_arity(MG_DOT) == -1);
+    CHECK(mg_op_arity(MG_MUL) == 2 && mg_op_arity(MG_MUL_C) == 2 && mg_op_arity(MG_DOT) == -1);
+    CHECK(mg_op_kind(MG_EXP) == MG_KIND_UNARY && mg_op_kind(MG_WHERE) == MG_KIND_SELECT);
+    CHECK(mg_eval_unary(MG_LOG1P, -1.0, &out) == MG_EDOM && isinf(out) && out < 0.0);
+    CHECK(mg_eval_unary(MG_EXPM1, 710.0, &out) == MG_ERANGE && isinf(out));
+    CHECK(mg_eval_binary(MG_DIV, -1.0, 0.0, &out) == MG_EZERODIV && isinf(out) && out < 0.0);
+    CHECK(mg_eval_binary(MG_MAXIMUM, 0.0, -0.0, &out) == MG_OK && !signbit(out));
+    CHECK(mg_eval_binary(MG_MAXIMUM, -0.0, 0.0, &out) == MG_OK && !signbit(out));
+    CHECK(mg_eval_binary(MG_MINIMUM_C, 0.0, -0.0, &out) == MG_OK && signbit(out));
+    CHECK(mg_eval_binary(MG_MAXIMUM, 1.0, NAN, &out) == MG_OK && isnan(out));
+    CHECK(mg_eval_range(MG_CLAMP, 3.0, 1.0, 2.0, &out) == MG_OK && out == 2.0);
+    CHECK(mg_eval_range(MG_CLAMP, 1.5, 2.0, 1.0, &out) == MG_OK && out == 1.0);
+    CHECK(mg_eval_range(MG_CLAMP, NAN, 1.0, 2.0, &out) == MG_OK && isnan(out));
 }
 
 /* z = x*y + x: dz/dx = y + 1, dz/dy = x; twice gives leaves twice. */
@@ -62,7 +73,7 @@ static void test_topo_order(void)
     mg_node_unary(&b, MG_EXP, exp(1.0), &a);
     mg_node_unary(&c, MG_SIN, sin(exp(1.0)), &b);
     mg_node_binary(&d, MG_MUL, 0.0, &c, &b);     /* diamond through b */
-    CHECK(mg_topo_sort(&d, &order) == 0);
+    CHECK(mg_topo_sort(&d, &order, NULL, NULL) == 0);
     CHECK(order.len == 3 && order.nodes[0] == &b && order.nodes[1] == &c
           && order.nodes[2] == &d);
     mg_order_free(&order);
@@ -73,17 +84,54 @@ static void test_nary(void)
     mg_node w, x, s;
     mg_node_leaf(&w, 2.0);
     mg_node_leaf(&x, 5.0);
-    CHECK(mg_node_nary(&s, MG_DOT, 4) == 0);     /* [w, 3] . [x, w] */
-    mg_nary_kids(&s)[0] = &w;
-    mg_nary_consts(&s)[1] = 3.0;
-    mg_nary_kids(&s)[2] = &x;
-    mg_nary_kids(&s)[3] = &w;
-    CHECK(mg_nary_eval(&s) == 0 && s.value == 2.0 * 5.0 + 3.0 * 2.0);
+    CHECK(mg_node_block(&s, MG_DOT, 4) == 0);     /* [w, 3] . [x, w] */
+    mg_block_kids(&s)[0] = &w;
+    mg_block_consts(&s)[1] = 3.0;
+    mg_block_kids(&s)[2] = &x;
+    mg_block_kids(&s)[3] = &w;
+    CHECK(mg_block_eval(&s) == 0 && s.value == 2.0 * 5.0 + 3.0 * 2.0);
     CHECK(mg_backward(&s, 1.0, NULL, NULL) == 0);
     CHECK(w.gradient == 5.0 + 3.0 && x.gradient == 2.0);
     CHECK(mg_node_kid(&s, 1) == NULL && mg_node_kid(&s, 3) == &w);
     mg_node_release(&s);
     CHECK(s.op == MG_LEAF && s.n == 0);
+}
+
+/* where(c, a, b): the operand not picked gets nothing, even with an inf. */
+static void test_where(void)
+{
+    mg_node c, a, b, w, m;
+    mg_node_leaf(&c, -1.0);
+    mg_node_leaf(&a, INFINITY);
+    mg_node_leaf(&b, 2.0);
+    CHECK(mg_node_block(&w, MG_WHERE, 3) == 0);
+    mg_block_kids(&w)[0] = &c;
+    mg_block_kids(&w)[1] = &a;
+    mg_block_kids(&w)[2] = &b;
+    CHECK(mg_block_eval(&w) == 0 && w.value == 2.0);
+    mg_node_binary(&m, MG_MUL, 2.0 * 3.0, &w, &w);
+    CHECK(mg_backward(&m, 1.0, NULL, NULL) == 0);
+    CHECK(b.gradient == 4.0 && a.gradient == 0.0 && c.gradient == 0.0);
+    mg_node_release(&w);
+}
+
+/* The branch not taken is not swept: sqrt at 0 (an infinite derivative)
+ * under it cannot turn the zero it would get into a NaN for x. */
+static void test_untaken_branch_is_skipped(void)
+{
+    mg_node x, s, d, w;
+    mg_node_leaf(&x, 0.0);
+    mg_node_unary(&s, MG_SQRT, 0.0, &x);
+    mg_node_const(&d, MG_MUL_C, 0.0, &x, 3.0);
+    CHECK(mg_node_block(&w, MG_WHERE, 3) == 0);
+    mg_block_consts(&w)[0] = -1.0;              /* picks d */
+    mg_block_kids(&w)[1] = &s;
+    mg_block_kids(&w)[2] = &d;
+    CHECK(mg_block_eval(&w) == 0 && w.value == 0.0);
+    CHECK(mg_backward(&w, 1.0, NULL, NULL) == 0);
+    CHECK(x.gradient == 3.0 && s.gradient == 0.0);
+    CHECK(!(s.flags & (MG_FLAG_MARK | MG_FLAG_REACHED)));
+    mg_node_release(&w);
 }
 
 static int stop_now(void *ctx) { (void)ctx; return 1; }
@@ -120,6 +168,8 @@ int main(void)
     test_backward_contract();
     test_topo_order();
     test_nary();
+    test_where();
+    test_untaken_branch_is_skipped();
     test_deep_chain();
     test_ieee_backward();
     if (failures) {

@@ -10,23 +10,25 @@
 ``micrograd.BACKEND`` says which backend is active: ``'core'`` (compiled) or
 ``'python'`` (the pure-Python reference); see micrograd/_backend.py.
 """
+from . import functions as _functions
 from ._backend import BACKEND, impl as _impl
-from .activations import (elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu,
-                          softmax, softplus, tanh)
+from ._version import __version__
+from .activations import elu, gelu, leaky_relu, log_softmax, softmax, softplus
 from .chain import Step
 from .functional import GradcheckError, grad, gradcheck, value_and_grad
+from .functions import *  # noqa: F401,F403  (exp, log1p, atan, ..., where, maximum, clamp)
 from .viz import draw_dot, to_dot
-
-from ._version import __version__
 
 Number = _impl.Number
 sum = _impl.sum
 dot = _impl.dot
 no_grad = _impl.no_grad
+enable_grad = _impl.enable_grad
 is_grad_enabled = _impl.is_grad_enabled
+set_grad_enabled = _impl.set_grad_enabled
 Chain = _impl.Chain
 
-__all__ = ["BACKEND", "Number", "sum", "dot", "no_grad", "is_grad_enabled", "__version__",
-           "Chain", "Step", "grad", "value_and_grad", "gradcheck", "GradcheckError",
-           "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus",
-           "softmax", "log_softmax", "to_dot", "draw_dot"]
+__all__ = (["BACKEND", "Number", "sum", "dot", "no_grad", "enable_grad", "is_grad_enabled",
+            "set_grad_enabled", "__version__", "Chain", "Step", "grad", "value_and_grad",
+            "gradcheck", "GradcheckError", "leaky_relu", "elu", "gelu", "softplus", "softmax",
+            "log_softmax", "to_dot", "draw_dot"] + _functions.__all__)

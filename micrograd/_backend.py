@@ -2,30 +2,41 @@
 
 The compiled core when it imports, else the pure-Python reference.
 MICROGRAD_PUREPYTHON=1 forces the reference; MICROGRAD_REQUIRE_CORE=1 makes a
-core that fails to import an ImportError (CI sets it).
+core that fails to import an ImportError (CI sets it).  A flag is off when
+unset, empty, or one of 0, false, no, off (any case); any other value turns
+it on.
+
+The public helpers (activations, losses, functional, optim, nn, chain) follow
+one rule: they work in the backend of the Numbers they are given, and where
+they are given none, in the active backend (``module_of``).
 """
 import importlib.util
 import os
+import sys
 from typing import TYPE_CHECKING
 
+from . import _core_py, _pickle
+from ._convert import is_number
 
-def _flag(name):
-    return os.environ.get(name, "") not in ("", "0")
+_OFF = ("", "0", "false", "no", "off")
+
+
+def flag(name):
+    """Whether the environment variable `name` is set to an 'on' value."""
+    return os.environ.get(name, "").strip().lower() not in _OFF
 
 
 def _pick():
     """(the backend module, why it was picked)."""
-    if _flag("MICROGRAD_PUREPYTHON"):
-        from . import _core_py
+    if flag("MICROGRAD_PUREPYTHON"):
         return _core_py, "MICROGRAD_PUREPYTHON is set"
     try:
         from . import _core
         return _core, "the compiled core imported"
     except ImportError as exc:
-        if _flag("MICROGRAD_REQUIRE_CORE"):
+        if flag("MICROGRAD_REQUIRE_CORE"):
             raise ImportError(f"MICROGRAD_REQUIRE_CORE is set but micrograd._core "
                               f"did not import: {exc}") from exc
-        from . import _core_py
         try:
             missing = importlib.util.find_spec("micrograd._core") is None
         except ImportError:
@@ -40,26 +51,17 @@ if TYPE_CHECKING:               # type checkers see the compiled API (_core.pyi)
     REASON: str
 else:
     impl, REASON = _pick()
+_pickle.set_active(impl)
 
 BACKEND = impl.BACKEND
+# A Number of a backend exists only once that backend is imported, so the
+# module of a Number is always in sys.modules.
+_MODULES = {"python": "micrograd._core_py", "core": "micrograd._core"}
 
 
-def restore(value, gradient):
-    """Unpickle a Number as a leaf of the active backend."""
-    n = impl.Number(value)
-    n.gradient = gradient
-    return n
-
-
-def module_of(numbers):
-    """The backend module of the first Number among numbers (else the active
-    one), so helpers built on top work with Numbers of either backend."""
-    for n in numbers:
-        backend = getattr(type(n), "_mg_backend", None)
-        if backend == "python":
-            from . import _core_py
-            return _core_py
-        if backend == "core":
-            from . import _core
-            return _core
+def module_of(values):
+    """The backend module of the first Number among values, else the active one."""
+    for v in values:
+        if is_number(v):
+            return sys.modules[_MODULES[type(v)._mg_backend]]
     return impl

@@ -1,18 +1,26 @@
-# See csrc/mg_graph.h for the node layout and the traversal; _core.pyx for use.
+# See csrc/mg_graph.h for the node layout and the traversal, csrc/mg_ops.def for
+# the op table; micrograd/_core.pyx includes the parts that use these.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 
 cdef extern from "mg_graph.h" nogil:
     # ===========================================================================
-    # Op codes and forward status
+    # Op codes: the rows of csrc/mg_ops.def that the Cython layer names (the
+    # operators, the methods with options, the functions of several operands).
+    # The rest are found by name at run time, from the same table.
     # ===========================================================================
     enum:
-        MG_LEAF, MG_ADD, MG_SUB, MG_MUL, MG_DIV, MG_POW
+        MG_LEAF, MG_ADD, MG_SUB, MG_MUL, MG_DIV, MG_POW, MG_MAXIMUM, MG_MINIMUM
         MG_ADD_C, MG_SUB_C, MG_RSUB_C, MG_MUL_C, MG_DIV_C, MG_RDIV_C, MG_POW_C, MG_RPOW_C
-        MG_NEG, MG_ABS, MG_EXP, MG_LOG, MG_SQRT, MG_SIN, MG_COS, MG_TANH
-        MG_SIGMOID, MG_RELU, MG_GELU, MG_GELU_TANH, MG_SILU
-        MG_SOFTPLUS, MG_LEAKY_RELU, MG_ELU, MG_SUM, MG_DOT, MG_NUM_OPS
+        MG_MAXIMUM_C, MG_MINIMUM_C, MG_NEG, MG_ABS, MG_GELU, MG_GELU_TANH
+        MG_SOFTPLUS, MG_LEAKY_RELU, MG_ELU, MG_CLAMP, MG_WHERE, MG_SUM, MG_DOT
+        MG_NUM_OPS
+    enum:
+        MG_KIND_LEAF, MG_KIND_BINARY, MG_KIND_CONST, MG_KIND_UNARY, MG_KIND_PARAM
+        MG_KIND_RANGE, MG_KIND_SELECT, MG_KIND_NARY
     enum:
         MG_OK, MG_EZERODIV, MG_EDOM, MG_ERANGE
+    enum:
+        MG_FLAG_MARK, MG_FLAG_BLOCK
 
     # ===========================================================================
     # The node, embedded in each Number
@@ -20,24 +28,31 @@ cdef extern from "mg_graph.h" nogil:
     ctypedef struct mg_node:
         double value            # forward result
         double gradient         # d root / d node after backward
-        double c                # constant operand of the _C ops
+        double c                # constant operand (CONST, PARAM; RANGE's lo)
         uint8_t op              # op code
+        uint8_t flags           # MG_FLAG_*
+        uint16_t trace          # the trace that made the node, 0 if none
         uint32_t n              # operand slots
 
     ctypedef int (*mg_check_fn)(void *ctx) noexcept with gil
 
     const char *mg_op_name(int op) noexcept
+    int mg_op_kind(int op) noexcept
+    int mg_op_arity(int op) noexcept
     int mg_eval_unary(int op, double x, double *out) noexcept
     int mg_eval_binary(int op, double a, double b, double *out) noexcept
+    int mg_eval_range(int op, double x, double lo, double hi, double *out) noexcept
 
     void mg_node_leaf(mg_node *node, double value) noexcept
     void mg_node_unary(mg_node *node, int op, double value, mg_node *x) noexcept
     void mg_node_binary(mg_node *node, int op, double value, mg_node *a, mg_node *b) noexcept
     void mg_node_const(mg_node *node, int op, double value, mg_node *x, double c) noexcept
-    int mg_node_nary(mg_node *node, int op, uint32_t n) noexcept   # -1: no memory
-    mg_node **mg_nary_kids(const mg_node *node) noexcept
-    double *mg_nary_consts(const mg_node *node) noexcept
-    int mg_nary_eval(mg_node *node) noexcept
+    void mg_node_range(mg_node *node, int op, double value, mg_node *x, double lo,
+                       double hi) noexcept
+    int mg_node_block(mg_node *node, int op, uint32_t n) noexcept      # -1: no memory
+    mg_node **mg_block_kids(const mg_node *node) noexcept
+    double *mg_block_consts(const mg_node *node) noexcept
+    int mg_block_eval(mg_node *node) noexcept
     void mg_node_release(mg_node *node) noexcept
     mg_node *mg_node_kid(const mg_node *node, uint32_t i) noexcept
 
@@ -49,7 +64,8 @@ cdef extern from "mg_graph.h" nogil:
 
 cdef extern from "mg_optim.h" nogil:
     # ===========================================================================
-    # Optimizer steps over a parameter array (state buffers owned by the caller)
+    # Optimizer steps over a parameter array (buffers owned by the caller, in
+    # the order micrograd/_optim_spec.py names them)
     # ===========================================================================
     ctypedef struct mg_sgd_opts:
         double lr, momentum, dampening, weight_decay
@@ -64,11 +80,11 @@ cdef extern from "mg_optim.h" nogil:
         double lr, lr_decay, weight_decay, eps
         int maximize
 
-    void mg_sgd_step(mg_node **p, size_t n, double *buf, int buf_ready,
+    void mg_sgd_step(mg_node **p, size_t n, double **bufs, double step,
                      const mg_sgd_opts *o) noexcept
-    void mg_adam_step(mg_node **p, size_t n, double *exp_avg, double *exp_avg_sq,
-                      double *max_exp_avg_sq, double step, const mg_adam_opts *o) noexcept
-    void mg_rmsprop_step(mg_node **p, size_t n, double *square_avg, double *grad_avg,
-                         double *buf, const mg_rmsprop_opts *o) noexcept
-    void mg_adagrad_step(mg_node **p, size_t n, double *state_sum, double step,
+    void mg_adam_step(mg_node **p, size_t n, double **bufs, double step,
+                      const mg_adam_opts *o) noexcept
+    void mg_rmsprop_step(mg_node **p, size_t n, double **bufs, double step,
+                         const mg_rmsprop_opts *o) noexcept
+    void mg_adagrad_step(mg_node **p, size_t n, double **bufs, double step,
                          const mg_adagrad_opts *o) noexcept

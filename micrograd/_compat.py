@@ -3,19 +3,19 @@
 The original labels a node by the operator that made it; it builds `-`, `/`
 and unary minus out of `+`, `*` and `**`, so only those labels can match.
 """
-from . import _ops_py as ops
+from . import _optable as T
 
 REFUSED_CHILDREN = ("Value(data, _children, _op): building a node from given children is "
                     "not supported; use the operators")
 
 
-def op_symbol(name, code, c):
-    if code in (ops.ADD, ops.ADD_C):
+def op_symbol(code, c):
+    if code in (T.ADD, T.ADD_C):
         return "+"
-    if code in (ops.MUL, ops.MUL_C):
+    if code in (T.MUL, T.MUL_C):
         return "*"
-    if code == ops.POW_C:
+    if code == T.POW_C:
         return f"**{int(c) if c.is_integer() else c}"
-    if code == ops.RELU:
+    if code == T.RELU:
         return "ReLU"
-    return name
+    return T.NAMES[code]

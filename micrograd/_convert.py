@@ -45,9 +45,20 @@ def operand(x, backend):
     return NotImplemented
 
 
+def real_by_type(t):
+    """Whether every instance of type t is a real that operand() converts with
+    float() (the core caches such types for its fast path)."""
+    return issubclass(t, (numbers.Real, Decimal)) and not hasattr(t, "_mg_backend")
+
+
 def checked(result, a, b, symbol):
     """What the operator would raise, for the method forms (n.add(b), chain steps)."""
     if result is NotImplemented:
         raise TypeError(f"unsupported operand type(s) for {symbol}: "
                         f"'{type(a).__name__}' and '{type(b).__name__}'")
     return result
+
+
+def is_number(x):
+    """Whether x is a Number of either backend (or of a subclass)."""
+    return hasattr(type(x), "_mg_backend")

@@ -1,30 +1,41 @@
 # cython: language_level=3, embedsignature=True, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
 """The compiled backend: a thin Cython layer over the C graph in csrc/.
 
-Each Number embeds its C node (one allocation per op) and owns a reference to
-each operand's Number; csrc/ only ever sees node pointers.  This layer
-converts operands, raises Python's exceptions (on the error path it asks the
-reference op table, micrograd._ops_py, to redo the op, so both backends raise
-the very same thing) and frees long chains without recursion.
-Numbers are not tracked by the cyclic GC: a node only points to older nodes.
+One extension module, one part per included file, each mirroring a module
+of the pure-Python reference (see micrograd/_core_py.py for the map):
+
+  _core_number.pxi    Number, its graph and backward    _number_py.py
+  _core_gradmode.pxi  no_grad, enable_grad              _gradmode_py.py
+  _core_chain.pxi     Chain                             _chain_py.py
+  _core_params.pxi    the optimizers' parameter array   _params_py.py
+
+docs/design.md explains the design; csrc/mg_graph.h the node layout.
 """
 cimport cython
-from libc.stdint cimport uint32_t
-from libc.stdlib cimport realloc, free
+from cpython.dict cimport PyDict_SetItem
 from cpython.ref cimport PyObject, Py_INCREF
+from libc.stdint cimport uint32_t
+from libc.stdlib cimport free, malloc, realloc
 
 from micrograd._ccore cimport *
-from micrograd import _ops_py
+
+from copy import deepcopy as _deepcopy
+
+from micrograd import _ops_py, _optable
 from micrograd._compat import REFUSED_CHILDREN as _REFUSED_CHILDREN, op_symbol as _op_symbol
-from micrograd._convert import (checked as _py_checked, operand as _py_operand,
+from micrograd._convert import (checked as _py_checked, is_number as _is_number,
+                                operand as _py_operand, real_by_type as _real_by_type,
                                 to_float as _py_to_float)
+from micrograd._pickle import restore as _restore
 
 cdef extern from "Python.h":
     ctypedef struct PyTypeObject:
         const char *tp_name
+        PyObject *tp_dict
     Py_ssize_t Py_REFCNT(PyObject *o)
     void Py_DECREF(PyObject *o)
     void *Py_TYPE(PyObject *o)
+    void PyType_Modified(PyTypeObject *t)
     int PyErr_CheckSignals()     # no except clause: the error stays set for mg_backward
 
 cdef extern from *:
@@ -49,400 +60,26 @@ cdef extern from *:
 BUILD_INFO = {"compiler": MG_COMPILER.decode(), "cflags": MG_BUILD_CFLAGS.decode(),
               "cython": CYTHON_ABI.decode().replace("_", ".")}
 
-__all__ = ["Number", "Chain", "ParamArray", "sum", "dot", "no_grad", "is_grad_enabled"]
+__all__ = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "clamp",
+           "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled"]
 
 BACKEND = "core"
-_NAMES = tuple(mg_op_name(i).decode() for i in range(MG_NUM_OPS))
-
-
-# =============================================================================
-# Conversions and errors
-# =============================================================================
-cdef inline double _real(object x) except? -1.0:
-    if type(x) is float:
-        return <double>x
-    return <double>_py_to_float(x, BACKEND)
-
-
-cdef object _fail(int op, double a, double b, bint unary):
-    """Raise what the same op on Python floats raises (the reference decides)."""
-    if unary:
-        _ops_py.eval_unary(op, a)
-    else:
-        _ops_py.eval_binary(op, a, b)
-    raise RuntimeError(f"micrograd: core and reference disagree on {_NAMES[op]}({a!r}, {b!r})")
-
-
-# =============================================================================
-# Node creation
-# =============================================================================
-cdef inline Number _fresh(double value):
-    cdef Number out = Number.__new__(Number)
-    out.node.value = value
-    return out
-
-
-cdef Number _make_binary(int op, Number a, Number b):
-    cdef double v
-    if mg_eval_binary(op, a.node.value, b.node.value, &v) != MG_OK:
-        _fail(op, a.node.value, b.node.value, False)
-    cdef Number out = _fresh(v)
-    if mg_grad_enabled():
-        Py_INCREF(a)
-        Py_INCREF(b)
-        mg_node_binary(&out.node, op, v, &a.node, &b.node)
-    return out
-
-
-cdef Number _make_const(int op, Number x, double c):
-    cdef double v
-    if mg_eval_binary(op, x.node.value, c, &v) != MG_OK:
-        _fail(op, x.node.value, c, False)
-    cdef Number out = _fresh(v)
-    if mg_grad_enabled():
-        Py_INCREF(x)
-        mg_node_const(&out.node, op, v, &x.node, c)
-    return out
-
-
-cdef Number _make_unary(int op, Number x):
-    cdef double v
-    if mg_eval_unary(op, x.node.value, &v) != MG_OK:
-        _fail(op, x.node.value, 0.0, True)
-    cdef Number out = _fresh(v)
-    if mg_grad_enabled():
-        Py_INCREF(x)
-        mg_node_unary(&out.node, op, v, &x.node)
-    return out
-
-
-cdef object _with_real(Number a, object b, int cop):
-    """a <cop> b where b is not a Number: a real, or NotImplemented."""
-    cdef object c
-    if type(b) is float or type(b) is int:     # int: OverflowError as float() gives it
-        return _make_const(cop, a, <double>b)
-    c = _py_operand(b, BACKEND)
-    if c is NotImplemented:
-        return c
-    return _make_const(cop, a, <double>c)
-
-
-cdef object _binary(Number a, object b, int op, int cop):
-    if isinstance(b, Number):
-        return _make_binary(op, a, <Number>b)
-    return _with_real(a, b, cop)
-
-
-cdef object _reflected(Number a, object b, int op, int cop):
-    """b <op> a, where b came second to Python (a reflected operator)."""
-    if isinstance(b, Number):
-        return _make_binary(op, <Number>b, a)
-    return _with_real(a, b, cop)
-
-
-cdef inline object _checked(object result, object a, object b, str symbol):
-    """What the operator would raise, for the method forms (n.add(b), chain steps)."""
-    if result is NotImplemented:
-        _py_checked(result, a, b, symbol)
-    return result
-
-
-# =============================================================================
-# Freeing without recursion
-# =============================================================================
-# Dropping the last reference to the head of a long chain would free the chain
-# recursively and overflow the C stack.  Instead an interior operand whose
-# reference we hold alone is parked on a stack and freed by the outermost
-# dealloc, one at a time.
-cdef Py_ssize_t _NODE_OFFSET = 0     # where the node sits inside a Number
-cdef PyObject **_parked = NULL
-cdef Py_ssize_t _nparked = 0, _capparked = 0
-cdef bint _draining = False
-
-
-cdef inline PyObject *_owner(mg_node *node) noexcept:
-    return <PyObject *>(<char *>node - _NODE_OFFSET)
-
-
-cdef void _release(mg_node *kid) noexcept:
-    global _parked, _capparked, _nparked
-    cdef PyObject *o = _owner(kid)
-    cdef PyObject **grown
-    if kid.n == 0 or Py_REFCNT(o) != 1 or Py_TYPE(o) != <void *>Number:
-        Py_DECREF(o)
-        return
-    if _nparked == _capparked:
-        grown = <PyObject **>realloc(_parked, sizeof(PyObject *) * (2 * _capparked + 1024))
-        if grown == NULL:
-            Py_DECREF(o)      # no memory: fall back to plain (recursive) freeing
-            return
-        _parked = grown
-        _capparked = 2 * _capparked + 1024
-    _parked[_nparked] = o
-    _nparked += 1
-
-
-cdef void _drain() noexcept:
-    global _draining, _nparked
-    if _draining:
-        return
-    _draining = True
-    while _nparked > 0:
-        _nparked -= 1
-        Py_DECREF(_parked[_nparked])
-    _draining = False
-
-
-cdef int _check_signals(void *ctx) noexcept with gil:
-    return PyErr_CheckSignals()
-
-
-# =============================================================================
-# Number
-# =============================================================================
-@cython.freelist(1024)
-cdef class Number:
-    """A scalar in the graph: a value, a gradient, and the op that made it."""
-
-    cdef mg_node node
-
-    _mg_backend = BACKEND
-    __array_ufunc__ = None          # NumPy defers to our reflected operators
-
-    def __init__(self, value, _children=(), _op=""):
-        if _children:
-            raise TypeError(_REFUSED_CHILDREN)
-        self.node.value = _real(value)
-
-    def __dealloc__(self):
-        cdef uint32_t i, n = self.node.n
-        cdef mg_node *kid
-        if n == 0:
-            return
-        for i in range(n):
-            kid = mg_node_kid(&self.node, i)
-            if kid != NULL:
-                _release(kid)
-        mg_node_release(&self.node)
-        _drain()
-
-    # -- attributes -----------------------------------------------------------
-    @property
-    def value(self):
-        return self.node.value
-
-    @value.setter
-    def value(self, v):
-        self.node.value = _real(v)
-
-    @property
-    def gradient(self):
-        return self.node.gradient
-
-    @gradient.setter
-    def gradient(self, g):
-        self.node.gradient = _real(g)
-
-    @property
-    def data(self):
-        return self.node.value
-
-    @data.setter
-    def data(self, v):
-        self.node.value = _real(v)
-
-    @property
-    def grad(self):
-        return self.node.gradient
-
-    @grad.setter
-    def grad(self, g):
-        self.node.gradient = _real(g)
-
-    @property
-    def op(self):
-        return _NAMES[self.node.op]
-
-    @property
-    def children(self):
-        cdef uint32_t i
-        cdef mg_node *kid
-        out = []
-        for i in range(self.node.n):
-            kid = mg_node_kid(&self.node, i)
-            if kid != NULL:
-                out.append(<object>_owner(kid))
-        return tuple(out)
-
-    @property
-    def _prev(self):
-        """micrograd 0.1.0's name: the set of children."""
-        return set(self.children)
-
-    @property
-    def _op(self):
-        """micrograd 0.1.0's op label ('+', '*', '**2', 'ReLU', '' for a leaf)."""
-        return _op_symbol(_NAMES[self.node.op], self.node.op, self.node.c)
-
-    def __repr__(self):
-        return f"Number(value={self.node.value!r}, gradient={self.node.gradient!r})"
-
-    def __float__(self):
-        return self.node.value
-
-    def __format__(self, spec):
-        return format(self.node.value, spec) if spec else str(self)
-
-    def __reduce__(self):
-        from micrograd._backend import restore
-        return restore, (self.node.value, self.node.gradient)
-
-    # -- operators ------------------------------------------------------------
-    def __add__(self, other): return _binary(self, other, MG_ADD, MG_ADD_C)
-    def __radd__(self, other): return _reflected(self, other, MG_ADD, MG_ADD_C)
-    def __sub__(self, other): return _binary(self, other, MG_SUB, MG_SUB_C)
-    def __rsub__(self, other): return _reflected(self, other, MG_SUB, MG_RSUB_C)
-    def __mul__(self, other): return _binary(self, other, MG_MUL, MG_MUL_C)
-    def __rmul__(self, other): return _reflected(self, other, MG_MUL, MG_MUL_C)
-    def __truediv__(self, other): return _binary(self, other, MG_DIV, MG_DIV_C)
-    def __rtruediv__(self, other): return _reflected(self, other, MG_DIV, MG_RDIV_C)
-
-    def __pow__(self, other, modulo):
-        if modulo is not None:
-            return NotImplemented
-        return _binary(self, other, MG_POW, MG_POW_C)
-
-    def __rpow__(self, other, modulo):
-        if modulo is not None:
-            return NotImplemented
-        return _reflected(self, other, MG_POW, MG_RPOW_C)
-
-    def __neg__(self): return _make_unary(MG_NEG, self)
-    def __pos__(self): return self
-    def __abs__(self): return _make_unary(MG_ABS, self)
-
-    # -- methods, as the seed article names them -------------------------------
-    def add(self, other): return _checked(_binary(self, other, MG_ADD, MG_ADD_C), self, other, "+")
-    def sub(self, other): return _checked(_binary(self, other, MG_SUB, MG_SUB_C), self, other, "-")
-    def mul(self, other): return _checked(_binary(self, other, MG_MUL, MG_MUL_C), self, other, "*")
-    def div(self, other): return _checked(_binary(self, other, MG_DIV, MG_DIV_C), self, other, "/")
-    def pow(self, other): return _checked(_binary(self, other, MG_POW, MG_POW_C), self, other, "** or pow()")
-    def neg(self): return _make_unary(MG_NEG, self)
-    def exp(self): return _make_unary(MG_EXP, self)
-    def log(self): return _make_unary(MG_LOG, self)
-    def sqrt(self): return _make_unary(MG_SQRT, self)
-    def sin(self): return _make_unary(MG_SIN, self)
-    def cos(self): return _make_unary(MG_COS, self)
-    def tanh(self): return _make_unary(MG_TANH, self)
-    def sigmoid(self): return _make_unary(MG_SIGMOID, self)
-    def relu(self): return _make_unary(MG_RELU, self)
-    def silu(self): return _make_unary(MG_SILU, self)
-
-    def gelu(self, approximate="none"):
-        """x * Phi(x); approximate='tanh' for the tanh form (as torch)."""
-        if approximate == "none":
-            return _make_unary(MG_GELU, self)
-        if approximate == "tanh":
-            return _make_unary(MG_GELU_TANH, self)
-        raise ValueError(f"approximate must be 'none' or 'tanh', not {approximate!r}")
-
-    def softplus(self, beta=1.0, threshold=20.0):
-        """log(1 + exp(beta*x)) / beta, and x where beta*x > threshold (as torch)."""
-        cdef double b = _real(beta), t = _real(threshold)
-        if b == 1.0:
-            return _make_const(MG_SOFTPLUS, self, t)
-        return _make_const(MG_DIV_C, _make_const(MG_SOFTPLUS, _make_const(MG_MUL_C, self, b), t), b)
-
-    def leaky_relu(self, negative_slope=0.01):
-        return _make_const(MG_LEAKY_RELU, self, _real(negative_slope))
-
-    def elu(self, alpha=1.0):
-        return _make_const(MG_ELU, self, _real(alpha))
-
-    def detach(self):
-        """A new leaf with the same value."""
-        return _fresh(self.node.value)
-
-    def backward(self, gradient=1.0):
-        """Fill .gradient of every node of this graph with d self / d node."""
-        cdef double seed = _real(gradient)
-        if mg_backward(&self.node, seed, _check_signals, NULL) == -1:
-            raise MemoryError("micrograd: out of memory in backward")
-
-
-# Python's own messages ("unsupported operand type(s) for +: 'Number' and
-# 'str'") name a static type by tp_name; the reference's class is plain
-# "Number", so the core's is too (its __module__ then reads 'builtins').
-(<PyTypeObject *>Number).tp_name = "Number"
-
-_probe = Number(0.0)
-_NODE_OFFSET = <char *>&(<Number>_probe).node - <char *><PyObject *>_probe
-del _probe
-
-
-# =============================================================================
-# n-ary nodes, grad mode
-# =============================================================================
-cdef object _nary(int op, list slots):
-    cdef Py_ssize_t i, n = len(slots)
-    cdef Number out = _fresh(0.0)
-    cdef mg_node **kids
-    cdef double *consts
-    cdef bint any_node = False
-    if n == 0:
-        return out
-    if mg_node_nary(&out.node, op, <uint32_t>n) < 0:
-        raise MemoryError("micrograd: out of memory")
-    kids = mg_nary_kids(&out.node)
-    consts = mg_nary_consts(&out.node)
-    for i in range(n):
-        s = slots[i]
-        if isinstance(s, Number):
-            Py_INCREF(s)
-            kids[i] = &(<Number>s).node
-            any_node = True
-        else:
-            consts[i] = _real(s)
-    mg_nary_eval(&out.node)
-    if not any_node or not mg_grad_enabled():
-        v = out.node.value
-        for i in range(n):
-            if kids[i] != NULL:
-                kids[i] = NULL
-                Py_DECREF(<PyObject *>slots[i])
-        mg_node_release(&out.node)
-        out.node.value = v
-    return out
-
-
-def sum(numbers):
-    """One n-ary node for numbers[0] + numbers[1] + ..., added left to right."""
-    return _nary(MG_SUM, list(numbers))
-
-
-def dot(ws, xs):
-    """One n-ary node for ws[0]*xs[0] + ws[1]*xs[1] + ..., added left to right."""
-    ws, xs = list(ws), list(xs)
-    if len(ws) != len(xs):
-        raise ValueError(f"dot: lengths differ ({len(ws)} and {len(xs)})")
-    return _nary(MG_DOT, ws + xs)
-
-
-def is_grad_enabled():
-    return bool(mg_grad_enabled())
-
-
-class no_grad:
-    """Context manager: operations inside it build no graph (results are leaves)."""
-
-    def __enter__(self):
-        self._prev = mg_grad_enabled()
-        mg_set_grad_enabled(0)
-        return self
-
-    def __exit__(self, *exc):
-        mg_set_grad_enabled(self._prev)
-
-
+# the table as the C was compiled from it: (name, kind, arity) per code
+OP_TABLE = tuple((mg_op_name(i).decode(), mg_op_kind(i), mg_op_arity(i))
+                 for i in range(MG_NUM_OPS))
+_NAMES = tuple(row[0] for row in OP_TABLE)
+
+
+cdef _install(type cls, str name, object fn):
+    """Add a method to a compiled class (as Cython adds its class attributes),
+    unless the class defines that name itself."""
+    cdef PyTypeObject *t = <PyTypeObject *>cls
+    if name not in <object>t.tp_dict:
+        PyDict_SetItem(<object>t.tp_dict, name, fn)
+        PyType_Modified(t)
+
+
+include "_core_number.pxi"
+include "_core_gradmode.pxi"
 include "_core_chain.pxi"
-include "_core_optim.pxi"
+include "_core_params.pxi"

@@ -1,29 +1,16 @@
-# Included by _core.pyx (one extension module); see there for the Number it steps.
+# Included by _core.pyx; the twin of micrograd/_chain_py.py.
 # =============================================================================
-# Chain: the compiled twin of micrograd.chain.Chain
+# Chain: the same steps, records and messages as the reference Chain; the steps
+# on a core Number call the node builders directly, so a step costs little
+# more than the operator.  Start parsing, error wrapping, `steps` and the repr
+# are micrograd._steps', shared by both Chains.
 # =============================================================================
-# Same steps, records and messages; the steps on a core Number call the node
-# builders above directly, so a step costs little more than the operator.
-# Start parsing, error wrapping, `steps` and the repr are micrograd.chain's.
-from micrograd import chain as _chainpy
-
-@cython.final
-@cython.auto_pickle(False)
-cdef class StepLog:
-    """The steps of a line of chains (see micrograd.chain.StepLog)."""
-
-    cdef readonly object start
-    cdef readonly list names, operands
-
-    def __init__(self, start, list names, list operands):
-        self.start, self.names, self.operands = start, names, operands
+from micrograd import _steps
 
 
 cdef inline Chain _link(Chain parent, object value, str name, object operand):
-    cdef StepLog log = parent._log
     cdef Chain new
-    if len(log.names) != parent._count:        # a branch: fork the log
-        log = StepLog(log.start, log.names[:parent._count], log.operands[:parent._count])
+    log = _steps.log_for_step(parent._log, parent._count)
     log.names.append(name)
     log.operands.append(operand)
     new = Chain.__new__(Chain)
@@ -41,7 +28,7 @@ cdef Chain _bin(Chain self, str name, object other, int op, int cop, str symbol)
         else:
             out = getattr(v, name)(other)
     except Exception as exc:
-        raise _chainpy.step_error(exc, self._count + 1, name) from exc
+        raise _steps.step_error(exc, self._count + 1, name) from exc
     return _link(self, out, name, other)
 
 
@@ -51,9 +38,9 @@ cdef Chain _rbin(Chain self, str name, object other, int op, int cop, str symbol
         if isinstance(v, Number) and not isinstance(other, Number):
             out = _checked(_reflected(<Number>v, other, op, cop), other, v, symbol)
         else:
-            out = getattr(_chainpy, name)(v, other)
+            out = getattr(_steps, name)(v, other)
     except Exception as exc:
-        raise _chainpy.step_error(exc, self._count + 1, name) from exc
+        raise _steps.step_error(exc, self._count + 1, name) from exc
     return _link(self, out, name, other)
 
 
@@ -62,12 +49,10 @@ cdef Chain _un(Chain self, str name, int op):
     try:
         if isinstance(v, Number):
             out = _make_unary(op, <Number>v)
-        elif op == MG_ABS:
-            out = abs(v)
         else:
             out = getattr(v, name)()
     except Exception as exc:
-        raise _chainpy.step_error(exc, self._count + 1, name) from exc
+        raise _steps.step_error(exc, self._count + 1, name) from exc
     return _link(self, out, name, None)
 
 
@@ -77,12 +62,12 @@ cdef class Chain:
     """A running Number and the steps that made it (see micrograd.chain)."""
 
     cdef readonly object _value
-    cdef readonly StepLog _log
+    cdef readonly object _log
     cdef readonly Py_ssize_t _count
 
     def __init__(self, start):
-        self._value, first = _chainpy.start_value(start)
-        self._log = StepLog(first, [], [])
+        self._value, first = _steps.start_value(start, Number)
+        self._log = _steps.StepLog(first, [], [])
         self._count = 0
 
     def _then(self, name, operand, fn, *args):
@@ -90,9 +75,10 @@ cdef class Chain:
         try:
             value = fn(*args)
         except Exception as exc:
-            raise _chainpy.step_error(exc, self._count + 1, name) from exc
+            raise _steps.step_error(exc, self._count + 1, name) from exc
         return _link(self, value, name, operand)
 
+    # -- binary steps -----------------------------------------------------------
     def add(self, other): return _bin(self, "add", other, MG_ADD, MG_ADD_C, "+")
     def sub(self, other): return _bin(self, "sub", other, MG_SUB, MG_SUB_C, "-")
     def mul(self, other): return _bin(self, "mul", other, MG_MUL, MG_MUL_C, "*")
@@ -100,23 +86,19 @@ cdef class Chain:
     def pow(self, other): return _bin(self, "pow", other, MG_POW, MG_POW_C, "** or pow()")
     def rsub(self, other): return _rbin(self, "rsub", other, MG_SUB, MG_RSUB_C, "-")
     def rdiv(self, other): return _rbin(self, "rdiv", other, MG_DIV, MG_RDIV_C, "/")
+    def maximum(self, other): return self._then("maximum", other, maximum, self._value, other)
+    def minimum(self, other): return self._then("minimum", other, minimum, self._value, other)
 
-    def neg(self): return _un(self, "neg", MG_NEG)
-    def abs(self): return _un(self, "abs", MG_ABS)
-    def exp(self): return _un(self, "exp", MG_EXP)
-    def log(self): return _un(self, "log", MG_LOG)
-    def sqrt(self): return _un(self, "sqrt", MG_SQRT)
-    def sin(self): return _un(self, "sin", MG_SIN)
-    def cos(self): return _un(self, "cos", MG_COS)
-    def tanh(self): return _un(self, "tanh", MG_TANH)
-    def sigmoid(self): return _un(self, "sigmoid", MG_SIGMOID)
-    def relu(self): return _un(self, "relu", MG_RELU)
-    def silu(self): return _un(self, "silu", MG_SILU)
+    def where(self, cond, other):
+        """where(cond, running value, other): the running value where cond > 0."""
+        return self._then("where", (cond, other), where, cond, self._value, other)
 
+    # -- unary steps (one per UNARY row of the table, installed below) -----------
     def gelu(self, approximate="none"):
         name = "gelu_tanh" if approximate == "tanh" else "gelu"
         return self._then(name, None, self._value.gelu, approximate)
 
+    # -- activations with parameters ----------------------------------------------
     def softplus(self, beta=1.0, threshold=20.0):
         return self._then("softplus", (beta, threshold), self._value.softplus, beta, threshold)
 
@@ -126,11 +108,15 @@ cdef class Chain:
     def elu(self, alpha=1.0):
         return self._then("elu", alpha, self._value.elu, alpha)
 
+    def clamp(self, lo=None, hi=None):
+        return self._then("clamp", (lo, hi), clamp, self._value, lo, hi)
+
     def apply(self, fn):
         """A step by any callable from Number to Number."""
         name = getattr(fn, "__name__", type(fn).__name__)
-        return self._then("apply", fn, _chainpy.applied, fn, name, self._value)
+        return self._then("apply", fn, _steps.applied, fn, name, self._value)
 
+    # -- results ------------------------------------------------------------------
     def result(self):
         """The final Number: an ordinary graph node."""
         return self._value
@@ -138,10 +124,22 @@ cdef class Chain:
     @property
     def steps(self):
         """The recorded steps, first to last, as Step(name, op, operand)."""
-        return _chainpy.steps_of(self)
+        return _steps.steps_of(self)
 
     def __len__(self):
         return self._count
 
     def __repr__(self):
-        return _chainpy.repr_of(self)
+        return _steps.repr_of(self)
+
+
+def _unary_step(int code, str name, str doc):
+    def step(Chain self):
+        return _un(self, name, code)
+    step.__name__ = step.__qualname__ = name
+    step.__doc__ = f"A {name} step: {doc}."
+    return step
+
+
+for _op in _optable.of_kind("UNARY"):
+    _install(Chain, _op.name, _unary_step(_op.code, _op.name, _op.doc))

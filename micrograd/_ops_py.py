@@ -1,26 +1,25 @@
-"""The op table in Python: the twin of csrc/mg_ops.c.
+"""Every op's formulas in Python: the twin of csrc/mg_formulas.h.
 
-Op codes, names, forward formulas and local derivatives are the C ones,
-operation for operation, so both backends produce the same bits.  Forward
-formulas raise what Python floats and ``math`` raise; the compiled core calls
-``eval_unary``/``eval_binary`` from here on its error path, so the two
-backends raise the very same exceptions.  Local derivatives never raise:
-``fdiv``, ``cpow``, ``clog``, ``csin`` and ``ccos`` give what C's IEEE-754
-arithmetic gives where Python would raise.
+One pair per row of csrc/mg_ops.def, named after the row's stem, operation
+for operation as in C, so both backends produce the same bits:
+
+- ``fwd_<stem>(operands...)`` is the forward value.  It raises what the same
+  operation on Python floats or the ``math`` module raises (the C twin
+  returns a status instead, and the compiled core calls these functions on
+  its error path so that both backends raise the very same exception).
+- ``bwd_<stem>(g, operands..., y, ...)`` is the contribution to the operand
+  (a pair for BINARY ops).  It never raises: ``fdiv``, ``cpow``, ``clog``,
+  ``csin`` and ``ccos`` give what C's IEEE-754 arithmetic gives where Python
+  would raise.
+- ``ieee_<stem>`` exists for the ops whose forward can raise: the IEEE-754
+  value that C computes there, which the tape keeps per lane.
+
+``FWD``, ``BWD`` and ``IEEE`` map op codes to these functions; they are built
+from the table, so a new row needs no edit here beyond its two functions.
 """
 import math
 
-(LEAF, ADD, SUB, MUL, DIV, POW,
- ADD_C, SUB_C, RSUB_C, MUL_C, DIV_C, RDIV_C, POW_C, RPOW_C,
- NEG, ABS, EXP, LOG, SQRT, SIN, COS, TANH, SIGMOID, RELU, GELU, GELU_TANH, SILU,
- SOFTPLUS, LEAKY_RELU, ELU,
- SUM, DOT, NUM_OPS) = range(33)
-
-NAMES = ("", "add", "sub", "mul", "div", "pow",
-         "add", "sub", "rsub", "mul", "div", "rdiv", "pow", "rpow",
-         "neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh",
-         "sigmoid", "relu", "gelu", "gelu_tanh", "silu",
-         "softplus", "leaky_relu", "elu", "sum", "dot")
+from . import _optable as T
 
 INF, NAN = math.inf, math.nan
 
@@ -58,6 +57,32 @@ def clog(x):
     return math.log(x) if x > 0.0 or x != x else NAN
 
 
+def clog1p(x):
+    """C's log1p(x): -inf at -1, nan below."""
+    if x == -1.0:
+        return -INF
+    return math.log1p(x) if x > -1.0 or x != x else NAN
+
+
+def cexp(x):
+    """C's exp(x): inf past the overflow threshold."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return INF
+
+
+def cexpm1(x):
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return INF
+
+
+def csqrt(x):
+    return math.sqrt(x) if x >= 0.0 or x != x else NAN
+
+
 def csin(x):
     return NAN if math.isinf(x) else math.sin(x)
 
@@ -66,13 +91,21 @@ def ccos(x):
     return NAN if math.isinf(x) else math.cos(x)
 
 
-# -- forward -----------------------------------------------------------------
+# -- shared helpers (mg_formulas.h's mg_*) -----------------------------------
 def float_pow(x, y):
     """x ** y on floats, except that a complex result raises ValueError."""
     r = x ** y
     if isinstance(r, complex):
         return math.pow(x, y)             # raises ValueError: math domain error
     return r
+
+
+def pow_dx(g, x, y):
+    return 0.0 if y == 0.0 else g * (y * cpow(x, y - 1.0))
+
+
+def pow_dy(g, x, y, result):
+    return 0.0 if (x == 0.0 and y >= 0.0) else g * (result * clog(x))
 
 
 def sigmoid(x):
@@ -83,186 +116,215 @@ def sigmoid(x):
     return e / (1.0 + e)
 
 
-# GELU constants as mg_ops.c writes them: products of the same literals.
+def sgn(x):
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
+
+
+def fmax(a, b):
+    """IEEE 754-2019 maximum: NaN wins, and -0.0 < +0.0."""
+    if a != a:
+        return a
+    if b != b:
+        return b
+    if a == b:
+        return b if math.copysign(1.0, a) < 0.0 else a
+    return a if a > b else b
+
+
+def fmin(a, b):
+    if a != a:
+        return a
+    if b != b:
+        return b
+    if a == b:
+        return a if math.copysign(1.0, a) < 0.0 else b
+    return a if a < b else b
+
+
+def pick_grad(g, lost, tie):
+    """torch's maximum/minimum backward: all to the chosen, half on a tie."""
+    return 0.0 if lost else (g / 2.0 if tie else g)
+
+
+# -- BINARY: two Numbers -----------------------------------------------------
+def fwd_add(a, b): return a + b
+def bwd_add(g, a, b, y): return g, g
+def fwd_sub(a, b): return a - b
+def bwd_sub(g, a, b, y): return g, -g
+def fwd_mul(a, b): return a * b
+def bwd_mul(g, a, b, y): return g * b, g * a
+def fwd_div(a, b): return a / b                   # ZeroDivisionError at b == 0
+def ieee_div(a, b): return fdiv(a, b)
+def bwd_div(g, a, b, y): return fdiv(g, b), -g * fdiv(fdiv(a, b), b)
+def fwd_pow(a, b): return float_pow(a, b)
+def ieee_pow(a, b): return cpow(a, b)
+def bwd_pow(g, a, b, y): return pow_dx(g, a, b), pow_dy(g, a, b, y)
+def fwd_maximum(a, b): return fmax(a, b)
+def fwd_minimum(a, b): return fmin(a, b)
+
+
+def bwd_maximum(g, a, b, y):
+    return pick_grad(g, a < b, a == b), pick_grad(g, b < a, a == b)
+
+
+def bwd_minimum(g, a, b, y):
+    return pick_grad(g, a > b, a == b), pick_grad(g, b > a, a == b)
+
+
+# -- CONST: a Number x and a real c ------------------------------------------
+def fwd_add_c(x, c): return x + c
+def bwd_add_c(g, x, y, c): return g
+def fwd_sub_c(x, c): return x - c
+def bwd_sub_c(g, x, y, c): return g
+def fwd_rsub_c(x, c): return c - x
+def bwd_rsub_c(g, x, y, c): return -g
+def fwd_mul_c(x, c): return x * c
+def bwd_mul_c(g, x, y, c): return g * c
+def fwd_div_c(x, c): return x / c
+def ieee_div_c(x, c): return fdiv(x, c)
+def bwd_div_c(g, x, y, c): return fdiv(g, c)
+def fwd_rdiv_c(x, c): return c / x
+def ieee_rdiv_c(x, c): return fdiv(c, x)
+def bwd_rdiv_c(g, x, y, c): return -g * fdiv(fdiv(c, x), x)
+def fwd_pow_c(x, c): return float_pow(x, c)
+def ieee_pow_c(x, c): return cpow(x, c)
+def bwd_pow_c(g, x, y, c): return pow_dx(g, x, c)
+def fwd_rpow_c(x, c): return float_pow(c, x)
+def ieee_rpow_c(x, c): return cpow(c, x)
+def bwd_rpow_c(g, x, y, c): return pow_dy(g, c, x, y)
+def fwd_maximum_c(x, c): return fmax(x, c)
+def bwd_maximum_c(g, x, y, c): return pick_grad(g, x < c, x == c)
+def fwd_minimum_c(x, c): return fmin(x, c)
+def bwd_minimum_c(g, x, y, c): return pick_grad(g, x > c, x == c)
+
+
+# -- UNARY -------------------------------------------------------------------
+def fwd_neg(x): return -x
+def bwd_neg(g, x, y): return -g
+def fwd_abs(x): return abs(x)
+def bwd_abs(g, x, y): return g * sgn(x)
+def fwd_exp(x): return math.exp(x)               # OverflowError past ~709.78
+def ieee_exp(x): return cexp(x)
+def bwd_exp(g, x, y): return g * y
+def fwd_expm1(x): return math.expm1(x)
+def ieee_expm1(x): return cexpm1(x)
+def bwd_expm1(g, x, y): return g * cexp(x)        # not y + 1, which cancels near -1
+def fwd_log(x): return math.log(x)               # ValueError at x <= 0
+def ieee_log(x): return clog(x)
+def bwd_log(g, x, y): return fdiv(g, x)
+def fwd_log1p(x): return math.log1p(x)           # ValueError at x <= -1
+def ieee_log1p(x): return clog1p(x)
+def bwd_log1p(g, x, y): return fdiv(g, x + 1.0)
+def fwd_sqrt(x): return math.sqrt(x)             # ValueError at x < 0
+def ieee_sqrt(x): return csqrt(x)
+def bwd_sqrt(g, x, y): return fdiv(g, 2.0 * y)
+def fwd_sin(x): return math.sin(x)               # ValueError at +-inf
+def ieee_sin(x): return csin(x)
+def bwd_sin(g, x, y): return g * ccos(x)
+def fwd_cos(x): return math.cos(x)
+def ieee_cos(x): return ccos(x)
+def bwd_cos(g, x, y): return g * -csin(x)
+def fwd_atan(x): return math.atan(x)
+def bwd_atan(g, x, y): return fdiv(g, x * x + 1.0)
+def fwd_tanh(x): return math.tanh(x)
+def bwd_tanh(g, x, y): return g * (1.0 - y * y)
+def fwd_sigmoid(x): return sigmoid(x)
+def bwd_sigmoid(g, x, y): return (g * (1.0 - y)) * y
+def fwd_relu(x): return 0.0 if x < 0.0 else x
+def bwd_relu(g, x, y): return 0.0 if y <= 0.0 else g
+
+
+# GELU constants as mg_formulas.h writes them: products of the same literals.
 SQRT1_2 = 0.70710678118654752440
 GELU_PDF = 1.12837916709551257390 * 0.70710678118654752440 * 0.5
 GELU_BETA = 1.41421356237309504880 * 1.12837916709551257390 * 0.5
 GELU_KAPPA = 0.044715
 
 
-def gelu(x):
+def fwd_gelu(x):
     return x * 0.5 * (1.0 + math.erf(x * SQRT1_2))
 
 
-def gelu_tanh(x):
+def bwd_gelu(g, x, y):
+    cdf = 0.5 * (1.0 + math.erf(x * SQRT1_2))
+    pdf = GELU_PDF * math.exp(x * x * -0.5)
+    return g * (cdf + x * pdf)
+
+
+def fwd_gelu_tanh(x):
     inner = GELU_BETA * (x + GELU_KAPPA * (x * x * x))
     return 0.5 * x * (1.0 + math.tanh(inner))
 
 
-def gelu_dx(x):
-    cdf = 0.5 * (1.0 + math.erf(x * SQRT1_2))
-    pdf = GELU_PDF * math.exp(x * x * -0.5)
-    return cdf + x * pdf
-
-
-def gelu_tanh_dx(x):
+def bwd_gelu_tanh(g, x, y):
     x_sq = x * x
     inner = GELU_BETA * (x + GELU_KAPPA * (x_sq * x))
     t = math.tanh(inner)
     left, right, dt = 0.5 * x, 1.0 + t, 1.0 - t * t
     # where tanh has saturated the term is exactly 0, even if x^2 overflowed
     right_dx = 0.0 if dt == 0.0 else left * dt * (GELU_BETA * (1.0 + 3.0 * GELU_KAPPA * x_sq))
-    return 0.5 * right + right_dx
+    return g * (0.5 * right + right_dx)
 
 
-def softplus(x, threshold):
-    """log(1 + e^x) without overflow; x itself above the threshold, as torch."""
-    if x > threshold:
+def fwd_silu(x): return x * sigmoid(x)
+
+
+def bwd_silu(g, x, y):
+    s = sigmoid(x)
+    return g * (s * (1.0 + x * (1.0 - s)))
+
+
+# -- PARAM: a Number x and an activation's parameter c ------------------------
+def fwd_softplus(x, c):
+    """log(1 + e^x) without overflow; x itself above the threshold c, as torch."""
+    if x > c:
         return x
     return x + math.log1p(math.exp(-x)) if x > 0.0 else math.log1p(math.exp(x))
 
 
-_UNARY = {
-    NEG: lambda x: -x,
-    ABS: abs,
-    EXP: math.exp,                        # OverflowError past ~709.78
-    LOG: math.log,                        # ValueError at x <= 0
-    SQRT: math.sqrt,                      # ValueError at x < 0
-    SIN: math.sin,                        # ValueError at +-inf
-    COS: math.cos,
-    TANH: math.tanh,
-    SIGMOID: sigmoid,
-    RELU: lambda x: 0.0 if x < 0.0 else x,
-    GELU: gelu,
-    GELU_TANH: gelu_tanh,
-    SILU: lambda x: x * sigmoid(x),
-}
+def bwd_softplus(g, x, y, c): return g if x > c else g * sigmoid(x)
+def fwd_leaky_relu(x, c): return x if x > 0.0 else x * c
+def bwd_leaky_relu(g, x, y, c): return g if x > 0.0 else g * c
+def fwd_elu(x, c): return c * math.expm1(x) if x <= 0.0 else x
+def bwd_elu(g, x, y, c): return g * (c * math.exp(x)) if x <= 0.0 else g
 
 
-def eval_unary(op, x):
-    return _UNARY[op](x)
+# -- RANGE: a Number x and bounds lo, hi --------------------------------------
+def fwd_clamp(x, lo, hi):
+    """min(max(x, lo), hi), as torch.clamp: NaN stays NaN, hi wins if lo > hi."""
+    v = lo if x < lo else x
+    return hi if v > hi else v
 
 
-def eval_binary(op, a, b):
-    """For the _C ops, a is the node's value and b the constant."""
-    if op == ADD or op == ADD_C:
-        return a + b
-    if op == SUB or op == SUB_C:
-        return a - b
-    if op == RSUB_C:
-        return b - a
-    if op == MUL or op == MUL_C:
-        return a * b
-    if op == DIV or op == DIV_C:
-        return a / b                      # ZeroDivisionError at b == 0
-    if op == RDIV_C:
-        return b / a
-    if op == POW or op == POW_C:
-        return float_pow(a, b)
-    if op == RPOW_C:
-        return float_pow(b, a)
-    if op == SOFTPLUS:
-        return softplus(a, b)
-    if op == LEAKY_RELU:
-        return a if a > 0.0 else a * b
-    if op == ELU:
-        return b * math.expm1(a) if a <= 0.0 else a
-    raise ValueError(f"not a binary op: {op}")
+def bwd_clamp(g, x, y, lo, hi):
+    """torch's convention: the gradient passes where lo <= x <= hi."""
+    return g if (x >= lo and x <= hi) else 0.0
 
 
-# -- local derivatives: add node's contributions to its operands -------------
-def _pow_dx(g, x, y):
-    return 0.0 if y == 0.0 else g * (y * cpow(x, y - 1.0))
+# -- SELECT and NARY: operand blocks (mg_graph.c's mg_block_eval) --------------
+def where_picks_a(cond):
+    """where(cond, a, b) takes a where cond > 0 (NaN takes b)."""
+    return cond > 0.0
 
 
-def _pow_dy(g, x, y, result):
-    return 0.0 if (x == 0.0 and y >= 0.0) else g * (result * clog(x))
+def block_value(op, values):
+    """The value of a block-layout node from its operands' values."""
+    if op == T.SUM:
+        acc = 0.0
+        for v in values:
+            acc += v
+        return acc
+    if op == T.DOT:                       # from the first product, as mg_block_eval
+        acc, half = 0.0, len(values) // 2
+        for i in range(half):
+            p = values[i] * values[i + half]
+            acc = p if i == 0 else acc + p
+        return acc
+    return values[1] if where_picks_a(values[0]) else values[2]
 
 
-def _sgn(x):
-    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
-
-
-def _value(slot):
-    return slot if type(slot) is float else slot._value
-
-
-def propagate(node):
-    """Twin of mg_propagate: operands gain node-gradient x local derivative."""
-    op, g, y, c, kids = node._code, node._gradient, node._value, node._c, node._kids
-    if op == SUM:
-        for k in kids:
-            if type(k) is not float:
-                k._gradient += g
-        return
-    if op == DOT:
-        half = len(kids) // 2
-        for i, k in enumerate(kids):
-            if type(k) is not float:
-                k._gradient += g * _value(kids[i + half if i < half else i - half])
-        return
-    a = kids[0]
-    if op <= POW:
-        b = kids[1]
-        if op == ADD:
-            a._gradient += g
-            b._gradient += g
-        elif op == SUB:
-            a._gradient += g
-            b._gradient += -g
-        elif op == MUL:
-            a._gradient += g * b._value
-            b._gradient += g * a._value
-        elif op == DIV:
-            a._gradient += fdiv(g, b._value)
-            b._gradient += -g * fdiv(fdiv(a._value, b._value), b._value)
-        else:
-            a._gradient += _pow_dx(g, a._value, b._value)
-            b._gradient += _pow_dy(g, a._value, b._value, y)
-        return
-    x = a._value
-    if op == ADD_C or op == SUB_C:
-        a._gradient += g
-    elif op == RSUB_C or op == NEG:
-        a._gradient += -g
-    elif op == MUL_C:
-        a._gradient += g * c
-    elif op == DIV_C:
-        a._gradient += fdiv(g, c)
-    elif op == RDIV_C:
-        a._gradient += -g * fdiv(fdiv(c, x), x)
-    elif op == POW_C:
-        a._gradient += _pow_dx(g, x, c)
-    elif op == RPOW_C:
-        a._gradient += _pow_dy(g, c, x, y)
-    elif op == ABS:
-        a._gradient += g * _sgn(x)
-    elif op == EXP:
-        a._gradient += g * y
-    elif op == LOG:
-        a._gradient += fdiv(g, x)
-    elif op == SQRT:
-        a._gradient += fdiv(g, 2.0 * y)
-    elif op == SIN:
-        a._gradient += g * ccos(x)
-    elif op == COS:
-        a._gradient += g * -csin(x)
-    elif op == TANH:
-        a._gradient += g * (1.0 - y * y)
-    elif op == SIGMOID:
-        a._gradient += (g * (1.0 - y)) * y
-    elif op == RELU:
-        a._gradient += 0.0 if y <= 0.0 else g
-    elif op == GELU:
-        a._gradient += g * gelu_dx(x)
-    elif op == GELU_TANH:
-        a._gradient += g * gelu_tanh_dx(x)
-    elif op == SILU:
-        s = sigmoid(x)
-        a._gradient += g * (s * (1.0 + x * (1.0 - s)))
-    elif op == SOFTPLUS:
-        a._gradient += g if x > c else g * sigmoid(x)
-    elif op == LEAKY_RELU:
-        a._gradient += g if x > 0.0 else g * c
-    elif op == ELU:
-        a._gradient += g * (c * math.exp(x)) if x <= 0.0 else g
+# -- dispatch, from the table ---------------------------------------------------
+_FORMULAS = T.of_kind("BINARY", "CONST", "UNARY", "PARAM", "RANGE")
+FWD = {op.code: globals()["fwd_" + op.stem] for op in _FORMULAS}
+BWD = {op.code: globals()["bwd_" + op.stem] for op in _FORMULAS}
+IEEE = {op.code: globals().get("ieee_" + op.stem, FWD[op.code]) for op in _FORMULAS}

@@ -1,7 +1,7 @@
 """Activation functions over Numbers, with PyTorch's parameters and formulas.
 
 Each takes a Number (or a real, made a leaf of the active backend) and gives a
-Number.  The scalar ones are primitive ops of both backends (one node each,
+Number; relu, sigmoid, silu and tanh are micrograd.functions' (plain unary ops).  The scalar ones are primitive ops of both backends (one node each,
 bit-identical across backends); softmax and log_softmax work over lists.
 Every formula is written so that no step overflows anywhere on the real line:
 
@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Union
 
-from ._backend import impl as _impl, module_of
+from ._backend import module_of
+from .functions import number as _number, relu, sigmoid, silu, tanh
 
 if TYPE_CHECKING:
     from ._core import Number
@@ -33,16 +34,6 @@ Real = Union["Number", float, int]
 
 __all__ = ["relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus",
            "softmax", "log_softmax"]
-
-
-def _number(x: Any, mod: Any = None) -> Any:
-    if hasattr(type(x), "_mg_backend"):
-        return x
-    return (mod or _impl).Number(x)
-
-
-def relu(x: Real) -> Number:
-    return _number(x).relu()
 
 
 def leaky_relu(x: Real, negative_slope: float = 0.01) -> Number:
@@ -55,18 +46,6 @@ def elu(x: Real, alpha: float = 1.0) -> Number:
 
 def gelu(x: Real, approximate: str = "none") -> Number:
     return _number(x).gelu(approximate)
-
-
-def silu(x: Real) -> Number:
-    return _number(x).silu()
-
-
-def sigmoid(x: Real) -> Number:
-    return _number(x).sigmoid()
-
-
-def tanh(x: Real) -> Number:
-    return _number(x).tanh()
 
 
 def softplus(x: Real, beta: float = 1.0, threshold: float = 20.0) -> Number:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence, Union
 
 from ._backend import module_of
+from ._convert import is_number
 
 __all__ = ["grad", "value_and_grad", "gradcheck", "GradcheckError"]
 
@@ -44,9 +45,9 @@ def _evaluate(f, args, argnums):
     """(value, gradients of the picked args) with the caller's gradients restored."""
     mod = module_of(args)
     # fresh leaves, never the caller's Numbers
-    leaves = [mod.Number(a.value if hasattr(type(a), "_mg_backend") else a) for a in args]
+    leaves = [mod.Number(a.value if is_number(a) else a) for a in args]
     out = f(*leaves)
-    if not hasattr(type(out), "_mg_backend"):
+    if not is_number(out):
         raise TypeError(f"the function must return a Number, not {type(out).__name__}")
     mine = {id(leaf) for leaf in leaves}
     saved = [(n, n.gradient) for n in _reachable(out) if id(n) not in mine]
@@ -87,7 +88,7 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: floa
     Returns True, or raises GradcheckError naming the worst input and both
     figures, where |analytic - numeric| > atol + rtol * |numeric|.
     """
-    values = [float(x.value) if hasattr(type(x), "_mg_backend") else float(x) for x in inputs]
+    values = [float(x.value) if is_number(x) else float(x) for x in inputs]
     mod = module_of(inputs)
     analytic = value_and_grad(f, tuple(range(len(values))))(*[mod.Number(v) for v in values])[1]
     worst = None

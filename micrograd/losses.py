@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Union
 
+from ._backend import module_of
+from .activations import log_softmax
+from .functions import number as _number
+
 if TYPE_CHECKING:
     from ._core import Number
 
 Real = Union["Number", float, int]
-
-from ._backend import module_of
-from .activations import _number, log_softmax
 
 __all__ = ["mse", "hinge", "binary_cross_entropy", "cross_entropy"]
 

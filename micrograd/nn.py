@@ -88,6 +88,14 @@ class Neuron(Module):
         # resolved once: the method itself for a named activation
         self._fn = f if f is None or callable(f) else getattr(_impl.Number, f)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the resolved method belongs to one backend: a pickle keeps the name
+        return {k: v for k, v in self.__dict__.items() if k != "_fn"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.activation = state["_activation"]
+
     def __call__(self, x: Iterable[Any]) -> Any:
         return self._forward([1.0] + list(x))
 

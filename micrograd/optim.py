@@ -2,15 +2,18 @@
 
 Defaults, validation (ValueError where torch refuses) and update formulas are
 torch.optim's single-tensor float64 ones.  Each parameter group keeps its
-parameters and state in a backend ParamArray: on the core, step() is one C
-loop over the parameter array (csrc/mg_optim.c); on the reference the same
-arithmetic runs in Python (micrograd/_optim_py.py), bit for bit.
+parameters and state in a parameter array of its Numbers' backend: on the
+core, step() is one C loop over it (csrc/mg_optim.c); on the reference the
+same arithmetic runs in Python (micrograd/_optim_py.py), bit for bit.  The
+hyper-parameters travel to either as one options record, and the state
+buffers are named once (micrograd/_optim_spec.py).
 """
 from __future__ import annotations
 
 import math
 from typing import Any, Callable, Iterable, Sequence, Union
 
+from . import _optim_spec as spec
 from ._backend import module_of
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
@@ -26,7 +29,7 @@ def _check(ok, message):
 class Optimizer:
     """param_groups, zero_grad, step, state_dict and load_state_dict, as torch."""
 
-    _buffers = ()          # the per-parameter state a subclass keeps
+    _algorithm = spec.SGD      # a subclass's algorithm: its options and buffers
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         params = list(params)
@@ -45,7 +48,8 @@ class Optimizer:
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self.param_groups.append(group)
-        self._arrays.append(module_of(group["params"]).ParamArray(group["params"]))
+        self._arrays.append(module_of(group["params"])._ParamArray(
+            group["params"], self._algorithm.name, self._fill(group)))
         self._steps.append(0)
 
     def zero_grad(self) -> None:
@@ -56,7 +60,7 @@ class Optimizer:
     def step(self) -> None:
         for i, group in enumerate(self.param_groups):
             self._steps[i] += 1
-            self._update(self._arrays[i], group, self._steps[i])
+            self._arrays[i].step(self._steps[i], self._options(group))
 
     def state_dict(self) -> dict[str, Any]:
         """{'state': {index: {'step': ..., buffer: value}}, 'param_groups': [...]}
@@ -69,8 +73,8 @@ class Optimizer:
             if self._steps[i]:
                 for j, pid in enumerate(ids):
                     entry = {"step": float(self._steps[i])}
-                    for name in self._buffers:
-                        entry[name] = self._arrays[i].state(name, self._fill(group))[j]
+                    for name in self._algorithm.buffers:
+                        entry[name] = self._arrays[i].get_state(name)[j]
                     state[pid] = entry
         return {"state": state, "param_groups": groups}
 
@@ -84,11 +88,12 @@ class Optimizer:
             mine.update({k: v for k, v in saved.items() if k != "params"})
             entries = [state_dict["state"].get(pid) for pid in saved["params"]]
             self._steps[i] = int(entries[0]["step"]) if entries and entries[0] else 0
-            for name in self._buffers:
-                buf = self._arrays[i].state(name, self._fill(mine))
+            for name in self._algorithm.buffers:
+                buf = self._arrays[i].get_state(name)
                 for j, entry in enumerate(entries):
                     if entry is not None:
                         buf[j] = float(entry[name])
+                self._arrays[i].set_state(name, buf)
 
     def _fill(self, group):
         return 0.0
@@ -102,7 +107,7 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    _buffers = ("momentum_buffer",)
+    _algorithm = spec.SGD
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False,
@@ -116,13 +121,13 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize))
 
-    def _update(self, arr, g, step):
-        arr.sgd(step > 1, g["lr"], g["momentum"], g["dampening"], g["weight_decay"],
-                g["nesterov"], g["maximize"])
+    def _options(self, g):
+        return spec.SGD.options(g["lr"], g["momentum"], g["dampening"], g["weight_decay"],
+                                g["nesterov"], g["maximize"])
 
 
 class Adam(Optimizer):
-    _buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _algorithm = spec.ADAM
     _decoupled = False
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
@@ -137,9 +142,9 @@ class Adam(Optimizer):
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize))
 
-    def _update(self, arr, g, step):
-        arr.adam(float(step), g["lr"], g["betas"][0], g["betas"][1], g["eps"],
-                 g["weight_decay"], g["amsgrad"], g["maximize"], self._decoupled)
+    def _options(self, g):
+        return spec.ADAM.options(g["lr"], g["betas"][0], g["betas"][1], g["eps"],
+                                 g["weight_decay"], g["amsgrad"], g["maximize"], self._decoupled)
 
 
 class AdamW(Adam):
@@ -153,7 +158,7 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
-    _buffers = ("square_avg", "grad_avg", "momentum_buffer")
+    _algorithm = spec.RMSPROP
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
@@ -166,13 +171,13 @@ class RMSprop(Optimizer):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered, maximize=maximize))
 
-    def _update(self, arr, g, step):
-        arr.rmsprop(g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"],
-                    g["centered"], g["maximize"])
+    def _options(self, g):
+        return spec.RMSPROP.options(g["lr"], g["alpha"], g["eps"], g["weight_decay"],
+                                    g["momentum"], g["centered"], g["maximize"])
 
 
 class Adagrad(Optimizer):
-    _buffers = ("sum",)
+    _algorithm = spec.ADAGRAD
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
@@ -191,9 +196,9 @@ class Adagrad(Optimizer):
         """The accumulator starts filled (created at the first step or load)."""
         return float(group["initial_accumulator_value"])
 
-    def _update(self, arr, g, step):
-        arr.adagrad(float(step), g["lr"], g["lr_decay"], g["weight_decay"], g["eps"],
-                    g["maximize"], self._fill(g))
+    def _options(self, g):
+        return spec.ADAGRAD.options(g["lr"], g["lr_decay"], g["weight_decay"], g["eps"],
+                                    g["maximize"])
 
 
 # -- learning-rate schedules ----------------------------------------------------

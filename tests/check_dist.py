@@ -6,12 +6,15 @@ import sys
 import tarfile
 import zipfile
 
-SDIST_NEEDS = ["micrograd/_core.pyx", "micrograd/_core_chain.pxi", "micrograd/_core_optim.pxi",
-               "micrograd/_ccore.pxd", "csrc/mg_graph.h", "csrc/mg_graph.c",
-               "csrc/mg_ops.c", "csrc/mg_topo.c", "csrc/mg_backward.c", "csrc/mg_optim.c",
-               "csrc/mg_optim.h", "csrc/test_mg.c", "setup.py", "pyproject.toml", "README.md",
-               "LICENSE", "tests/conftest.py", "tests/test_backward.py"]
-WHEEL_NEEDS = ["micrograd/_core.pyi", "micrograd/py.typed", "micrograd/__init__.py"]
+SDIST_NEEDS = ["micrograd/_core.pyx", "micrograd/_core_number.pxi", "micrograd/_core_chain.pxi",
+               "micrograd/_core_params.pxi", "micrograd/_core_gradmode.pxi",
+               "micrograd/_ccore.pxd", "csrc/mg_ops.def", "csrc/mg_formulas.h",
+               "csrc/mg_graph.h", "csrc/mg_graph.c", "csrc/mg_ops.c", "csrc/mg_topo.c",
+               "csrc/mg_backward.c", "csrc/mg_optim.c", "csrc/mg_optim.h", "csrc/test_mg.c",
+               "tools/regen.py", "setup.py", "pyproject.toml", "README.md", "LICENSE",
+               "tests/conftest.py", "tests/test_backward.py"]
+WHEEL_NEEDS = ["micrograd/_core.pyi", "micrograd/functions.pyi", "micrograd/py.typed",
+               "micrograd/__init__.py", "micrograd/mg_ops.def"]
 
 
 def main(dist):

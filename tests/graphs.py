@@ -9,6 +9,8 @@ import struct
 
 from hypothesis import strategies as st
 
+from micrograd import _optable
+
 EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 3.0, -2.5, math.inf, -math.inf, math.nan,
          5e-324, -5e-324, 2.2250738585072014e-308, 1e-300, 1e300, 1.7976931348623157e308,
          709.0, 710.0, -745.2, 800.0, -1000.0, 1e-8, 1 / 3]
@@ -17,9 +19,9 @@ floats = st.one_of(st.sampled_from(EDGES),
                    st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True),
                    st.floats(-10, 10))
 
-BINARY = ["add", "sub", "mul", "div", "pow"]
-UNARY = ["neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu",
-         "gelu", "silu", "softplus", "leaky_relu", "elu"]
+BINARY = [op.name for op in _optable.of_kind("BINARY")]
+# every plain unary op of the table, and the activations with their defaults
+UNARY = [op.name for op in _optable.of_kind("UNARY")] + ["softplus", "leaky_relu", "elu"]
 PARAM = {"leaky_relu": lambda n, v: n.leaky_relu(v), "elu": lambda n, v: n.elu(v),
          "softplus_beta": lambda n, v: n.softplus(beta=v),
          "softplus_threshold": lambda n, v: n.softplus(threshold=v),
@@ -29,7 +31,13 @@ PARAM = {"leaky_relu": lambda n, v: n.leaky_relu(v), "elu": lambda n, v: n.elu(v
 def _step(draw, n_nodes):
     idx = st.integers(0, n_nodes - 1)
     kind = draw(st.sampled_from(["bin", "bin", "const", "rconst", "unary", "unary", "param",
-                                 "sum", "dot"]))
+                                 "sum", "dot", "where", "clamp"]))
+    if kind == "clamp":
+        bound = st.one_of(st.none(), floats)
+        return ("clamp", draw(idx), draw(bound), draw(bound))
+    if kind == "where":
+        slot = st.one_of(idx, floats.map(lambda v: ("c", v)))
+        return ("where", [draw(slot) for _ in range(3)])
     if kind == "param":
         return ("param", draw(st.sampled_from(sorted(PARAM))), draw(idx), draw(floats))
     if kind == "bin":
@@ -59,6 +67,13 @@ SYMBOL = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a,
           "div": lambda a, b: a / b, "pow": lambda a, b: a ** b}
 
 
+def binop(mod, name, a, b):
+    """a <name> b with either operand a Number or a real."""
+    if name in SYMBOL:
+        return SYMBOL[name](a, b)
+    return getattr(mod, name)(a, b)
+
+
 def run(mod, program):
     """Run a program; returns (nodes, outcomes).  A failing step records its
     exception and its index holds the first input instead."""
@@ -73,11 +88,17 @@ def run(mod, program):
         try:
             kind = step[0]
             if kind == "bin":
-                out = SYMBOL[step[1]](nodes[step[2]], nodes[step[3]])
+                out = binop(mod, step[1], nodes[step[2]], nodes[step[3]])
             elif kind == "const":
-                out = SYMBOL[step[1]](nodes[step[2]], step[3])
+                out = binop(mod, step[1], nodes[step[2]], step[3])
             elif kind == "rconst":
-                out = SYMBOL[step[1]](step[3], nodes[step[2]])
+                out = binop(mod, step[1], step[3], nodes[step[2]])
+            elif kind == "clamp":
+                if step[2] is None and step[3] is None:
+                    raise ValueError("no bounds")
+                out = mod.clamp(nodes[step[1]], step[2], step[3])
+            elif kind == "where":
+                out = mod.where(*[slot(s) for s in step[1]])
             elif kind == "param":
                 out = PARAM[step[1]](nodes[step[2]], step[3])
             elif kind == "unary" and step[1] == "abs":

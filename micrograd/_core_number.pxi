@@ -1,0 +1,491 @@
+# Included by _core.pyx (one extension module); the twin of micrograd/_number_py.py.
+# Each Number embeds its C node (one allocation per op) and owns a reference to
+# each operand's Number; csrc/ only ever sees node pointers.  Numbers are not
+# tracked by the cyclic GC: a node only points to older nodes.
+
+# =============================================================================
+# Conversions and errors
+# =============================================================================
+cdef extern from "Python.h":
+    double PyFloat_AS_DOUBLE(object o)
+
+# Types whose instances are reals by type alone (ints, Fractions, Decimals,
+# NumPy scalar types): found once by the reference's rule, then converted by
+# float() directly.  Anything else goes through the reference's rule each time.
+cdef dict _REAL_TYPES = {}
+
+
+cdef inline double _real(object x) except? -1.0:
+    if type(x) is float:
+        return <double>x
+    return <double>_py_to_float(x, BACKEND)
+
+
+cdef object _operand(object b):
+    """The other operand of a binary op as a float object, or NotImplemented."""
+    t = type(b)
+    if t in _REAL_TYPES:
+        return float(b)
+    c = _py_operand(b, BACKEND)
+    if c is not NotImplemented and _real_by_type(t):
+        _REAL_TYPES[t] = True
+    return c
+
+
+cdef object _fail(int op, tuple args):
+    """Raise what the same op on Python floats raises (the reference decides)."""
+    _ops_py.FWD[op](*args)
+    raise RuntimeError(f"micrograd: core and reference disagree on {_NAMES[op]}{args!r}")
+
+
+# =============================================================================
+# Node creation (the twins of _number_py's builders)
+# =============================================================================
+cdef inline Number _fresh(double value):
+    cdef Number out = Number.__new__(Number)
+    out.node.value = value
+    return out
+
+
+cdef Number _make_binary(int op, Number a, Number b):
+    cdef double v
+    if mg_eval_binary(op, a.node.value, b.node.value, &v) != MG_OK:
+        _fail(op, (a.node.value, b.node.value))
+    cdef Number out = _fresh(v)
+    if mg_grad_enabled():
+        Py_INCREF(a)
+        Py_INCREF(b)
+        mg_node_binary(&out.node, op, v, &a.node, &b.node)
+    return out
+
+
+cdef Number _make_const(int op, Number x, double c):
+    cdef double v
+    if mg_eval_binary(op, x.node.value, c, &v) != MG_OK:
+        _fail(op, (x.node.value, c))
+    cdef Number out = _fresh(v)
+    if mg_grad_enabled():
+        Py_INCREF(x)
+        mg_node_const(&out.node, op, v, &x.node, c)
+    return out
+
+
+cdef Number _make_unary(int op, Number x):
+    cdef double v
+    if mg_eval_unary(op, x.node.value, &v) != MG_OK:
+        _fail(op, (x.node.value,))
+    cdef Number out = _fresh(v)
+    if mg_grad_enabled():
+        Py_INCREF(x)
+        mg_node_unary(&out.node, op, v, &x.node)
+    return out
+
+
+cdef Number _make_range(int op, Number x, double lo, double hi):
+    cdef double v
+    mg_eval_range(op, x.node.value, lo, hi, &v)
+    cdef Number out = _fresh(v)
+    if mg_grad_enabled():
+        Py_INCREF(x)
+        mg_node_range(&out.node, op, v, &x.node, lo, hi)
+    return out
+
+
+cdef object _with_real(Number a, object b, int cop):
+    """a <cop> b where b is not a Number: a real, or NotImplemented."""
+    if type(b) is float or type(b) is int:     # int: OverflowError as float() gives it
+        return _make_const(cop, a, <double>b)
+    if isinstance(b, float):                   # np.float64 and other float subclasses
+        return _make_const(cop, a, PyFloat_AS_DOUBLE(b))
+    c = _operand(b)
+    if c is NotImplemented:
+        return c
+    return _make_const(cop, a, <double>c)
+
+
+cdef object _binary(Number a, object b, int op, int cop):
+    if isinstance(b, Number):
+        return _make_binary(op, a, <Number>b)
+    return _with_real(a, b, cop)
+
+
+cdef object _reflected(Number a, object b, int op, int cop):
+    """b <op> a, where b came second to Python (a reflected operator)."""
+    if isinstance(b, Number):
+        return _make_binary(op, <Number>b, a)
+    return _with_real(a, b, cop)
+
+
+cdef inline object _checked(object result, object a, object b, str symbol):
+    """What the operator would raise, for the method forms (n.add(b), chain steps)."""
+    if result is NotImplemented:
+        _py_checked(result, a, b, symbol)
+    return result
+
+
+# =============================================================================
+# Freeing without recursion
+# =============================================================================
+# Dropping the last reference to the head of a long chain would free the chain
+# recursively and overflow the C stack.  Instead an interior operand whose
+# reference we hold alone is parked on a stack and freed by the outermost
+# dealloc, one at a time.
+cdef Py_ssize_t _NODE_OFFSET = 0     # where the node sits inside a Number
+cdef PyObject **_parked = NULL
+cdef Py_ssize_t _nparked = 0, _capparked = 0
+cdef bint _draining = False
+
+
+cdef inline PyObject *_owner(mg_node *node) noexcept:
+    return <PyObject *>(<char *>node - _NODE_OFFSET)
+
+
+cdef void _release(mg_node *kid) noexcept:
+    global _parked, _capparked, _nparked
+    cdef PyObject *o = _owner(kid)
+    cdef PyObject **grown
+    if kid.n == 0 or Py_REFCNT(o) != 1 or Py_TYPE(o) != <void *>Number:
+        Py_DECREF(o)
+        return
+    if _nparked == _capparked:
+        grown = <PyObject **>realloc(_parked, sizeof(PyObject *) * (2 * _capparked + 1024))
+        if grown == NULL:
+            Py_DECREF(o)      # no memory: fall back to plain (recursive) freeing
+            return
+        _parked = grown
+        _capparked = 2 * _capparked + 1024
+    _parked[_nparked] = o
+    _nparked += 1
+
+
+cdef void _drain() noexcept:
+    global _draining, _nparked
+    if _draining:
+        return
+    _draining = True
+    while _nparked > 0:
+        _nparked -= 1
+        Py_DECREF(_parked[_nparked])
+    _draining = False
+
+
+cdef int _check_signals(void *ctx) noexcept with gil:
+    return PyErr_CheckSignals()
+
+
+# =============================================================================
+# Number
+# =============================================================================
+@cython.freelist(1024)
+cdef class Number:
+    """A scalar in the graph: a value, a gradient, and the op that made it."""
+
+    cdef mg_node node
+
+    _mg_backend = BACKEND
+    __array_ufunc__ = None          # NumPy defers to our reflected operators
+
+    def __init__(self, value, _children=(), _op=""):
+        if _children:
+            raise TypeError(_REFUSED_CHILDREN)
+        self.node.value = _real(value)
+
+    def __dealloc__(self):
+        cdef uint32_t i, n = self.node.n
+        cdef mg_node *kid
+        if n == 0:
+            return
+        for i in range(n):
+            kid = mg_node_kid(&self.node, i)
+            if kid != NULL:
+                _release(kid)
+        mg_node_release(&self.node)
+        _drain()
+
+    # -- attributes -----------------------------------------------------------
+    @property
+    def value(self):
+        return self.node.value
+
+    @value.setter
+    def value(self, v):
+        self.node.value = _real(v)
+
+    @property
+    def gradient(self):
+        return self.node.gradient
+
+    @gradient.setter
+    def gradient(self, g):
+        self.node.gradient = _real(g)
+
+    @property
+    def data(self):
+        return self.node.value
+
+    @data.setter
+    def data(self, v):
+        self.node.value = _real(v)
+
+    @property
+    def grad(self):
+        return self.node.gradient
+
+    @grad.setter
+    def grad(self, g):
+        self.node.gradient = _real(g)
+
+    @property
+    def op(self):
+        return _NAMES[self.node.op]
+
+    @property
+    def children(self):
+        cdef uint32_t i
+        cdef mg_node *kid
+        out = []
+        for i in range(self.node.n):
+            kid = mg_node_kid(&self.node, i)
+            if kid != NULL:
+                out.append(<object>_owner(kid))
+        return tuple(out)
+
+    @property
+    def _prev(self):
+        """micrograd 0.1.0's name: the set of children."""
+        return set(self.children)
+
+    @property
+    def _op(self):
+        """micrograd 0.1.0's op label ('+', '*', '**2', 'ReLU', '' for a leaf)."""
+        return _op_symbol(self.node.op, self.node.c)
+
+    def __repr__(self):
+        return f"Number(value={self.node.value!r}, gradient={self.node.gradient!r})"
+
+    def __float__(self):
+        return self.node.value
+
+    def __format__(self, spec):
+        return format(self.node.value, spec) if spec else str(self)
+
+    def __reduce__(self):
+        return _restore, (self.node.value, self.node.gradient)
+
+    def __copy__(self):
+        return _copied(self, None)
+
+    def __deepcopy__(self, memo):
+        return _copied(self, memo)
+
+    # -- operators ------------------------------------------------------------
+    def __add__(self, other): return _binary(self, other, MG_ADD, MG_ADD_C)
+    def __radd__(self, other): return _reflected(self, other, MG_ADD, MG_ADD_C)
+    def __sub__(self, other): return _binary(self, other, MG_SUB, MG_SUB_C)
+    def __rsub__(self, other): return _reflected(self, other, MG_SUB, MG_RSUB_C)
+    def __mul__(self, other): return _binary(self, other, MG_MUL, MG_MUL_C)
+    def __rmul__(self, other): return _reflected(self, other, MG_MUL, MG_MUL_C)
+    def __truediv__(self, other): return _binary(self, other, MG_DIV, MG_DIV_C)
+    def __rtruediv__(self, other): return _reflected(self, other, MG_DIV, MG_RDIV_C)
+
+    def __pow__(self, other, modulo):
+        if modulo is not None:
+            return NotImplemented
+        return _binary(self, other, MG_POW, MG_POW_C)
+
+    def __rpow__(self, other, modulo):
+        if modulo is not None:
+            return NotImplemented
+        return _reflected(self, other, MG_POW, MG_RPOW_C)
+
+    def __neg__(self): return _make_unary(MG_NEG, self)
+    def __pos__(self): return self
+    def __abs__(self): return _make_unary(MG_ABS, self)
+
+    # -- binary methods, as the seed article names them -------------------------
+    def add(self, other): return _checked(_binary(self, other, MG_ADD, MG_ADD_C), self, other, "+")
+    def sub(self, other): return _checked(_binary(self, other, MG_SUB, MG_SUB_C), self, other, "-")
+    def mul(self, other): return _checked(_binary(self, other, MG_MUL, MG_MUL_C), self, other, "*")
+    def div(self, other): return _checked(_binary(self, other, MG_DIV, MG_DIV_C), self, other, "/")
+    def pow(self, other): return _checked(_binary(self, other, MG_POW, MG_POW_C), self, other, "** or pow()")
+
+    def maximum(self, other):
+        """The larger of self and other (NaN if either is NaN)."""
+        return maximum(self, other)
+
+    def minimum(self, other):
+        """The smaller of self and other (NaN if either is NaN)."""
+        return minimum(self, other)
+
+    # -- unary methods: one per UNARY row of the table, installed below ----------
+    def gelu(self, approximate="none"):
+        """x * Phi(x); approximate='tanh' for the tanh form (as torch)."""
+        if approximate == "none":
+            return _make_unary(MG_GELU, self)
+        if approximate == "tanh":
+            return _make_unary(MG_GELU_TANH, self)
+        raise ValueError(f"approximate must be 'none' or 'tanh', not {approximate!r}")
+
+    # -- activations with parameters ----------------------------------------------
+    def softplus(self, beta=1.0, threshold=20.0):
+        """log(1 + exp(beta*x)) / beta, and x where beta*x > threshold (as torch)."""
+        cdef double b = _real(beta), t = _real(threshold)
+        if b == 1.0:
+            return _make_const(MG_SOFTPLUS, self, t)
+        return _make_const(MG_DIV_C, _make_const(MG_SOFTPLUS, _make_const(MG_MUL_C, self, b), t), b)
+
+    def leaky_relu(self, negative_slope=0.01):
+        return _make_const(MG_LEAKY_RELU, self, _real(negative_slope))
+
+    def elu(self, alpha=1.0):
+        return _make_const(MG_ELU, self, _real(alpha))
+
+    def clamp(self, lo=None, hi=None):
+        """self limited to [lo, hi] (either bound may be None), as torch.clamp."""
+        return clamp(self, lo, hi)
+
+    def detach(self):
+        """A new leaf with the same value."""
+        return _fresh(self.node.value)
+
+    def backward(self, gradient=1.0):
+        """Fill .gradient of every node of this graph with d self / d node."""
+        cdef double seed = _real(gradient)
+        if mg_backward(&self.node, seed, _check_signals, NULL) == -1:
+            raise MemoryError("micrograd: out of memory in backward")
+
+
+# Python's own messages ("unsupported operand type(s) for +: 'Number' and
+# 'str'") name a static type by tp_name; the reference's class is plain
+# "Number", so the core's is too.
+(<PyTypeObject *>Number).tp_name = "Number"
+
+_probe = Number(0.0)
+_NODE_OFFSET = <char *>&(<Number>_probe).node - <char *><PyObject *>_probe
+del _probe
+
+
+def _unary_method(int code, str name, str doc):
+    def method(Number self):
+        return _make_unary(code, self)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc[0].upper() + doc[1:] + "."
+    return method
+
+
+for _op in _optable.of_kind("UNARY"):
+    _install(Number, _op.name, _unary_method(_op.code, _op.name, _op.doc))
+
+
+cdef Number _copied(Number n, object memo):
+    """copy (memo None) and deepcopy: a leaf of the same type and backend with
+    the same value and gradient, and a subclass's attributes copied along."""
+    cdef Number out = Number.__new__(type(n))
+    out.node.value = n.node.value
+    out.node.gradient = n.node.gradient
+    if hasattr(n, "__dict__"):
+        out.__dict__.update(n.__dict__ if memo is None else _deepcopy(n.__dict__, memo))
+    return out
+
+
+# =============================================================================
+# Functions of several operands: block-layout nodes, and the pairwise ops
+# =============================================================================
+cdef object _block(int op, list slots):
+    """A SELECT or NARY node; a leaf when no operand is a Number."""
+    cdef Py_ssize_t i, n = len(slots)
+    cdef Number out = _fresh(0.0)
+    cdef mg_node **kids
+    cdef double *consts
+    cdef bint any_node = False
+    cdef double v
+    if n == 0:
+        return out
+    if mg_node_block(&out.node, op, <uint32_t>n) < 0:
+        raise MemoryError("micrograd: out of memory")
+    kids = mg_block_kids(&out.node)
+    consts = mg_block_consts(&out.node)
+    try:
+        for i in range(n):
+            s = slots[i]
+            if isinstance(s, Number):
+                Py_INCREF(s)
+                kids[i] = &(<Number>s).node
+                any_node = True
+            else:
+                consts[i] = _real(s)
+    except BaseException:
+        _unblock(out, slots)
+        raise
+    mg_block_eval(&out.node)
+    if not any_node or not mg_grad_enabled():
+        v = out.node.value
+        _unblock(out, slots)
+        out.node.value = v
+    return out
+
+
+cdef void _unblock(Number out, list slots):
+    """Drop a block node's operands: it becomes a leaf."""
+    cdef mg_node **kids = mg_block_kids(&out.node)
+    cdef Py_ssize_t i
+    for i in range(<Py_ssize_t>out.node.n):
+        if kids[i] != NULL:
+            kids[i] = NULL
+            Py_DECREF(<PyObject *>slots[i])
+    mg_node_release(&out.node)
+
+
+def sum(numbers):
+    """One n-ary node for numbers[0] + numbers[1] + ..., added left to right."""
+    return _block(MG_SUM, list(numbers))
+
+
+def dot(ws, xs):
+    """One n-ary node for ws[0]*xs[0] + ws[1]*xs[1] + ..., added left to right."""
+    ws, xs = list(ws), list(xs)
+    if len(ws) != len(xs):
+        raise ValueError(f"dot: lengths differ ({len(ws)} and {len(xs)})")
+    return _block(MG_DOT, ws + xs)
+
+
+def where(cond, a, b):
+    """a where cond > 0, else b; the gradient flows to the picked operand only."""
+    return _block(MG_WHERE, [cond, a, b])
+
+
+cdef object _pairwise(object a, object b, int op, int cop, str name):
+    cdef double v
+    if isinstance(a, Number):
+        out = _binary(<Number>a, b, op, cop)
+    elif isinstance(b, Number):
+        out = _reflected(<Number>b, a, op, cop)
+    else:
+        mg_eval_binary(op, _real(a), _real(b), &v)
+        return _fresh(v)
+    return _checked(out, a, b, name)
+
+
+def maximum(a, b):
+    """The larger of a and b (NaN if either is NaN); ties split the gradient."""
+    return _pairwise(a, b, MG_MAXIMUM, MG_MAXIMUM_C, "maximum()")
+
+
+def minimum(a, b):
+    """The smaller of a and b (NaN if either is NaN); ties split the gradient."""
+    return _pairwise(a, b, MG_MINIMUM, MG_MINIMUM_C, "minimum()")
+
+
+def clamp(x, lo=None, hi=None):
+    """x limited to [lo, hi], as torch.clamp (either bound may be None)."""
+    cdef double v, dlo, dhi
+    if lo is None and hi is None:
+        raise ValueError("clamp: at least one of lo and hi must not be None")
+    dlo = -_ops_py.INF if lo is None else _real(lo)
+    dhi = _ops_py.INF if hi is None else _real(hi)
+    if not _is_number(x):
+        mg_eval_range(MG_CLAMP, _real(x), dlo, dhi, &v)
+        return _fresh(v)
+    if not isinstance(x, Number):
+        _py_operand(x, BACKEND)               # the mixing error
+    return _make_range(MG_CLAMP, <Number>x, dlo, dhi)

@@ -1,0 +1,400 @@
+"""The reference Number and its graph: the twin of micrograd/_core_number.pxi
+over csrc/mg_graph.c, mg_ops.c, mg_topo.c and mg_backward.c.
+
+It follows the C on purpose (see csrc/mg_graph.h and docs/design.md): the
+same op table (micrograd._optable reads csrc/mg_ops.def), the same formulas
+(micrograd._ops_py), the same topological order (``topo_sort``) and the same
+accumulation order (``backward``), so both backends give the same values,
+gradients and exceptions, bit for bit.  Nothing here recurses.
+
+A node's operands live in ``_kids`` in operand order, as in C: Numbers for
+the inline layouts (the constant of ``x * 2.0`` sits in ``_c``; a RANGE
+op's upper bound sits in the second slot, where C keeps it too), and for the
+block layouts (where, sum, dot) a float in a slot is a constant operand.
+"""
+from copy import deepcopy
+
+from . import _ops_py as ops
+from . import _optable as T
+from ._compat import REFUSED_CHILDREN, op_symbol
+from ._convert import checked, is_number, operand, to_float
+from ._gradmode_py import _mode
+from ._pickle import restore
+
+BACKEND = "python"
+LEAF = T.LEAF
+
+
+# -- node builders (mg_graph.c) ------------------------------------------------
+def _node(op, value, kids, c=0.0):
+    out = Number.__new__(Number)
+    out._value = value
+    out._gradient = 0.0
+    if _mode.enabled:
+        out._code, out._kids, out._c = op, kids, c
+    else:
+        out._code, out._kids, out._c = LEAF, (), 0.0
+    return out
+
+
+def _binary(a, b, op, cop):
+    if isinstance(b, Number):
+        return _node(op, ops.FWD[op](a._value, b._value), (a, b))
+    return _with_real(a, b, cop)
+
+
+def _reflected(a, b, op, cop):
+    """b <op> a, where b came second to Python (a reflected operator)."""
+    if isinstance(b, Number):
+        return _binary(b, a, op, cop)
+    return _with_real(a, b, cop)
+
+
+def _with_real(a, b, cop):
+    """a <cop> b where b is not a Number: a real, or NotImplemented."""
+    c = operand(b, BACKEND)
+    if c is NotImplemented:
+        return c
+    return _param(a, cop, c)
+
+
+def _unary(x, op):
+    return _node(op, ops.FWD[op](x._value), (x,))
+
+
+def _param(x, op, c):
+    """An op with one Number and a constant (x * 2.0, leaky_relu(x, c))."""
+    return _node(op, ops.FWD[op](x._value, c), (x,), c)
+
+
+def _range(x, op, lo, hi):
+    return _node(op, ops.FWD[op](x._value, lo, hi), (x, hi), lo)
+
+
+def _slot(s):
+    return s if isinstance(s, Number) else to_float(s, BACKEND)
+
+
+def _block(op, slots):
+    """A SELECT or NARY node; a leaf when no operand is a Number."""
+    kids = tuple(_slot(s) for s in slots)
+    value = ops.block_value(op, [k if type(k) is float else k._value for k in kids])
+    if all(type(k) is float for k in kids):
+        return Number(value)
+    return _node(op, value, kids)
+
+
+class Number:
+    """A scalar in the graph: a value, a gradient, and the op that made it."""
+
+    __slots__ = ("_value", "_gradient", "_c", "_kids", "_code")
+    _mg_backend = BACKEND
+    __array_ufunc__ = None          # NumPy defers to our reflected operators
+
+    def __init__(self, value, _children=(), _op=""):
+        if _children:
+            raise TypeError(REFUSED_CHILDREN)
+        self._value = to_float(value, BACKEND)
+        self._gradient = 0.0
+        self._c = 0.0
+        self._kids = ()
+        self._code = LEAF
+
+    # -- attributes -----------------------------------------------------------
+    @property
+    def value(self):
+        return self._value
+
+    @value.setter
+    def value(self, v):
+        self._value = to_float(v, BACKEND)
+
+    @property
+    def gradient(self):
+        return self._gradient
+
+    @gradient.setter
+    def gradient(self, g):
+        self._gradient = to_float(g, BACKEND)
+
+    data, grad = value, gradient
+
+    @property
+    def op(self):
+        return T.NAMES[self._code]
+
+    @property
+    def children(self):
+        return tuple(k for k in self._kids if type(k) is not float)
+
+    @property
+    def _prev(self):
+        """micrograd 0.1.0's name: the set of children."""
+        return set(self.children)
+
+    @property
+    def _op(self):
+        """micrograd 0.1.0's op label ('+', '*', '**2', 'ReLU', '' for a leaf)."""
+        return op_symbol(self._code, self._c)
+
+    def __repr__(self):
+        return f"Number(value={self._value!r}, gradient={self._gradient!r})"
+
+    def __float__(self):
+        return self._value
+
+    def __format__(self, spec):
+        return format(self._value, spec) if spec else str(self)
+
+    def __reduce__(self):
+        return restore, (self._value, self._gradient)
+
+    def __copy__(self):
+        return _copied(self, None)
+
+    def __deepcopy__(self, memo):
+        return _copied(self, memo)
+
+    # -- operators ------------------------------------------------------------
+    def __add__(self, other): return _binary(self, other, T.ADD, T.ADD_C)
+    def __radd__(self, other): return _reflected(self, other, T.ADD, T.ADD_C)
+    def __sub__(self, other): return _binary(self, other, T.SUB, T.SUB_C)
+    def __rsub__(self, other): return _reflected(self, other, T.SUB, T.RSUB_C)
+    def __mul__(self, other): return _binary(self, other, T.MUL, T.MUL_C)
+    def __rmul__(self, other): return _reflected(self, other, T.MUL, T.MUL_C)
+    def __truediv__(self, other): return _binary(self, other, T.DIV, T.DIV_C)
+    def __rtruediv__(self, other): return _reflected(self, other, T.DIV, T.RDIV_C)
+
+    def __pow__(self, other, modulo=None):
+        if modulo is not None:
+            return NotImplemented
+        return _binary(self, other, T.POW, T.POW_C)
+
+    def __rpow__(self, other, modulo=None):
+        if modulo is not None:
+            return NotImplemented
+        return _reflected(self, other, T.POW, T.RPOW_C)
+
+    def __neg__(self): return _unary(self, T.NEG)
+    def __pos__(self): return self
+    def __abs__(self): return _unary(self, T.ABS)
+
+    # -- binary methods, as the seed article names them -------------------------
+    def add(self, other): return checked(self.__add__(other), self, other, "+")
+    def sub(self, other): return checked(self.__sub__(other), self, other, "-")
+    def mul(self, other): return checked(self.__mul__(other), self, other, "*")
+    def div(self, other): return checked(self.__truediv__(other), self, other, "/")
+    def pow(self, other): return checked(self.__pow__(other), self, other, "** or pow()")
+
+    def maximum(self, other):
+        """The larger of self and other (NaN if either is NaN)."""
+        return maximum(self, other)
+
+    def minimum(self, other):
+        """The smaller of self and other (NaN if either is NaN)."""
+        return minimum(self, other)
+
+    # -- unary methods: one per UNARY row of the table, installed below ----------
+    def gelu(self, approximate="none"):
+        """x * Phi(x); approximate='tanh' for the tanh form (as torch)."""
+        if approximate == "none":
+            return _unary(self, T.GELU)
+        if approximate == "tanh":
+            return _unary(self, T.GELU_TANH)
+        raise ValueError(f"approximate must be 'none' or 'tanh', not {approximate!r}")
+
+    # -- activations with parameters ----------------------------------------------
+    def softplus(self, beta=1.0, threshold=20.0):
+        """log(1 + exp(beta*x)) / beta, and x where beta*x > threshold (as torch)."""
+        b, t = to_float(beta, BACKEND), to_float(threshold, BACKEND)
+        if b == 1.0:
+            return _param(self, T.SOFTPLUS, t)
+        return _param(_param(_param(self, T.MUL_C, b), T.SOFTPLUS, t), T.DIV_C, b)
+
+    def leaky_relu(self, negative_slope=0.01):
+        return _param(self, T.LEAKY_RELU, to_float(negative_slope, BACKEND))
+
+    def elu(self, alpha=1.0):
+        return _param(self, T.ELU, to_float(alpha, BACKEND))
+
+    def clamp(self, lo=None, hi=None):
+        """self limited to [lo, hi] (either bound may be None), as torch.clamp."""
+        return clamp(self, lo, hi)
+
+    def detach(self):
+        """A new leaf with the same value."""
+        return Number(self._value)
+
+    def backward(self, gradient=1.0):
+        """Fill .gradient of every node of this graph with d self / d node."""
+        backward(self, to_float(gradient, BACKEND))
+
+
+def _unary_method(code, name, doc):
+    def method(self):
+        return _unary(self, code)
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc[0].upper() + doc[1:] + "."
+    return method
+
+
+for _op in T.of_kind("UNARY"):
+    if _op.name not in Number.__dict__:      # a hand-written method with options wins
+        setattr(Number, _op.name, _unary_method(_op.code, _op.name, _op.doc))
+
+
+def _copied(n, memo):
+    """copy (memo None) and deepcopy: a leaf of the same type and backend with
+    the same value and gradient, and a subclass's attributes copied along."""
+    out = Number.__new__(type(n))
+    out._value, out._gradient, out._c, out._kids, out._code = n._value, n._gradient, 0.0, (), LEAF
+    if hasattr(n, "__dict__"):
+        out.__dict__.update(n.__dict__ if memo is None else deepcopy(n.__dict__, memo))
+    return out
+
+
+# -- functions of several operands ---------------------------------------------
+def sum(numbers):
+    """One n-ary node for numbers[0] + numbers[1] + ..., added left to right."""
+    return _block(T.SUM, list(numbers))
+
+
+def dot(ws, xs):
+    """One n-ary node for ws[0]*xs[0] + ws[1]*xs[1] + ..., added left to right."""
+    ws, xs = list(ws), list(xs)
+    if len(ws) != len(xs):
+        raise ValueError(f"dot: lengths differ ({len(ws)} and {len(xs)})")
+    return _block(T.DOT, ws + xs)
+
+
+def where(cond, a, b):
+    """a where cond > 0, else b; the gradient flows to the picked operand only."""
+    return _block(T.WHERE, [cond, a, b])
+
+
+def _pairwise(a, b, op, cop, name):
+    if isinstance(a, Number):
+        out = _binary(a, b, op, cop)
+    elif isinstance(b, Number):
+        out = _reflected(b, a, op, cop)
+    else:
+        return Number(ops.FWD[op](to_float(a, BACKEND), to_float(b, BACKEND)))
+    return checked(out, a, b, name)
+
+
+def maximum(a, b):
+    """The larger of a and b (NaN if either is NaN); ties split the gradient."""
+    return _pairwise(a, b, T.MAXIMUM, T.MAXIMUM_C, "maximum()")
+
+
+def minimum(a, b):
+    """The smaller of a and b (NaN if either is NaN); ties split the gradient."""
+    return _pairwise(a, b, T.MINIMUM, T.MINIMUM_C, "minimum()")
+
+
+def clamp(x, lo=None, hi=None):
+    """x limited to [lo, hi], as torch.clamp (either bound may be None)."""
+    if lo is None and hi is None:
+        raise ValueError("clamp: at least one of lo and hi must not be None")
+    lo = -ops.INF if lo is None else to_float(lo, BACKEND)
+    hi = ops.INF if hi is None else to_float(hi, BACKEND)
+    if not is_number(x):
+        return Number(ops.fwd_clamp(to_float(x, BACKEND), lo, hi))
+    if not isinstance(x, Number):
+        operand(x, BACKEND)                   # the mixing error
+    return _range(x, T.CLAMP, lo, hi)
+
+
+# -- traversal and backward (mg_topo.c, mg_ops.c, mg_backward.c) ------------------
+def topo_sort(root):
+    """Interior nodes reachable from root, operands before users, root last.
+
+    Depth-first post-order with an explicit stack of [node, next operand]
+    frames; operands are visited in operand order and leaves are skipped.
+    The same loop as mg_topo_collect (a set of ids stands in for its mark bit).
+    """
+    order = []
+    if root._code == LEAF:
+        return order
+    seen = {id(root)}
+    stack = [[root, 0]]
+    while stack:
+        top = stack[-1]
+        node, i = top
+        if i < len(node._kids):
+            top[1] = i + 1
+            kid = node._kids[i]
+            if type(kid) is float or kid._code == LEAF or id(kid) in seen:
+                continue
+            seen.add(id(kid))
+            stack.append([kid, 0])
+        else:
+            order.append(node)
+            stack.pop()
+    return order
+
+
+def _add(kid, v, reached):
+    """kid gains v, and is reached (mg_ops.c's add_to and its flag)."""
+    kid._gradient += v
+    reached.add(id(kid))
+
+
+def _propagate_block(node, g, reached):
+    kids = node._kids
+    if node._code == T.SUM:
+        for k in kids:
+            if type(k) is not float:
+                _add(k, g, reached)
+    elif node._code == T.DOT:
+        half = len(kids) // 2
+        for i, k in enumerate(kids):
+            if type(k) is not float:
+                partner = kids[i + half if i < half else i - half]
+                _add(k, g * (partner if type(partner) is float else partner._value), reached)
+    else:                       # where: the picked operand only, never times 0
+        cond = kids[0] if type(kids[0]) is float else kids[0]._value
+        picked = kids[1] if ops.where_picks_a(cond) else kids[2]
+        if type(picked) is not float:
+            _add(picked, g, reached)
+
+
+def propagate(node, reached):
+    """Twin of mg_propagate: operands gain node-gradient x local derivative."""
+    op, g, y, kids = node._code, node._gradient, node._value, node._kids
+    kind = _KINDS[op]
+    if kind == "UNARY":
+        a = kids[0]
+        _add(a, ops.BWD[op](g, a._value, y), reached)
+    elif kind == "CONST" or kind == "PARAM":
+        a = kids[0]
+        _add(a, ops.BWD[op](g, a._value, y, node._c), reached)
+    elif kind == "BINARY":
+        a, b = kids
+        da, db = ops.BWD[op](g, a._value, b._value, y)
+        _add(a, da, reached)
+        _add(b, db, reached)
+    elif kind == "RANGE":
+        a = kids[0]
+        _add(a, ops.BWD[op](g, a._value, y, node._c, kids[1]), reached)
+    else:
+        _propagate_block(node, g, reached)
+
+
+_KINDS = tuple(op.kind for op in T.OPS)
+
+
+def backward(root, seed):
+    """Twin of mg_backward: interior nodes restart from zero, leaves accumulate,
+    and only the nodes something reached are propagated (see mg_graph.h)."""
+    if root._code == LEAF:
+        root._gradient += seed
+        return
+    order = topo_sort(root)
+    for node in order:
+        node._gradient = 0.0
+    root._gradient = seed
+    reached = {id(root)}
+    for node in reversed(order):
+        if id(node) in reached:
+            propagate(node, reached)

@@ -1,0 +1,63 @@
+"""The op table, read from the one file that defines it: csrc/mg_ops.def.
+
+The C core compiles that file into its enum, names and dispatch; this module
+parses the same rows, so the reference's codes, names, kinds and arities are
+the C ones by construction (tests/test_optable.py also checks them against
+the built core).  An installed package carries a copy of the file beside
+this module (setup.py puts it there); a source checkout reads csrc/.
+
+Each row becomes an ``Op`` record, and each code a module constant
+(``ADD``, ``EXP``, ...), numbered in row order like the C enum.
+"""
+import os
+import re
+from collections import namedtuple
+
+Op = namedtuple("Op", "code CODE stem name kind arity doc")
+Op.__doc__ = "One row of csrc/mg_ops.def, with its code (the row's position)."
+
+KINDS = ("LEAF", "BINARY", "CONST", "UNARY", "PARAM", "RANGE", "SELECT", "NARY")
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_PLACES = (os.path.join(_HERE, "mg_ops.def"),
+           os.path.join(os.path.dirname(_HERE), "csrc", "mg_ops.def"))
+_ROW = re.compile(r'^MG_OP\(\s*(\w+)\s*,\s*(\w+)\s*,\s*"([^"]*)"\s*,\s*(\w+)\s*,'
+                  r'\s*(-?\d+)\s*,\s*"([^"]*)"\s*\)\s*$')
+
+
+def source_path():
+    """Where the table was found."""
+    for path in _PLACES:
+        if os.path.exists(path):
+            return path
+    raise ImportError("micrograd: the op table mg_ops.def is missing (looked in "
+                      + " and ".join(_PLACES) + "); reinstall the package")
+
+
+def parse(text):
+    """The rows of an mg_ops.def text, as Op records in code order."""
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith("MG_OP("):
+            continue
+        match = _ROW.match(line)
+        if match is None:
+            raise ValueError(f"mg_ops.def: cannot read the row {line!r}")
+        CODE, stem, name, kind, arity, doc = match.groups()
+        if kind not in KINDS:
+            raise ValueError(f"mg_ops.def: {CODE} has an unknown kind {kind!r}")
+        rows.append(Op(len(rows), CODE, stem, name, kind, int(arity), doc))
+    return tuple(rows)
+
+
+with open(source_path(), encoding="utf-8") as _f:
+    OPS = parse(_f.read())
+
+NAMES = tuple(op.name for op in OPS)
+NUM_OPS = len(OPS)
+globals().update({op.CODE: op.code for op in OPS})   # ADD = 1, EXP = ..., as the C enum
+
+
+def of_kind(*kinds):
+    """The rows of the given kinds, in code order."""
+    return tuple(op for op in OPS if op.kind in kinds)
