@@ -1,6 +1,6 @@
 """The benchmarks, from a source checkout: the same as `python -m micrograd bench`.
 
-The workloads live in micrograd/bench.py (and micrograd/bench_mlp.py) so that an
+The workloads live in micrograd/bench/ (workloads, other systems, report) so that an
 installed wheel can run them; results are recorded in benchmarks/RESULTS.md.
 """
 import os

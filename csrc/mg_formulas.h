@@ -33,6 +33,14 @@ enum {
 };
 
 #define MG_INLINE static inline
+/* For the few functions written once and specialised on a constant argument. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MG_SPECIALISE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define MG_SPECIALISE static __forceinline
+#else
+#define MG_SPECIALISE static inline
+#endif
 
 /* ---- shared helpers ------------------------------------------------------ */
 
@@ -106,6 +114,45 @@ MG_INLINE double mg_sigmoid(double x)
 MG_INLINE double mg_sgn(double x)
 {
     return (x > 0.0) ? 1.0 : ((x < 0.0) ? -1.0 : 0.0);
+}
+
+/* Error-free transformations (Dekker, Knuth), for the formulas that need
+ * more than double precision in an intermediate: a + b = *s + *e and
+ * a * b = *p + *e exactly (split by 2^27 + 1; with -ffp-contract=off no
+ * multiply-add can fuse).  docs/design.md, "Accuracy", says where and why. */
+MG_INLINE void mg_two_sum(double a, double b, double *s, double *e)
+{
+    double z = a + b, bb = z - a;
+    *s = z;
+    *e = (a - (z - bb)) + (b - bb);
+}
+
+MG_INLINE void mg_split(double a, double *hi, double *lo)
+{
+    double c = 134217729.0 * a, h = c - (c - a);
+    *hi = h;
+    *lo = a - h;
+}
+
+MG_INLINE void mg_two_prod(double a, double b, double *p, double *e)
+{
+    double ah, al, bh, bl, z = a * b;
+    mg_split(a, &ah, &al);
+    mg_split(b, &bh, &bl);
+    *p = z;
+    *e = ((ah * bh - z) + ah * bl + al * bh) + al * bl;
+}
+
+/* e / (1 + e)^2 for 0 <= e <= 1, with the square in double-double: the
+ * derivative of the logistic function is this of e^-|x|, and tanh's is four
+ * times this of e^-2|x|, without the cancellation of 1 - y*y. */
+MG_INLINE double mg_e_over_1pe_sq(double e)
+{
+    double p = 1.0 + e, pl = e - (p - 1.0), q, ql, r;
+    mg_two_prod(p, p, &q, &ql);
+    ql += 2.0 * p * pl;
+    r = e / q;
+    return r - r * (ql / q);
 }
 
 /* IEEE 754-2019 maximum and minimum: NaN if either operand is NaN (the first
@@ -305,11 +352,11 @@ MG_INLINE int fwd_expm1(double x, double *out)
     *out = expm1(x);
     return (isinf(*out) && isfinite(x)) ? MG_ERANGE : MG_OK;
 }
-/* e^x itself, not y + 1, which cancels where y is near -1 */
+/* y + 1 (torch's) where it is exact enough, e^x below -ln 2, where y + 1
+ * cancels */
 MG_INLINE double bwd_expm1(double g, double x, double y)
 {
-    (void)y;
-    return g * exp(x);
+    return (x >= -0.6931471805599453) ? g * (y + 1.0) : g * exp(x);
 }
 
 MG_INLINE int fwd_log(double x, double *out)
@@ -368,24 +415,28 @@ MG_INLINE double bwd_cos(double g, double x, double y)
 }
 
 MG_INLINE int fwd_atan(double x, double *out) { *out = atan(x); return MG_OK; }
+/* torch's 1 / (x*x + 1), but without x*x overflowing beyond 1e150 */
 MG_INLINE double bwd_atan(double g, double x, double y)
 {
     (void)y;
-    return g / (x * x + 1.0);
+    return (fabs(x) <= 1e150) ? g / (x * x + 1.0) : g / x / x;
 }
 
 MG_INLINE int fwd_tanh(double x, double *out) { *out = tanh(x); return MG_OK; }
+/* torch's 1 - y*y near 0; beyond, sech^2 x = 4e/(1+e)^2 with e = e^-2|x|,
+ * which does not cancel where y is near +-1 */
 MG_INLINE double bwd_tanh(double g, double x, double y)
 {
-    (void)x;
-    return g * (1.0 - y * y);
+    if (fabs(x) < 0.25) return g * (1.0 - y * y);
+    return g * (4.0 * mg_e_over_1pe_sq(exp(-2.0 * fabs(x))));
 }
 
 MG_INLINE int fwd_sigmoid(double x, double *out) { *out = mg_sigmoid(x); return MG_OK; }
+/* s(x)(1 - s(x)) = e/(1+e)^2 with e = e^-|x|: (1 - y) cancels for large x */
 MG_INLINE double bwd_sigmoid(double g, double x, double y)
 {
-    (void)x;
-    return (g * (1.0 - y)) * y;
+    (void)y;
+    return g * mg_e_over_1pe_sq(exp(-fabs(x)));
 }
 
 MG_INLINE int fwd_relu(double x, double *out) { *out = (x < 0.0) ? 0.0 : x; return MG_OK; }
@@ -396,50 +447,225 @@ MG_INLINE double bwd_relu(double g, double x, double y)
 }
 
 /* GELU constants as torch writes them (products of the <math.h> literals,
- * folded in double precision; _ops_py multiplies the same literals). */
+ * folded in double precision; _ops_py multiplies the same literals), and the
+ * low parts of two of them, for the tails (the double-double constants). */
 #define MG_SQRT1_2 0.70710678118654752440
+#define MG_SQRT1_2_LO (-4.833646656726457e-17)
+#define MG_TWO_SQRTPI 1.12837916709551257390
 #define MG_GELU_PDF (1.12837916709551257390 * 0.70710678118654752440 * 0.5)
+#define MG_GELU_PDF_LO (-2.49232720227773e-17)
 #define MG_GELU_BETA (1.41421356237309504880 * 1.12837916709551257390 * 0.5)
 #define MG_GELU_KAPPA 0.044715
 
+/* erfc(-x / sqrt 2) with the argument in double-double, corrected to first
+ * order for its low part: Phi(x) = erfc(-x/sqrt 2) / 2 in the left tail,
+ * where 1 + erf(...) would cancel. */
+MG_INLINE double mg_erfc_neg_x_over_sqrt2(double x)
+{
+    double p, q, zh, zl;
+    mg_two_prod(-x, MG_SQRT1_2, &p, &q);
+    mg_two_sum(p, q + -x * MG_SQRT1_2_LO, &zh, &zl);
+    return erfc(zh) - zl * (MG_TWO_SQRTPI * exp(-(zh * zh)));
+}
+
+/* the asymptotic series of the Mills ratio, for x < -35 */
+MG_INLINE double mg_mills(double t)
+{
+    return 1.0 + t * (-1.0 + t * (3.0 + t * (-15.0 + t * (105.0 + t * (-945.0 + t * (
+        10395.0 + t * (-135135.0 + t * (2027025.0 + t * (-34459425.0)))))))));
+}
+
+MG_INLINE double mg_gelu_tail(double x, double poly)
+{
+    double ph, pl, h;
+    mg_two_prod(x, x, &ph, &pl);
+    h = exp(-0.25 * ph);
+    return (((MG_GELU_PDF * poly) * h) * (1.0 - 0.5 * pl)) * h;
+}
+
+/* torch's x/2 (1 + erf(x/sqrt 2)) from -0.5 up; below, where it cancels,
+ * erfc in double-double, then the asymptotic tail, then 0 */
 MG_INLINE int fwd_gelu(double x, double *out)
 {
-    *out = x * 0.5 * (1.0 + erf(x * MG_SQRT1_2));
+    double ph, pl;
+    if (x >= -0.5) *out = x * 0.5 * (1.0 + erf(x * MG_SQRT1_2));
+    else if (x >= -35.0) *out = (0.5 * x) * mg_erfc_neg_x_over_sqrt2(x);
+    else if (x >= -40.0) {
+        mg_two_prod(x, x, &ph, &pl);
+        *out = mg_gelu_tail(x, -mg_mills(1.0 / ph));
+    } else {
+        *out = x * 0.0;
+    }
     return MG_OK;
 }
+
 MG_INLINE double bwd_gelu(double g, double x, double y)
 {
-    double cdf = 0.5 * (1.0 + erf(x * MG_SQRT1_2));
-    double pdf = MG_GELU_PDF * exp(x * x * -0.5);
+    double ph, pl, t;
     (void)y;
-    return g * (cdf + x * pdf);
+    if (x >= -0.5) {
+        double cdf = 0.5 * (1.0 + erf(x * MG_SQRT1_2));
+        double pdf = MG_GELU_PDF * exp(x * x * -0.5);
+        return g * (cdf + x * pdf);
+    }
+    if (x >= -35.0) {
+        double cdf = 0.5 * mg_erfc_neg_x_over_sqrt2(x), ah, al, bh, bl, sh, sl;
+        mg_two_prod(x, x, &ph, &pl);
+        mg_two_prod(x, exp(-0.5 * ph), &ah, &al);
+        mg_two_prod(MG_GELU_PDF, ah, &bh, &bl);
+        bl += (MG_GELU_PDF * al + MG_GELU_PDF_LO * ah) - bh * (0.5 * pl);
+        mg_two_sum(cdf, bh, &sh, &sl);
+        return g * (sh + (sl + bl));
+    }
+    if (x < -40.0) return g * (-0.0 * x);   /* +0, and NaN at -inf as before */
+    mg_two_prod(x, x, &ph, &pl);            /* NaN lands here */
+    t = 1.0 / ph;
+    return g * mg_gelu_tail(x, x * (1.0 - t * mg_mills(t)));
 }
 
+/* 2u = 2 beta (x + kappa x^3) in double-double: tanh-GELU is x s(2u), s the
+ * logistic function, and its derivative needs 2u to more than double
+ * precision where s is far in its tail */
+MG_INLINE void mg_gelu_tanh_2u(double x, double *hi, double *lo)
+{
+    double p, pl, c, cl, k, kl, sm, sl, u, ul;
+    mg_two_prod(x, x, &p, &pl);
+    mg_two_prod(p, x, &c, &cl);
+    cl += pl * x;
+    mg_two_prod(MG_GELU_KAPPA, c, &k, &kl);
+    kl += MG_GELU_KAPPA * cl;
+    mg_two_sum(x, k, &sm, &sl);
+    sl += kl;
+    mg_two_prod(MG_GELU_BETA, sm, &u, &ul);
+    ul += MG_GELU_BETA * sl;
+    *hi = 2.0 * u;
+    *lo = 2.0 * ul;
+}
+
+/* du/dx = beta (1 + 3 kappa x^2), in double-double */
+MG_INLINE void mg_gelu_tanh_du(double x, double *hi, double *lo)
+{
+    double wh, wl, kh, kl, th, tl, sh, sl, dh, dl;
+    mg_two_prod(x, x, &wh, &wl);
+    mg_two_prod(3.0, MG_GELU_KAPPA, &kh, &kl);
+    mg_two_prod(kh, wh, &th, &tl);
+    tl += kh * wl + kl * wh;
+    mg_two_sum(1.0, th, &sh, &sl);
+    sl += tl;
+    mg_two_prod(MG_GELU_BETA, sh, &dh, &dl);
+    dl += MG_GELU_BETA * sl;
+    *hi = dh;
+    *lo = dl;
+}
+
+/* torch's formula from -0.25 up; below, x s(2u) = x e / (1 + e), e = e^2u */
 MG_INLINE int fwd_gelu_tanh(double x, double *out)
 {
-    double inner = MG_GELU_BETA * (x + MG_GELU_KAPPA * (x * x * x));
-    *out = 0.5 * x * (1.0 + tanh(inner));
+    double uh, ul;
+    if (x >= -0.25) {
+        double inner = MG_GELU_BETA * (x + MG_GELU_KAPPA * (x * x * x));
+        *out = 0.5 * x * (1.0 + tanh(inner));
+        return MG_OK;
+    }
+    if (x < -30.0) { *out = x * 0.0; return MG_OK; }
+    mg_gelu_tanh_2u(x, &uh, &ul);
+    if (uh >= -700.0) {
+        double e = exp(uh), nh, nl, p, pl, r;
+        mg_two_prod(x, e, &nh, &nl);
+        p = 1.0 + e;
+        pl = e - (p - 1.0);
+        r = nh / p;
+        *out = r + r * ((ul + nl / nh) - pl / p);
+    } else {
+        double h = exp(0.5 * uh), a = x * h;
+        a = a + a * ul;
+        *out = a * h;
+    }
     return MG_OK;
 }
+
 MG_INLINE double bwd_gelu_tanh(double g, double x, double y)
 {
-    double x_sq = x * x;
-    double inner = MG_GELU_BETA * (x + MG_GELU_KAPPA * (x_sq * x));
-    double t = tanh(inner);
-    double left = 0.5 * x, right = 1.0 + t, dt = 1.0 - t * t;
-    /* where tanh has saturated the term is exactly 0, even if x^2 overflowed */
-    double right_dx = (dt == 0.0) ? 0.0
-                      : left * dt * (MG_GELU_BETA * (1.0 + 3.0 * MG_GELU_KAPPA * x_sq));
+    double uh, ul, dh, dl;
     (void)y;
-    return g * (0.5 * right + right_dx);
+    if (x >= -0.25 && x < 1.5) {        /* torch's formula */
+        double x_sq = x * x;
+        double inner = MG_GELU_BETA * (x + MG_GELU_KAPPA * (x_sq * x));
+        double t = tanh(inner);
+        double left = 0.5 * x, right = 1.0 + t, dt = 1.0 - t * t;
+        double right_dx = left * dt * (MG_GELU_BETA * (1.0 + 3.0 * MG_GELU_KAPPA * x_sq));
+        return g * (0.5 * right + right_dx);
+    }
+    if (x > 30.0) return g * 1.0;
+    if (x < -30.0) return g * 0.0;
+    mg_gelu_tanh_2u(x, &uh, &ul);
+    mg_gelu_tanh_du(x, &dh, &dl);
+    if (x > 0.0) {
+        double e = exp(-uh), p = 1.0 + e, pl = e - (p - 1.0);
+        double t = ((2.0 * x) * dh) * (e / p), r = (1.0 + t) / p;
+        return g * (r - r * (pl / p));
+    } else {
+        double mh, ml, e, p, pl, q, rh, rl, corr, a, al, f;
+        mg_two_prod(2.0 * x, dh, &mh, &ml);
+        ml += (2.0 * x) * dl;
+        e = (uh >= -700.0) ? exp(uh) : 0.0;
+        p = 1.0 + e;
+        pl = e - (p - 1.0);
+        q = mh / p;
+        mg_two_prod(q, p, &rh, &rl);
+        corr = (((mh - rh) - rl) + ml - q * pl) / p;
+        mg_two_sum(1.0, q, &a, &al);
+        f = a + (al + corr);
+        if (uh >= -700.0) {
+            double nh, nl, r;
+            mg_two_prod(e, f, &nh, &nl);
+            r = nh / p;
+            return g * (r + ((nl + nh * ul) - r * pl) / p);
+        } else {
+            double h = exp(0.5 * uh), b = h * f;
+            b = b + b * ul;
+            return g * (b * h);
+        }
+    }
 }
 
-MG_INLINE int fwd_silu(double x, double *out) { *out = x * mg_sigmoid(x); return MG_OK; }
+/* x / (1 + e^-x), and (x e^(x/2)) e^(x/2) below -708, where e^-x overflows */
+MG_INLINE int fwd_silu(double x, double *out)
+{
+    double h;
+    if (x >= -708.0) {
+        *out = x / (1.0 + exp(-x));
+    } else {
+        h = exp(0.5 * x);
+        *out = (x * h) * h;
+    }
+    return MG_OK;
+}
+
+/* s (1 + x (1 - s)), rearranged so that nothing cancels near its zero at
+ * x = -1.2785: in double-double where x < 0 */
 MG_INLINE double bwd_silu(double g, double x, double y)
 {
-    double s = mg_sigmoid(x);
     (void)y;
-    return g * (s * (1.0 + x * (1.0 - s)));
+    if (x >= 0.0) {
+        double e = exp(-x), p = 1.0 + e, pl = e - (p - 1.0);
+        double r = (1.0 + x * (e / p)) / p;
+        return g * (r - r * (pl / p));
+    }
+    if (x >= -708.0) {
+        double e = exp(x), p = 1.0 + e, pl = e - (p - 1.0), q = x / p;
+        double m, ml, a, al, corr, f, nh, nl, r;
+        mg_two_prod(q, p, &m, &ml);
+        corr = (((x - m) - ml) - q * pl) / p;
+        mg_two_sum(1.0, q, &a, &al);
+        f = a + (al + corr);
+        mg_two_prod(e, f, &nh, &nl);
+        r = nh / p;
+        return g * (r + (nl - r * pl) / p);
+    } else {
+        double h = exp(0.5 * x);
+        return g * (((1.0 + x) * h) * h);
+    }
 }
 
 /* ---- PARAM: a Number x and an activation's parameter c ------------------- */

@@ -35,8 +35,8 @@
  * accumulate across calls; interior nodes hold the latest pass.  Nothing here
  * is recursive.
  *
- * The sweep propagates only the nodes that got a contribution (the flag
- * MG_FLAG_REACHED, set by every add).  Every edge contributes, even a zero,
+ * Where the graph holds a where(), the sweep propagates only the nodes that
+ * got a contribution (the flag MG_FLAG_REACHED, set by every add).  Every edge contributes, even a zero,
  * except the edge to the operand where() did not pick: so that operand, and
  * whatever only it leads to, is skipped, and an inf or NaN local derivative
  * there cannot turn into a NaN gradient (0 * inf) elsewhere.
@@ -76,7 +76,8 @@ enum {
 
 #define MG_FLAG_MARK 1u     /* visited, only while mg_topo_sort runs */
 #define MG_FLAG_BLOCK 2u    /* operands live in the kids.many block */
-#define MG_FLAG_REACHED 4u  /* got a contribution in this backward pass */
+#define MG_FLAG_REACHED 4u  /* got a contribution in this backward pass (clear
+                               outside a sweep: every sweep clears it behind it) */
 
 typedef struct mg_node mg_node;
 struct mg_node {
@@ -97,6 +98,7 @@ struct mg_node {
 /* Op table ------------------------------------------------------------- */
 const char *mg_op_name(int op);             /* "?" for a code out of range */
 int mg_op_kind(int op);                     /* MG_KIND_*, or -1 */
+extern const signed char mg_kinds[MG_NUM_OPS];   /* the same, unchecked, for hot loops */
 int mg_op_arity(int op);                    /* operands, -1 for any number */
 
 /* Forward values by kind (for CONST and PARAM, x is the Number's value and c
@@ -136,6 +138,7 @@ void mg_set_grad_enabled(int enabled);
 typedef struct {
     mg_node **nodes;          /* interior nodes, operands before users */
     size_t len, cap;
+    int selects;              /* whether any of them is a where() */
 } mg_order;
 
 /* Called every MG_CHECK_EVERY nodes during a long sort or sweep; a nonzero
@@ -153,8 +156,10 @@ int mg_topo_collect(mg_node *root, mg_order *order, int zero, mg_check_fn check,
 void mg_order_unmark(const mg_order *order);
 void mg_order_free(mg_order *order);
 
-/* Local derivatives: adds node's contributions to its operands' gradients. */
+/* Local derivatives: adds node's contributions to its operands' gradients;
+ * the tracked form also marks each operand MG_FLAG_REACHED. */
 void mg_propagate(mg_node *node);
+void mg_propagate_tracked(mg_node *node);
 /* The whole pass.  0 ok; -1 out of memory; -2 the check callback aborted. */
 int mg_backward(mg_node *root, double seed, mg_check_fn check, void *ctx);
 

@@ -12,7 +12,7 @@ static const char *const NAMES[MG_NUM_OPS] = {
 #undef MG_OP
 };
 
-static const signed char KINDS[MG_NUM_OPS] = {
+const signed char mg_kinds[MG_NUM_OPS] = {
 #define MG_OP(CODE, stem, name, kind, arity, doc) KIND_OF(kind),
 #include "mg_ops.def"
 #undef MG_OP
@@ -31,7 +31,7 @@ const char *mg_op_name(int op)
 
 int mg_op_kind(int op)
 {
-    return (op >= 0 && op < MG_NUM_OPS) ? KINDS[op] : -1;
+    return (op >= 0 && op < MG_NUM_OPS) ? mg_kinds[op] : -1;
 }
 
 int mg_op_arity(int op)
@@ -97,16 +97,19 @@ int mg_eval_range(int op, double x, double lo, double hi, double *out)
     }
 }
 
-/* Every contribution marks its operand reached: mg_backward sweeps only the
- * nodes something reached, so the branch where() did not take, which gets no
- * contribution at all, is skipped with everything only it leads to. */
-static inline void add_to(mg_node *k, double v)
+/* With `track` set, every contribution marks its operand reached, and
+ * mg_backward sweeps only the nodes something reached: the branch where() did
+ * not take gets no contribution at all, so it is skipped with everything only
+ * it leads to.  A graph without where() needs no marks (every node it sorts
+ * is reached), and its sweep does not pay for them: the two propagations
+ * below are the same code, specialised on the constant `track`. */
+MG_SPECIALISE void add_to(mg_node *k, double v, const int track)
 {
     k->gradient += v;
-    k->flags |= MG_FLAG_REACHED;
+    if (track) k->flags |= MG_FLAG_REACHED;
 }
 
-static void propagate_block(mg_node *node, double g)
+MG_SPECIALISE void propagate_block(mg_node *node, double g, const int track)
 {
     mg_node **k = mg_block_kids(node);
     double *cst = mg_block_consts(node);
@@ -114,19 +117,19 @@ static void propagate_block(mg_node *node, double g)
     switch (node->op) {
     case MG_SUM:
         for (i = 0; i < n; i++)
-            if (k[i]) add_to(k[i], g);
+            if (k[i]) add_to(k[i], g, track);
         break;
     case MG_DOT:
         for (i = 0; i < n; i++) {
             uint32_t j = (i < half) ? i + half : i - half;   /* the partner */
-            if (k[i]) add_to(k[i], g * (k[j] ? k[j]->value : cst[j]));
+            if (k[i]) add_to(k[i], g * (k[j] ? k[j]->value : cst[j]), track);
         }
         break;
     case MG_WHERE: {
         /* the picked operand only: the other is skipped, not multiplied by 0 */
         double cond = k[0] ? k[0]->value : cst[0];
         mg_node *picked = mg_where_picks_a(cond) ? k[1] : k[2];
-        if (picked) add_to(picked, g);
+        if (picked) add_to(picked, g, track);
         break;
     }
     default:
@@ -134,7 +137,7 @@ static void propagate_block(mg_node *node, double g)
     }
 }
 
-void mg_propagate(mg_node *node)
+MG_SPECIALISE void propagate(mg_node *node, const int track)
 {
     double g = node->gradient, y = node->value, c = node->c;
     mg_node *a = node->kids.two[0], *b = node->kids.two[1];
@@ -150,21 +153,24 @@ void mg_propagate(mg_node *node)
 #define CASE_BINARY(CODE, stem) \
     case MG_##CODE: \
         bwd_##stem(g, a->value, b->value, y, &da, &db); \
-        add_to(a, da); \
-        add_to(b, db); \
+        add_to(a, da, track); \
+        add_to(b, db, track); \
         break;
 #define CASE_CONST(CODE, stem) \
-    case MG_##CODE: add_to(a, bwd_##stem(g, a->value, y, c)); break;
+    case MG_##CODE: add_to(a, bwd_##stem(g, a->value, y, c), track); break;
 #define CASE_UNARY(CODE, stem) \
-    case MG_##CODE: add_to(a, bwd_##stem(g, a->value, y)); break;
+    case MG_##CODE: add_to(a, bwd_##stem(g, a->value, y), track); break;
 #define CASE_PARAM(CODE, stem) \
-    case MG_##CODE: add_to(a, bwd_##stem(g, a->value, y, c)); break;
+    case MG_##CODE: add_to(a, bwd_##stem(g, a->value, y, c), track); break;
 #define CASE_RANGE(CODE, stem) \
-    case MG_##CODE: add_to(a, bwd_##stem(g, a->value, y, c, node->kids.one.c2)); break;
-#define CASE_SELECT(CODE, stem) case MG_##CODE: propagate_block(node, g); break;
-#define CASE_NARY(CODE, stem) case MG_##CODE: propagate_block(node, g); break;
+    case MG_##CODE: add_to(a, bwd_##stem(g, a->value, y, c, node->kids.one.c2), track); break;
+#define CASE_SELECT(CODE, stem) case MG_##CODE: propagate_block(node, g, track); break;
+#define CASE_NARY(CODE, stem) case MG_##CODE: propagate_block(node, g, track); break;
 #include "mg_ops.def"
     default:
         break;
     }
 }
+
+void mg_propagate(mg_node *node) { propagate(node, 0); }
+void mg_propagate_tracked(mg_node *node) { propagate(node, 1); }

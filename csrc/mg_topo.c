@@ -42,6 +42,7 @@ void mg_order_free(mg_order *order)
     free(order->nodes);
     order->nodes = NULL;
     order->len = order->cap = 0;
+    order->selects = 0;
 }
 
 void mg_order_unmark(const mg_order *order)
@@ -67,7 +68,7 @@ static void prefetch_operands(const mg_node *node)
 int mg_topo_collect(mg_node *root, mg_order *order, int zero, mg_check_fn check, void *ctx)
 {
     frame *stack = NULL;
-    size_t depth = 0, cap = 0, i, visits = 0;
+    size_t depth = 0, cap = 0, i;
     int status = 0;
 
     if (root->op == MG_LEAF || (root->flags & MG_FLAG_MARK)) return 0;
@@ -77,10 +78,7 @@ int mg_topo_collect(mg_node *root, mg_order *order, int zero, mg_check_fn check,
         return -1;
     }
     root->flags |= MG_FLAG_MARK;
-    if (zero) {
-        root->gradient = 0.0;
-        root->flags &= (uint8_t)~MG_FLAG_REACHED;
-    }
+    if (zero) root->gradient = 0.0;
     stack[depth].node = root;
     stack[depth].next = 0;
     depth++;
@@ -90,15 +88,8 @@ int mg_topo_collect(mg_node *root, mg_order *order, int zero, mg_check_fn check,
             mg_node *kid = mg_node_kid(top->node, top->next++);
             if (kid == NULL || kid->op == MG_LEAF || (kid->flags & MG_FLAG_MARK))
                 continue;
-            if (check && ++visits % MG_CHECK_EVERY == 0 && check(ctx) != 0) {
-                status = -2;
-                break;
-            }
             kid->flags |= MG_FLAG_MARK;
-            if (zero) {
-                kid->gradient = 0.0;
-                kid->flags &= (uint8_t)~MG_FLAG_REACHED;
-            }
+            if (zero) kid->gradient = 0.0;
             if (depth == cap && grow((void **)&stack, &cap, sizeof(frame)) < 0) {
                 kid->flags &= (uint8_t)~MG_FLAG_MARK;
                 status = -1;
@@ -110,6 +101,12 @@ int mg_topo_collect(mg_node *root, mg_order *order, int zero, mg_check_fn check,
             prefetch_operands(kid);
         } else {
             if (push_order(order, top->node) < 0) { status = -1; break; }
+            if ((top->node->flags & MG_FLAG_BLOCK) && mg_kinds[top->node->op] == MG_KIND_SELECT)
+                order->selects = 1;
+            if (check && (order->len % MG_CHECK_EVERY) == 0 && check(ctx) != 0) {
+                status = -2;
+                break;
+            }
             depth--;
         }
     }
@@ -128,6 +125,7 @@ int mg_topo_sort(mg_node *root, mg_order *order, mg_check_fn check, void *ctx)
     int status;
     order->nodes = NULL;
     order->len = order->cap = 0;
+    order->selects = 0;
     status = mg_topo_collect(root, order, 0, check, ctx);
     if (status == 0) mg_order_unmark(order);
     return status;

@@ -8,9 +8,23 @@
 from micrograd import _steps
 
 
+@cython.final
+@cython.auto_pickle(False)
+cdef class StepLog:
+    """The steps of a line of chains (see micrograd._steps.StepLog)."""
+
+    cdef readonly object start
+    cdef readonly list names, operands
+
+    def __init__(self, start, list names, list operands):
+        self.start, self.names, self.operands = start, names, operands
+
+
 cdef inline Chain _link(Chain parent, object value, str name, object operand):
+    cdef StepLog log = parent._log
     cdef Chain new
-    log = _steps.log_for_step(parent._log, parent._count)
+    if len(log.names) != parent._count:        # a branch: fork the log
+        log = StepLog(log.start, log.names[:parent._count], log.operands[:parent._count])
     log.names.append(name)
     log.operands.append(operand)
     new = Chain.__new__(Chain)
@@ -62,12 +76,12 @@ cdef class Chain:
     """A running Number and the steps that made it (see micrograd.chain)."""
 
     cdef readonly object _value
-    cdef readonly object _log
+    cdef readonly StepLog _log
     cdef readonly Py_ssize_t _count
 
     def __init__(self, start):
         self._value, first = _steps.start_value(start, Number)
-        self._log = _steps.StepLog(first, [], [])
+        self._log = StepLog(first, [], [])
         self._count = 0
 
     def _then(self, name, operand, fn, *args):

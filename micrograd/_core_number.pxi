@@ -302,7 +302,7 @@ cdef class Number:
     def __pos__(self): return self
     def __abs__(self): return _make_unary(MG_ABS, self)
 
-    # -- binary methods, as the seed article names them -------------------------
+    # -- binary methods, the names the original Chain article gave them -------------------------
     def add(self, other): return _checked(_binary(self, other, MG_ADD, MG_ADD_C), self, other, "+")
     def sub(self, other): return _checked(_binary(self, other, MG_SUB, MG_SUB_C), self, other, "-")
     def mul(self, other): return _checked(_binary(self, other, MG_MUL, MG_MUL_C), self, other, "*")

@@ -179,7 +179,7 @@ class Number:
     def __pos__(self): return self
     def __abs__(self): return _unary(self, T.ABS)
 
-    # -- binary methods, as the seed article names them -------------------------
+    # -- binary methods, the names the original Chain article gave them -------------------------
     def add(self, other): return checked(self.__add__(other), self, other, "+")
     def sub(self, other): return checked(self.__sub__(other), self, other, "-")
     def mul(self, other): return checked(self.__mul__(other), self, other, "*")

@@ -120,6 +120,36 @@ def sgn(x):
     return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
 
 
+# Error-free transformations (mg_formulas.h's mg_two_sum, mg_split, mg_two_prod).
+def two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def split(a):
+    c = 134217729.0 * a
+    h = c - (c - a)
+    return h, a - h
+
+
+def two_prod(a, b):
+    p = a * b
+    ah, al = split(a)
+    bh, bl = split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def e_over_1pe_sq(e):
+    """e / (1 + e)^2 for 0 <= e <= 1, the square in double-double."""
+    p = 1.0 + e
+    pl = e - (p - 1.0)
+    q, ql = two_prod(p, p)
+    ql += 2.0 * p * pl
+    r = e / q
+    return r - r * (ql / q)
+
+
 def fmax(a, b):
     """IEEE 754-2019 maximum: NaN wins, and -0.0 < +0.0."""
     if a != a:
@@ -208,7 +238,7 @@ def ieee_exp(x): return cexp(x)
 def bwd_exp(g, x, y): return g * y
 def fwd_expm1(x): return math.expm1(x)
 def ieee_expm1(x): return cexpm1(x)
-def bwd_expm1(g, x, y): return g * cexp(x)        # not y + 1, which cancels near -1
+def bwd_expm1(g, x, y): return g * (y + 1.0) if x >= -0.6931471805599453 else g * math.exp(x)
 def fwd_log(x): return math.log(x)               # ValueError at x <= 0
 def ieee_log(x): return clog(x)
 def bwd_log(g, x, y): return fdiv(g, x)
@@ -225,53 +255,196 @@ def fwd_cos(x): return math.cos(x)
 def ieee_cos(x): return ccos(x)
 def bwd_cos(g, x, y): return g * -csin(x)
 def fwd_atan(x): return math.atan(x)
-def bwd_atan(g, x, y): return fdiv(g, x * x + 1.0)
+def bwd_atan(g, x, y): return g / (x * x + 1.0) if abs(x) <= 1e150 else g / x / x
 def fwd_tanh(x): return math.tanh(x)
-def bwd_tanh(g, x, y): return g * (1.0 - y * y)
+
+
+def bwd_tanh(g, x, y):
+    if abs(x) < 0.25:
+        return g * (1.0 - y * y)
+    return g * (4.0 * e_over_1pe_sq(math.exp(-2.0 * abs(x))))
+
+
+
 def fwd_sigmoid(x): return sigmoid(x)
-def bwd_sigmoid(g, x, y): return (g * (1.0 - y)) * y
+def bwd_sigmoid(g, x, y): return g * e_over_1pe_sq(math.exp(-abs(x)))
 def fwd_relu(x): return 0.0 if x < 0.0 else x
 def bwd_relu(g, x, y): return 0.0 if y <= 0.0 else g
 
 
-# GELU constants as mg_formulas.h writes them: products of the same literals.
+# GELU constants as mg_formulas.h writes them: products of the same literals,
+# and the low parts of two of them.
 SQRT1_2 = 0.70710678118654752440
+SQRT1_2_LO = -4.833646656726457e-17
+TWO_SQRTPI = 1.12837916709551257390
 GELU_PDF = 1.12837916709551257390 * 0.70710678118654752440 * 0.5
+GELU_PDF_LO = -2.49232720227773e-17
 GELU_BETA = 1.41421356237309504880 * 1.12837916709551257390 * 0.5
 GELU_KAPPA = 0.044715
 
 
+def erfc_neg_x_over_sqrt2(x):
+    p, q = two_prod(-x, SQRT1_2)
+    zh, zl = two_sum(p, q + -x * SQRT1_2_LO)
+    return math.erfc(zh) - zl * (TWO_SQRTPI * math.exp(-(zh * zh)))
+
+
+def mills(t):
+    return 1.0 + t * (-1.0 + t * (3.0 + t * (-15.0 + t * (105.0 + t * (-945.0 + t * (
+        10395.0 + t * (-135135.0 + t * (2027025.0 + t * (-34459425.0)))))))))
+
+
+def gelu_tail(x, poly):
+    ph, pl = two_prod(x, x)
+    h = math.exp(-0.25 * ph)
+    return (((GELU_PDF * poly) * h) * (1.0 - 0.5 * pl)) * h
+
+
 def fwd_gelu(x):
-    return x * 0.5 * (1.0 + math.erf(x * SQRT1_2))
+    if x >= -0.5:
+        return x * 0.5 * (1.0 + math.erf(x * SQRT1_2))
+    if x >= -35.0:
+        return (0.5 * x) * erfc_neg_x_over_sqrt2(x)
+    if x >= -40.0:
+        ph, pl = two_prod(x, x)
+        return gelu_tail(x, -mills(1.0 / ph))
+    return x * 0.0
 
 
 def bwd_gelu(g, x, y):
-    cdf = 0.5 * (1.0 + math.erf(x * SQRT1_2))
-    pdf = GELU_PDF * math.exp(x * x * -0.5)
-    return g * (cdf + x * pdf)
+    if x >= -0.5:
+        cdf = 0.5 * (1.0 + math.erf(x * SQRT1_2))
+        pdf = GELU_PDF * math.exp(x * x * -0.5)
+        return g * (cdf + x * pdf)
+    if x >= -35.0:
+        cdf = 0.5 * erfc_neg_x_over_sqrt2(x)
+        ph, pl = two_prod(x, x)
+        ah, al = two_prod(x, math.exp(-0.5 * ph))
+        bh, bl = two_prod(GELU_PDF, ah)
+        bl += (GELU_PDF * al + GELU_PDF_LO * ah) - bh * (0.5 * pl)
+        sh, sl = two_sum(cdf, bh)
+        return g * (sh + (sl + bl))
+    if x < -40.0:
+        return g * (-0.0 * x)
+    ph, pl = two_prod(x, x)                     # NaN lands here
+    t = 1.0 / ph
+    return g * gelu_tail(x, x * (1.0 - t * mills(t)))
+
+
+def gelu_tanh_2u(x):
+    p, pl = two_prod(x, x)
+    c, cl = two_prod(p, x)
+    cl += pl * x
+    k, kl = two_prod(GELU_KAPPA, c)
+    kl += GELU_KAPPA * cl
+    sm, sl = two_sum(x, k)
+    sl += kl
+    u, ul = two_prod(GELU_BETA, sm)
+    ul += GELU_BETA * sl
+    return 2.0 * u, 2.0 * ul
+
+
+def gelu_tanh_du(x):
+    wh, wl = two_prod(x, x)
+    kh, kl = two_prod(3.0, GELU_KAPPA)
+    th, tl = two_prod(kh, wh)
+    tl += kh * wl + kl * wh
+    sh, sl = two_sum(1.0, th)
+    sl += tl
+    dh, dl = two_prod(GELU_BETA, sh)
+    dl += GELU_BETA * sl
+    return dh, dl
 
 
 def fwd_gelu_tanh(x):
-    inner = GELU_BETA * (x + GELU_KAPPA * (x * x * x))
-    return 0.5 * x * (1.0 + math.tanh(inner))
+    if x >= -0.25:
+        inner = GELU_BETA * (x + GELU_KAPPA * (x * x * x))
+        return 0.5 * x * (1.0 + math.tanh(inner))
+    if x < -30.0:
+        return x * 0.0
+    uh, ul = gelu_tanh_2u(x)
+    if uh >= -700.0:
+        e = math.exp(uh)
+        nh, nl = two_prod(x, e)
+        p = 1.0 + e
+        pl = e - (p - 1.0)
+        r = nh / p
+        return r + r * ((ul + nl / nh) - pl / p)
+    h = math.exp(0.5 * uh)
+    a = x * h
+    a = a + a * ul
+    return a * h
 
 
 def bwd_gelu_tanh(g, x, y):
-    x_sq = x * x
-    inner = GELU_BETA * (x + GELU_KAPPA * (x_sq * x))
-    t = math.tanh(inner)
-    left, right, dt = 0.5 * x, 1.0 + t, 1.0 - t * t
-    # where tanh has saturated the term is exactly 0, even if x^2 overflowed
-    right_dx = 0.0 if dt == 0.0 else left * dt * (GELU_BETA * (1.0 + 3.0 * GELU_KAPPA * x_sq))
-    return g * (0.5 * right + right_dx)
+    if -0.25 <= x < 1.5:                        # torch's formula
+        x_sq = x * x
+        inner = GELU_BETA * (x + GELU_KAPPA * (x_sq * x))
+        t = math.tanh(inner)
+        left, right, dt = 0.5 * x, 1.0 + t, 1.0 - t * t
+        right_dx = left * dt * (GELU_BETA * (1.0 + 3.0 * GELU_KAPPA * x_sq))
+        return g * (0.5 * right + right_dx)
+    if x > 30.0:
+        return g * 1.0
+    if x < -30.0:
+        return g * 0.0
+    uh, ul = gelu_tanh_2u(x)
+    dh, dl = gelu_tanh_du(x)
+    if x > 0.0:
+        e = math.exp(-uh)
+        p = 1.0 + e
+        pl = e - (p - 1.0)
+        t = ((2.0 * x) * dh) * (e / p)
+        r = (1.0 + t) / p
+        return g * (r - r * (pl / p))
+    mh, ml = two_prod(2.0 * x, dh)
+    ml += (2.0 * x) * dl
+    e = math.exp(uh) if uh >= -700.0 else 0.0
+    p = 1.0 + e
+    pl = e - (p - 1.0)
+    q = mh / p
+    rh, rl = two_prod(q, p)
+    corr = (((mh - rh) - rl) + ml - q * pl) / p
+    a, al = two_sum(1.0, q)
+    f = a + (al + corr)
+    if uh >= -700.0:
+        nh, nl = two_prod(e, f)
+        r = nh / p
+        return g * (r + ((nl + nh * ul) - r * pl) / p)
+    h = math.exp(0.5 * uh)
+    b = h * f
+    b = b + b * ul
+    return g * (b * h)
 
 
-def fwd_silu(x): return x * sigmoid(x)
+def fwd_silu(x):
+    if x >= -708.0:
+        return x / (1.0 + math.exp(-x))
+    h = math.exp(0.5 * x)
+    return (x * h) * h
 
 
 def bwd_silu(g, x, y):
-    s = sigmoid(x)
-    return g * (s * (1.0 + x * (1.0 - s)))
+    if x >= 0.0:
+        e = math.exp(-x)
+        p = 1.0 + e
+        pl = e - (p - 1.0)
+        r = (1.0 + x * (e / p)) / p
+        return g * (r - r * (pl / p))
+    if x >= -708.0:
+        e = math.exp(x)
+        p = 1.0 + e
+        pl = e - (p - 1.0)
+        q = x / p
+        m, ml = two_prod(q, p)
+        corr = (((x - m) - ml) - q * pl) / p
+        a, al = two_sum(1.0, q)
+        f = a + (al + corr)
+        nh, nl = two_prod(e, f)
+        r = nh / p
+        return g * (r + (nl - r * pl) / p)
+    h = math.exp(0.5 * x)
+    return g * (((1.0 + x) * h) * h)
 
 
 # -- PARAM: a Number x and an activation's parameter c ------------------------

@@ -1,4 +1,4 @@
-"""The functional autograd API: gradients as return values (SPEC section 3).
+"""The functional autograd API: gradients as return values.
 
 ``grad(f)`` and ``value_and_grad(f)`` turn a function of Numbers into a
 function of reals that returns floats.  The inputs become fresh leaves, and

@@ -1,4 +1,4 @@
-"""Neural networks: Module, Neuron, Layer, MLP (SPEC section 5).
+"""Neural networks: Module, Neuron, Layer, MLP.
 
 Drop-in compatible with micrograd 0.1.0's `micrograd.nn`: the same names,
 signatures, attributes, return shapes and reprs.  A neuron draws its weights

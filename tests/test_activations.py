@@ -1,10 +1,11 @@
-"""Activations, SPEC section 4: formulas, stability, and PyTorch float64."""
+"""Activations: formulas, stability, and PyTorch float64."""
 import math
 
 import pytest
 
 import micrograd
 from micrograd import activations as act
+from oracle import at_least_as_close, truth
 
 GRID = sorted({-1000.0, -800.0, -100.0, -30.0, -20.5, -20.0, -5.0, -1.0, -0.5, -1e-8, 0.0, 1e-8,
                0.5, 1.0, 2.0, 5.0, 19.99, 20.0, 20.01, 30.0, 100.0, 800.0, 1000.0}
@@ -33,17 +34,12 @@ def close(a, b, rel, abs_tol=1e-300):
     return a == b or math.isclose(a, b, rel_tol=rel, abs_tol=abs_tol)
 
 
-# The tanh-GELU derivative is a sum of two terms that cancel for x < 0 (at
-# x = -5 each is ~1e-5 and the sum ~1.5e-6), and torch's build fuses
-# multiply-adds where ours must not (-ffp-contract=off), so there the two
-# differ by ~1e-16 absolute: relative to the terms, not to their sum.
-GRAD_ABS = {"gelu_tanh": 1e-15}
-
-
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_activation_matches_torch_on_the_grid(impl, torch, name):
+def test_activation_matches_torch_or_is_closer_to_the_truth(impl, torch, name):
+    """Equal to torch float64 to 1e-12 (value) and 1e-10 (gradient); where it
+    is not, torch's formula loses accuracy there (1 - y*y near saturation,
+    1 + erf in GELU's left tail, ...) and ours must be at least as close to
+    the 50-digit truth as torch's."""
     ours_fn, torch_fn = CASES[name]
     F = torch.nn.functional
     for v in GRID:
@@ -53,9 +49,12 @@ def test_activation_matches_torch_on_the_grid(impl, torch, name):
         t = torch.tensor(v, dtype=torch.float64, requires_grad=True)
         ty = torch_fn(t, F)
         ty.backward()
-        assert close(y.value, ty.item(), 1e-12), (name, v, y.value, ty.item())
-        assert close(x.gradient, t.grad.item(), 1e-10, GRAD_ABS.get(name, 1e-300)), \
-            (name, v, x.gradient, t.grad.item())
+        for ours, theirs, rel, k in ((y.value, ty.item(), 1e-12, 0),
+                                     (x.gradient, t.grad.item(), 1e-10, 1)):
+            if close(ours, theirs, rel) or name in ("relu", "leaky_relu", "leaky_relu_0.2"):
+                assert close(ours, theirs, rel), (name, v, k, ours, theirs)
+                continue
+            assert at_least_as_close(ours, theirs, truth(name, v)[k]), (name, v, k, ours, theirs)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

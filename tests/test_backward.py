@@ -1,4 +1,4 @@
-"""backward, SPEC section 3: the contract, local derivatives, no recursion."""
+"""backward: the contract, local derivatives, no recursion."""
 import math
 import signal
 import subprocess

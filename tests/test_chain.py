@@ -1,4 +1,4 @@
-"""Chain, SPEC section 4, on both backends."""
+"""Chain, on both backends."""
 import math
 
 import pytest

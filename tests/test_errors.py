@@ -1,4 +1,4 @@
-"""Forward errors, SPEC section 2: what Python floats and math raise, no node.
+"""Forward errors: what Python floats and math raise, no node.
 
 The expected exception is computed at test time from the same operation on
 floats, so the messages of the running interpreter are what is checked.

@@ -1,4 +1,4 @@
-"""Number, SPEC section 2: conversions, attributes, operators, interop."""
+"""Number: conversions, attributes, operators, interop."""
 import copy
 import math
 import pickle

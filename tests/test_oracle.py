@@ -7,10 +7,12 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 from graphs import run
+from oracle import TRUTH, at_least_as_close, truth
 
 GRID = [-1000.0, -30.0, -3.5, -1.0, -0.5, -1e-8, 0.0, 1e-8, 0.25, 0.5, 1.0, 2.0, 3.5, 30.0,
         700.0, 1000.0]
-UNARY = ["neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu"]
+UNARY = ["neg", "abs", "exp", "expm1", "log", "log1p", "sqrt", "sin", "cos", "atan", "tanh",
+         "sigmoid", "relu"]
 BINARY = ["add", "sub", "mul", "div", "pow"]
 PAIRS = [(a, b) for a in (-2.5, -1.0, -1e-8, 0.0, 0.5, 1.5, 3.0, 40.0)
          for b in (-3.0, -0.5, 0.0, 1e-8, 1.0, 2.0, 2.5, 7.0)]
@@ -77,8 +79,14 @@ def test_unary_ops_match_torch(impl, torch, name):
         x = torch.leaf(v)
         y = torch.unary(name, x)
         y.backward()
-        assert close(ours[0], y.item(), 1e-12), (name, v, ours[0], y.item())
-        assert close(ours[1], x.grad.item(), 1e-10), (name, v, ours[1], x.grad.item())
+        for k, (mine, theirs, rel) in enumerate(((ours[0], y.item(), 1e-12),
+                                                 (ours[1], x.grad.item(), 1e-10))):
+            if close(mine, theirs, rel):
+                continue
+            # where torch's formula loses accuracy (1 - y*y as tanh saturates,
+            # result + 1 for expm1 near -1), ours is at least as close to the truth
+            assert name in TRUTH and at_least_as_close(mine, theirs, truth(name, v)[k]), \
+                (name, v, k, mine, theirs)
 
 
 @pytest.mark.parametrize("name", BINARY)

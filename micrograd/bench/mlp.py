@@ -1,8 +1,8 @@
 """One training workload: MLP(2, [16, 16, 1]) on 100 two-moons points, full
 batch, SVM (hinge) loss + 1e-4 L2, SGD with lr = 1.0 - 0.9*k/100.
 
-    python -m micrograd.bench_mlp --api nn --steps 20      # micrograd.nn + micrograd.optim
-    python -m micrograd.bench_mlp --api compat --steps 20  # engine.Value + nn.MLP, 0.1.0 style
+    python -m micrograd.bench.mlp --api nn --steps 20      # micrograd.nn + micrograd.optim
+    python -m micrograd.bench.mlp --api compat --steps 20  # engine.Value + nn.MLP, 0.1.0 style
 
 The backend is the active one (MICROGRAD_PUREPYTHON=1 for the reference).
 Prints one JSON object: median seconds per step (forward, backward, update),
