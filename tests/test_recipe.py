@@ -1,0 +1,74 @@
+"""CONTRIBUTING.md's recipe, done for real: a plain unary op added in its four
+places, in a copy of the source tree, builds and appears everywhere."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+ROW = 'MG_OP(ASINH,      asinh,      "asinh",      UNARY,  1,  "the inverse hyperbolic sine of x")\n'
+C = '''
+MG_INLINE int fwd_asinh(double x, double *out) { *out = asinh(x); return MG_OK; }
+MG_INLINE double bwd_asinh(double g, double x, double y)
+{
+    (void)y;
+    return g / sqrt(x * x + 1.0);
+}
+'''
+PY = '''
+def fwd_asinh(x): return math.asinh(x)
+def bwd_asinh(g, x, y): return g / math.sqrt(x * x + 1.0)
+'''
+DOC = "| `asinh` | inverse hyperbolic sine | |\n"
+
+CHECK = '''
+import math, micrograd
+from micrograd import _core, _core_py, functions
+for m in (_core, _core_py):
+    x = m.Number(0.75)
+    y = x.asinh()
+    y.backward()
+    assert y.op == "asinh" and y.value == math.asinh(0.75), y
+    assert x.gradient == 1.0 / math.sqrt(0.75 * 0.75 + 1.0)
+    assert m.Chain(x).asinh().result().value == y.value
+    assert functions.asinh(x).value == y.value and micrograd.asinh(0.75).value == y.value
+print("ok")
+'''
+
+
+def _insert_after(path, marker, text):
+    with open(path, encoding="utf-8") as f:
+        src = f.read()
+    i = src.index(marker) + len(marker)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(src[:i] + text + src[i:])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(os.path.join(ROOT, "csrc")), reason="needs the source tree")
+def test_a_plain_unary_op_takes_four_places(tmp_path):
+    tree = tmp_path / "tree"
+    for part in ("csrc", "micrograd", "tools", "docs"):
+        shutil.copytree(os.path.join(ROOT, part), tree / part,
+                        ignore=shutil.ignore_patterns("*.so", "_core.c", "__pycache__", "*.html"))
+    for part in ("setup.py", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"):
+        shutil.copy(os.path.join(ROOT, part), tree / part)
+    # the four places
+    _insert_after(tree / "csrc" / "mg_ops.def", '"the arctangent of x (radians)")\n', ROW)
+    _insert_after(tree / "csrc" / "mg_formulas.h", "/* ---- UNARY ----"
+                  "----------------------------------------------------------- */\n", C)
+    _insert_after(tree / "micrograd" / "_ops_py.py", "# -- UNARY " + "-" * 67 + "\n", PY)
+    _insert_after(tree / "docs" / "ops.md", "| `atan` | arctangent (radians) | |\n", DOC)
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    for cmd in ([sys.executable, "tools/regen.py"],
+                [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+                [sys.executable, "-c", CHECK],
+                [sys.executable, "tools/regen.py", "--check"]):
+        out = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
+        assert out.returncode == 0, (cmd, out.stdout[-3000:], out.stderr[-3000:])
+    with open(tree / "micrograd" / "_core.pyi", encoding="utf-8") as f:
+        stub = f.read()
+    assert "def asinh(self) -> Number: ..." in stub and "def asinh(self) -> Chain: ..." in stub
