@@ -45,7 +45,7 @@ int mg_backward(mg_node *root, double seed, mg_check_fn check, void *ctx)
     if (status < 0) return status;
     root->gradient = seed;
     root->flags |= MG_FLAG_REACHED;
-    status = order.selects ? sweep(&order, check, ctx, 1) : sweep(&order, check, ctx, 0);
+    status = order.prunes ? sweep(&order, check, ctx, 1) : sweep(&order, check, ctx, 0);
     mg_order_free(&order);
     return status;
 }

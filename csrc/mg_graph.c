@@ -17,6 +17,23 @@ static MG_THREAD_LOCAL int grad_disabled = 0;
 int mg_grad_enabled(void) { return !grad_disabled; }
 void mg_set_grad_enabled(int enabled) { grad_disabled = !enabled; }
 
+/* Trace ids wrap at 2^16 - 1, skipping 0; a stale id can only matter for a
+ * node made inside a trace 65,535 traces ago and read inside the current one. */
+static MG_THREAD_LOCAL unsigned trace_current = 0;
+static MG_THREAD_LOCAL unsigned trace_last = 0;
+
+unsigned mg_trace_current(void) { return trace_current; }
+
+unsigned mg_trace_begin(void)
+{
+    unsigned previous = trace_current;
+    trace_last = (trace_last % 65535u) + 1u;
+    trace_current = trace_last;
+    return previous;
+}
+
+void mg_trace_end(unsigned previous) { trace_current = previous; }
+
 static void node_init(mg_node *node, int op, double value, uint32_t n)
 {
     node->value = value;
@@ -25,7 +42,7 @@ static void node_init(mg_node *node, int op, double value, uint32_t n)
     node->kids.two[0] = node->kids.two[1] = NULL;
     node->op = (uint8_t)op;
     node->flags = 0;
-    node->trace = 0;
+    node->trace = (uint16_t)trace_current;
     node->n = n;
 }
 

@@ -35,11 +35,12 @@
  * accumulate across calls; interior nodes hold the latest pass.  Nothing here
  * is recursive.
  *
- * Where the graph holds a where(), the sweep propagates only the nodes that
- * got a contribution (the flag MG_FLAG_REACHED, set by every add).  Every edge contributes, even a zero,
- * except the edge to the operand where() did not pick: so that operand, and
- * whatever only it leads to, is skipped, and an inf or NaN local derivative
- * there cannot turn into a NaN gradient (0 * inf) elsewhere.
+ * Where the graph holds a where() or a stop_gradient, the sweep propagates
+ * only the nodes that got a contribution (the flag MG_FLAG_REACHED, set by
+ * every add).  Every edge contributes, even a zero, except the edge to the
+ * operand where() did not pick and the edge under a stop_gradient: so that
+ * operand, and whatever only it leads to, is skipped, and an inf or NaN local
+ * derivative there cannot turn into a NaN gradient (0 * inf) elsewhere.
  *
  * The depth-first order was measured against Kahn's breadth-first order (see
  * benchmarks/RESULTS.md): it is the faster one on graphs built a sample at a
@@ -71,7 +72,7 @@ enum {
 /* Op kinds (the `kind` column of mg_ops.def). */
 enum {
     MG_KIND_LEAF, MG_KIND_BINARY, MG_KIND_CONST, MG_KIND_UNARY, MG_KIND_PARAM,
-    MG_KIND_RANGE, MG_KIND_SELECT, MG_KIND_NARY
+    MG_KIND_RANGE, MG_KIND_STOP, MG_KIND_SELECT, MG_KIND_NARY
 };
 
 #define MG_FLAG_MARK 1u     /* visited, only while mg_topo_sort runs */
@@ -99,6 +100,13 @@ struct mg_node {
 const char *mg_op_name(int op);             /* "?" for a code out of range */
 int mg_op_kind(int op);                     /* MG_KIND_*, or -1 */
 extern const signed char mg_kinds[MG_NUM_OPS];   /* the same, unchecked, for hot loops */
+
+/* Ops after which backward may reach only some operands: where() (the
+ * operand it did not pick) and stop_gradient (its operand). */
+static inline int mg_prunes(int op)
+{
+    return mg_kinds[op] == MG_KIND_SELECT || mg_kinds[op] == MG_KIND_STOP;
+}
 int mg_op_arity(int op);                    /* operands, -1 for any number */
 
 /* Forward values by kind (for CONST and PARAM, x is the Number's value and c
@@ -134,11 +142,19 @@ static inline mg_node *mg_node_kid(const mg_node *node, uint32_t i)
 int mg_grad_enabled(void);
 void mg_set_grad_enabled(int enabled);
 
+/* Tracing (thread-local): while a trace is open, every node made gets its id
+ * in `trace`, so the Cython layer can refuse to read such a node's value
+ * (docs/design.md, "The tape").  mg_trace_begin opens a new trace and returns
+ * the id that was current before, for mg_trace_end to restore. */
+unsigned mg_trace_current(void);
+unsigned mg_trace_begin(void);
+void mg_trace_end(unsigned previous);
+
 /* Traversal ------------------------------------------------------------ */
 typedef struct {
     mg_node **nodes;          /* interior nodes, operands before users */
     size_t len, cap;
-    int selects;              /* whether any of them is a where() */
+    int prunes;               /* whether any of them may leave an operand unreached */
 } mg_order;
 
 /* Called every MG_CHECK_EVERY nodes during a long sort or sweep; a nonzero

@@ -49,6 +49,7 @@ int mg_op_arity(int op)
 #define CASE_UNARY(CODE, stem)
 #define CASE_PARAM(CODE, stem)
 #define CASE_RANGE(CODE, stem)
+#define CASE_STOP(CODE, stem)
 #define CASE_SELECT(CODE, stem)
 #define CASE_NARY(CODE, stem)
 
@@ -56,10 +57,14 @@ int mg_eval_unary(int op, double x, double *out)
 {
     switch (op) {
 #undef CASE_UNARY
+#undef CASE_STOP
 #define CASE_UNARY(CODE, stem) case MG_##CODE: return fwd_##stem(x, out);
+#define CASE_STOP(CODE, stem) case MG_##CODE: *out = x; return MG_OK;
 #include "mg_ops.def"
 #undef CASE_UNARY
+#undef CASE_STOP
 #define CASE_UNARY(CODE, stem)
+#define CASE_STOP(CODE, stem)
     default: return MG_EDOM;
     }
 }
@@ -148,6 +153,7 @@ MG_SPECIALISE void propagate(mg_node *node, const int track)
 #undef CASE_UNARY
 #undef CASE_PARAM
 #undef CASE_RANGE
+#undef CASE_STOP
 #undef CASE_SELECT
 #undef CASE_NARY
 #define CASE_BINARY(CODE, stem) \
@@ -164,6 +170,7 @@ MG_SPECIALISE void propagate(mg_node *node, const int track)
     case MG_##CODE: add_to(a, bwd_##stem(g, a->value, y, c), track); break;
 #define CASE_RANGE(CODE, stem) \
     case MG_##CODE: add_to(a, bwd_##stem(g, a->value, y, c, node->kids.one.c2), track); break;
+#define CASE_STOP(CODE, stem) case MG_##CODE: break;
 #define CASE_SELECT(CODE, stem) case MG_##CODE: propagate_block(node, g, track); break;
 #define CASE_NARY(CODE, stem) case MG_##CODE: propagate_block(node, g, track); break;
 #include "mg_ops.def"

@@ -42,7 +42,7 @@ void mg_order_free(mg_order *order)
     free(order->nodes);
     order->nodes = NULL;
     order->len = order->cap = 0;
-    order->selects = 0;
+    order->prunes = 0;
 }
 
 void mg_order_unmark(const mg_order *order)
@@ -101,8 +101,7 @@ int mg_topo_collect(mg_node *root, mg_order *order, int zero, mg_check_fn check,
             prefetch_operands(kid);
         } else {
             if (push_order(order, top->node) < 0) { status = -1; break; }
-            if ((top->node->flags & MG_FLAG_BLOCK) && mg_kinds[top->node->op] == MG_KIND_SELECT)
-                order->selects = 1;
+            if (mg_prunes(top->node->op)) order->prunes = 1;
             if (check && (order->len % MG_CHECK_EVERY) == 0 && check(ctx) != 0) {
                 status = -2;
                 break;
@@ -125,7 +124,7 @@ int mg_topo_sort(mg_node *root, mg_order *order, mg_check_fn check, void *ctx)
     int status;
     order->nodes = NULL;
     order->len = order->cap = 0;
-    order->selects = 0;
+    order->prunes = 0;
     status = mg_topo_collect(root, order, 0, check, ctx);
     if (status == 0) mg_order_unmark(order);
     return status;

@@ -17,6 +17,7 @@ from .activations import elu, gelu, leaky_relu, log_softmax, softmax, softplus
 from .chain import Step
 from .functional import GradcheckError, grad, gradcheck, value_and_grad
 from .functions import *  # noqa: F401,F403  (exp, log1p, atan, ..., where, maximum, clamp)
+from .tape import Tape, TraceError, trace
 from .viz import draw_dot, to_dot
 
 Number = _impl.Number
@@ -31,4 +32,5 @@ Chain = _impl.Chain
 __all__ = (["BACKEND", "Number", "sum", "dot", "no_grad", "enable_grad", "is_grad_enabled",
             "set_grad_enabled", "__version__", "Chain", "Step", "grad", "value_and_grad",
             "gradcheck", "GradcheckError", "leaky_relu", "elu", "gelu", "softplus", "softmax",
-            "log_softmax", "to_dot", "draw_dot"] + _functions.__all__)
+            "log_softmax", "to_dot", "draw_dot", "trace", "Tape", "TraceError"]
+           + _functions.__all__)

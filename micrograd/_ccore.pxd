@@ -12,11 +12,11 @@ cdef extern from "mg_graph.h" nogil:
         MG_LEAF, MG_ADD, MG_SUB, MG_MUL, MG_DIV, MG_POW, MG_MAXIMUM, MG_MINIMUM
         MG_ADD_C, MG_SUB_C, MG_RSUB_C, MG_MUL_C, MG_DIV_C, MG_RDIV_C, MG_POW_C, MG_RPOW_C
         MG_MAXIMUM_C, MG_MINIMUM_C, MG_NEG, MG_ABS, MG_GELU, MG_GELU_TANH
-        MG_SOFTPLUS, MG_LEAKY_RELU, MG_ELU, MG_CLAMP, MG_WHERE, MG_SUM, MG_DOT
+        MG_SOFTPLUS, MG_LEAKY_RELU, MG_ELU, MG_CLAMP, MG_STOP_GRADIENT, MG_WHERE, MG_SUM, MG_DOT
         MG_NUM_OPS
     enum:
         MG_KIND_LEAF, MG_KIND_BINARY, MG_KIND_CONST, MG_KIND_UNARY, MG_KIND_PARAM
-        MG_KIND_RANGE, MG_KIND_SELECT, MG_KIND_NARY
+        MG_KIND_RANGE, MG_KIND_STOP, MG_KIND_SELECT, MG_KIND_NARY
     enum:
         MG_OK, MG_EZERODIV, MG_EDOM, MG_ERANGE
     enum:
@@ -58,6 +58,9 @@ cdef extern from "mg_graph.h" nogil:
 
     int mg_grad_enabled() noexcept
     void mg_set_grad_enabled(int enabled) noexcept
+    unsigned mg_trace_current() noexcept
+    unsigned mg_trace_begin() noexcept
+    void mg_trace_end(unsigned previous) noexcept
 
     # -1: out of memory (no exception set); -2: check() raised (exception set)
     int mg_backward(mg_node *root, double seed, mg_check_fn check, void *ctx) except -2

@@ -8,6 +8,7 @@ of the pure-Python reference (see micrograd/_core_py.py for the map):
   _core_gradmode.pxi  no_grad, enable_grad              _gradmode_py.py
   _core_chain.pxi     Chain                             _chain_py.py
   _core_params.pxi    the optimizers' parameter array   _params_py.py
+  _core_tape.pxi      tracing and the tape's replay     _tape_py.py
 
 docs/design.md explains the design; csrc/mg_graph.h the node layout.
 """
@@ -23,6 +24,7 @@ from copy import deepcopy as _deepcopy
 
 from micrograd import _ops_py, _optable
 from micrograd._compat import REFUSED_CHILDREN as _REFUSED_CHILDREN, op_symbol as _op_symbol
+from micrograd._errors import TraceError, traced_read as _traced_read
 from micrograd._convert import (checked as _py_checked, is_number as _is_number,
                                 operand as _py_operand, real_by_type as _real_by_type,
                                 to_float as _py_to_float)
@@ -68,6 +70,13 @@ BACKEND = "core"
 OP_TABLE = tuple((mg_op_name(i).decode(), mg_op_kind(i), mg_op_arity(i))
                  for i in range(MG_NUM_OPS))
 _NAMES = tuple(row[0] for row in OP_TABLE)
+# Every op of this module's C comes from the table it was compiled with, and
+# every method and dispatch of the Python side from the table _optable reads:
+# a core built from another version of csrc/mg_ops.def would call the wrong
+# formulas, so it refuses to load.
+if OP_TABLE != tuple((op.name, _optable.KINDS.index(op.kind), op.arity) for op in _optable.OPS):
+    raise ImportError(f"micrograd._core was built from a different op table than "
+                      f"{_optable.source_path()}: rebuild it (make build)")
 
 
 cdef _install(type cls, str name, object fn):
@@ -83,3 +92,4 @@ include "_core_number.pxi"
 include "_core_gradmode.pxi"
 include "_core_chain.pxi"
 include "_core_params.pxi"
+include "_core_tape.pxi"

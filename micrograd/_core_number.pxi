@@ -56,6 +56,8 @@ cdef Number _make_binary(int op, Number a, Number b):
         Py_INCREF(a)
         Py_INCREF(b)
         mg_node_binary(&out.node, op, v, &a.node, &b.node)
+    elif a.node.trace or b.node.trace:
+        _untraced_operands(a, b)
     return out
 
 
@@ -67,6 +69,8 @@ cdef Number _make_const(int op, Number x, double c):
     if mg_grad_enabled():
         Py_INCREF(x)
         mg_node_const(&out.node, op, v, &x.node, c)
+    elif x.node.trace:
+        _untraced_operands(x, None)
     return out
 
 
@@ -78,6 +82,8 @@ cdef Number _make_unary(int op, Number x):
     if mg_grad_enabled():
         Py_INCREF(x)
         mg_node_unary(&out.node, op, v, &x.node)
+    elif x.node.trace:
+        _untraced_operands(x, None)
     return out
 
 
@@ -88,6 +94,8 @@ cdef Number _make_range(int op, Number x, double lo, double hi):
     if mg_grad_enabled():
         Py_INCREF(x)
         mg_node_range(&out.node, op, v, &x.node, lo, hi)
+    elif x.node.trace:
+        _untraced_operands(x, None)
     return out
 
 
@@ -174,6 +182,27 @@ cdef int _check_signals(void *ctx) noexcept with gil:
 
 
 # =============================================================================
+# Traced Numbers (see micrograd/tape.py): made while a trace of this thread is
+# open; reading their value then raises TraceError
+# =============================================================================
+cdef inline bint _traced(Number n) noexcept:
+    return n.node.trace != 0 and n.node.trace == mg_trace_current()
+
+
+cdef object _refuse(Number n, str how):
+    raise _traced_read(_NAMES[n.node.op], how)
+
+
+cdef void _untraced_operands(Number a, Number b) except *:
+    """Without grad, a result is a leaf holding a value: refused under a
+    trace if it comes from a traced value (the tape could not recompute it)."""
+    if _traced(a):
+        _refuse(a, "a no_grad result")
+    if b is not None and _traced(b):
+        _refuse(b, "a no_grad result")
+
+
+# =============================================================================
 # Number
 # =============================================================================
 @cython.freelist(1024)
@@ -205,6 +234,8 @@ cdef class Number:
     # -- attributes -----------------------------------------------------------
     @property
     def value(self):
+        if self.node.trace and _traced(self):
+            _refuse(self, "reading .value")
         return self.node.value
 
     @value.setter
@@ -221,6 +252,8 @@ cdef class Number:
 
     @property
     def data(self):
+        if self.node.trace and _traced(self):
+            _refuse(self, "reading .data")
         return self.node.value
 
     @data.setter
@@ -261,12 +294,24 @@ cdef class Number:
         return _op_symbol(self.node.op, self.node.c)
 
     def __repr__(self):
+        if self.node.trace and _traced(self):
+            return f"Number(traced, op={_NAMES[self.node.op]!r})"
         return f"Number(value={self.node.value!r}, gradient={self.node.gradient!r})"
 
     def __float__(self):
+        if self.node.trace and _traced(self):
+            _refuse(self, "float()")
         return self.node.value
 
+    def __bool__(self):
+        """True, as for any object; refused while traced (an `if` on a value)."""
+        if self.node.trace and _traced(self):
+            _refuse(self, "bool() (an `if` or `and`/`or`)")
+        return True
+
     def __format__(self, spec):
+        if self.node.trace and _traced(self):
+            _refuse(self, "formatting")
         return format(self.node.value, spec) if spec else str(self)
 
     def __reduce__(self):
@@ -344,8 +389,15 @@ cdef class Number:
         """self limited to [lo, hi] (either bound may be None), as torch.clamp."""
         return clamp(self, lo, hi)
 
+    def stop_gradient(self):
+        """self's value, in the graph, through which no gradient flows back
+        (JAX's stop_gradient; traced code uses it where it would detach)."""
+        return _make_unary(MG_STOP_GRADIENT, self)
+
     def detach(self):
         """A new leaf with the same value."""
+        if self.node.trace and _traced(self):
+            _refuse(self, "detach()")
         return _fresh(self.node.value)
 
     def backward(self, gradient=1.0):
@@ -422,6 +474,9 @@ cdef object _block(int op, list slots):
         v = out.node.value
         _unblock(out, slots)
         out.node.value = v
+        for s in slots:
+            if isinstance(s, Number) and (<Number>s).node.trace:
+                _untraced_operands(<Number>s, None)
     return out
 
 

@@ -11,6 +11,7 @@ Number, graph, backward     micrograd/_number_py.py              _core_number.px
 grad mode                   micrograd/_gradmode_py.py            _core_gradmode.pxi
 Chain                       micrograd/_chain_py.py               _core_chain.pxi
 the optimizers' parameters  micrograd/_params_py.py              _core_params.pxi
+tracing and the tape        micrograd/_tape_py.py                _core_tape.pxi
 op formulas                 micrograd/_ops_py.py                 csrc/mg_formulas.h
 ==========================  ===================================  ======================
 """
@@ -19,6 +20,8 @@ from ._gradmode_py import enable_grad, is_grad_enabled, no_grad, set_grad_enable
 from ._number_py import (BACKEND, Number, backward, clamp, dot, maximum, minimum, sum,
                          topo_sort, where)
 from ._params_py import ParamArray as _ParamArray  # noqa: F401 (optim uses it)
+from ._tape_py import Tape as _Tape, trace_begin as _trace_begin  # noqa: F401 (tape uses them)
+from ._tape_py import trace_end as _trace_end, trace_input as _trace_input  # noqa: F401
 
 __all__ = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "clamp",
            "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled"]

@@ -1,7 +1,8 @@
-"""Grad mode in the reference: the twin of micrograd/_core_gradmode.pxi.
+"""Grad mode and trace state in the reference: the twin of
+micrograd/_core_gradmode.pxi and of the thread-locals of csrc/mg_graph.c.
 
-Whether operations build the graph; thread-local, like torch.no_grad (the
-core keeps the flag in a C thread-local, csrc/mg_graph.c).
+Whether operations build the graph, and which trace (if any) is open: both
+thread-local, like torch.no_grad.
 """
 import threading
 
@@ -10,9 +11,23 @@ __all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad"]
 
 class _GradMode(threading.local):
     enabled = True
+    trace = 0               # the open trace's id, 0 outside a trace
+    last = 0                # the last id given out (ids wrap at 2**16 - 1)
 
 
 _mode = _GradMode()
+
+
+def trace_begin():
+    """Open a new trace; returns the id that was current, for trace_end."""
+    previous = _mode.trace
+    _mode.last = _mode.last % 65535 + 1
+    _mode.trace = _mode.last
+    return previous
+
+
+def trace_end(previous):
+    _mode.trace = previous
 
 
 def is_grad_enabled():

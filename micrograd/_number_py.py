@@ -18,6 +18,7 @@ from . import _ops_py as ops
 from . import _optable as T
 from ._compat import REFUSED_CHILDREN, op_symbol
 from ._convert import checked, is_number, operand, to_float
+from ._errors import traced_read
 from ._gradmode_py import _mode
 from ._pickle import restore
 
@@ -31,10 +32,29 @@ def _node(op, value, kids, c=0.0):
     out._value = value
     out._gradient = 0.0
     if _mode.enabled:
-        out._code, out._kids, out._c = op, kids, c
+        out._code, out._kids, out._c, out._trace = op, kids, c, _mode.trace
     else:
-        out._code, out._kids, out._c = LEAF, (), 0.0
+        out._code, out._kids, out._c, out._trace = LEAF, (), 0.0, 0
+        for k in kids:
+            if type(k) is not float and _traced(k):
+                _refuse(k, "a no_grad result")
     return out
+
+
+# -- traced Numbers (see micrograd/tape.py) ------------------------------------------
+def _traced(n):
+    return n._trace != 0 and n._trace == _mode.trace
+
+
+def _refuse(n, how):
+    raise traced_read(T.NAMES[n._code], how)
+
+
+def trace_input(value):
+    """A leaf for an input of the function being traced: reading it raises."""
+    n = Number(value)
+    n._trace = _mode.trace
+    return n
 
 
 def _binary(a, b, op, cop):
@@ -87,7 +107,7 @@ def _block(op, slots):
 class Number:
     """A scalar in the graph: a value, a gradient, and the op that made it."""
 
-    __slots__ = ("_value", "_gradient", "_c", "_kids", "_code")
+    __slots__ = ("_value", "_gradient", "_c", "_kids", "_code", "_trace")
     _mg_backend = BACKEND
     __array_ufunc__ = None          # NumPy defers to our reflected operators
 
@@ -99,14 +119,27 @@ class Number:
         self._c = 0.0
         self._kids = ()
         self._code = LEAF
+        self._trace = 0
 
     # -- attributes -----------------------------------------------------------
     @property
     def value(self):
+        if self._trace and _traced(self):
+            _refuse(self, "reading .value")
         return self._value
 
     @value.setter
     def value(self, v):
+        self._value = to_float(v, BACKEND)
+
+    @property
+    def data(self):
+        if self._trace and _traced(self):
+            _refuse(self, "reading .data")
+        return self._value
+
+    @data.setter
+    def data(self, v):
         self._value = to_float(v, BACKEND)
 
     @property
@@ -117,7 +150,7 @@ class Number:
     def gradient(self, g):
         self._gradient = to_float(g, BACKEND)
 
-    data, grad = value, gradient
+    grad = gradient
 
     @property
     def op(self):
@@ -138,12 +171,24 @@ class Number:
         return op_symbol(self._code, self._c)
 
     def __repr__(self):
+        if self._trace and _traced(self):
+            return f"Number(traced, op={self.op!r})"
         return f"Number(value={self._value!r}, gradient={self._gradient!r})"
 
     def __float__(self):
+        if self._trace and _traced(self):
+            _refuse(self, "float()")
         return self._value
 
+    def __bool__(self):
+        """True, as for any object; refused while traced (an `if` on a value)."""
+        if self._trace and _traced(self):
+            _refuse(self, "bool() (an `if` or `and`/`or`)")
+        return True
+
     def __format__(self, spec):
+        if self._trace and _traced(self):
+            _refuse(self, "formatting")
         return format(self._value, spec) if spec else str(self)
 
     def __reduce__(self):
@@ -221,8 +266,15 @@ class Number:
         """self limited to [lo, hi] (either bound may be None), as torch.clamp."""
         return clamp(self, lo, hi)
 
+    def stop_gradient(self):
+        """self's value, in the graph, through which no gradient flows back
+        (JAX's stop_gradient; traced code uses it where it would detach)."""
+        return _unary(self, T.STOP_GRADIENT)
+
     def detach(self):
         """A new leaf with the same value."""
+        if self._trace and _traced(self):
+            _refuse(self, "detach()")
         return Number(self._value)
 
     def backward(self, gradient=1.0):
@@ -248,6 +300,7 @@ def _copied(n, memo):
     the same value and gradient, and a subclass's attributes copied along."""
     out = Number.__new__(type(n))
     out._value, out._gradient, out._c, out._kids, out._code = n._value, n._gradient, 0.0, (), LEAF
+    out._trace = 0
     if hasattr(n, "__dict__"):
         out.__dict__.update(n.__dict__ if memo is None else deepcopy(n.__dict__, memo))
     return out
@@ -377,7 +430,7 @@ def propagate(node, reached):
     elif kind == "RANGE":
         a = kids[0]
         _add(a, ops.BWD[op](g, a._value, y, node._c, kids[1]), reached)
-    else:
+    elif kind != "STOP":                    # a stop passes nothing back
         _propagate_block(node, g, reached)
 
 

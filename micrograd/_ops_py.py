@@ -474,6 +474,10 @@ def bwd_clamp(g, x, y, lo, hi):
     return g if (x >= lo and x <= hi) else 0.0
 
 
+# -- STOP: the identity forward; no backward at all ------------------------------
+def fwd_stop_gradient(x): return x
+
+
 # -- SELECT and NARY: operand blocks (mg_graph.c's mg_block_eval) --------------
 def where_picks_a(cond):
     """where(cond, a, b) takes a where cond > 0 (NaN takes b)."""
@@ -497,7 +501,16 @@ def block_value(op, values):
 
 
 # -- dispatch, from the table ---------------------------------------------------
+def _formula(prefix, op):
+    try:
+        return globals()[prefix + op.stem]
+    except KeyError:
+        raise ImportError(f"micrograd: the op table ({T.source_path()}) has {op.CODE}, but "
+                          f"micrograd/_ops_py.py has no {prefix}{op.stem} (see "
+                          f"CONTRIBUTING.md for the four places of a new op)") from None
+
+
 _FORMULAS = T.of_kind("BINARY", "CONST", "UNARY", "PARAM", "RANGE")
-FWD = {op.code: globals()["fwd_" + op.stem] for op in _FORMULAS}
-BWD = {op.code: globals()["bwd_" + op.stem] for op in _FORMULAS}
-IEEE = {op.code: globals().get("ieee_" + op.stem, FWD[op.code]) for op in _FORMULAS}
+FWD = {op.code: _formula("fwd_", op) for op in _FORMULAS + T.of_kind("STOP")}
+BWD = {op.code: _formula("bwd_", op) for op in _FORMULAS}
+IEEE = {code: globals().get("ieee_" + T.OPS[code].stem, fwd) for code, fwd in FWD.items()}

@@ -16,7 +16,7 @@ from collections import namedtuple
 Op = namedtuple("Op", "code CODE stem name kind arity doc")
 Op.__doc__ = "One row of csrc/mg_ops.def, with its code (the row's position)."
 
-KINDS = ("LEAF", "BINARY", "CONST", "UNARY", "PARAM", "RANGE", "SELECT", "NARY")
+KINDS = ("LEAF", "BINARY", "CONST", "UNARY", "PARAM", "RANGE", "STOP", "SELECT", "NARY")
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _PLACES = (os.path.join(_HERE, "mg_ops.def"),

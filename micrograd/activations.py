@@ -16,7 +16,7 @@ sigmoid     x >= 0 ? 1 / (1 + e^-x) : e^x / (1 + e^x)
 tanh        tanh(x)
 softplus    log(1 + e^(beta x)) / beta, x where beta x > threshold
             (beta = 1, threshold = 20); computed as max(z,0) + log1p(e^-|z|)
-softmax     e^(x_i - m) / sum_j e^(x_j - m),  m = max_j x_j (a constant)
+softmax     e^(x_i - m) / sum_j e^(x_j - m),  m = max_j x_j (no gradient through m)
 log_softmax (x_i - m) - log(sum_j e^(x_j - m))
 ==========  ==============================================================
 """
@@ -53,14 +53,19 @@ def softplus(x: Real, beta: float = 1.0, threshold: float = 20.0) -> Number:
 
 
 def _shifted(xs: Any) -> Any:
-    """(x_i - max(x) for a non-empty list, its backend); the max is a constant,
-    as in torch."""
+    """(x_i - max(x) for a non-empty list, its backend).  The max is built
+    with maximum() and passed through stop_gradient, so no gradient flows
+    through it (as in torch, where it is a constant) and no value is read:
+    the same graph works op by op and in a traced tape."""
     xs = list(xs)
     if not xs:
         raise ValueError("softmax of an empty list")
     mod = module_of(xs)
     xs = [_number(x, mod) for x in xs]
-    m = max(x.value for x in xs)
+    m = xs[0]
+    for x in xs[1:]:
+        m = mod.maximum(m, x)
+    m = m.stop_gradient()
     return [x - m for x in xs], mod
 
 

@@ -15,7 +15,7 @@ from . import _optable as T
 from ._backend import impl as _impl, module_of
 from ._convert import is_number
 
-__all__ = ["where", "maximum", "minimum", "clamp"]
+__all__ = ["where", "maximum", "minimum", "clamp", "stop_gradient"]
 
 
 def number(x, mod=None):
@@ -57,3 +57,9 @@ def clamp(x, lo=None, hi=None):
     """x limited to [lo, hi] (either may be None), with torch's gradient at the
     bounds: it passes where lo <= x <= hi."""
     return module_of([x]).clamp(x, lo, hi)
+
+
+def stop_gradient(x):
+    """x's value, staying in the graph, with no gradient flowing back through
+    it (JAX's stop_gradient): what traced code writes in place of detach()."""
+    return number(x).stop_gradient()

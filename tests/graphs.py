@@ -74,11 +74,12 @@ def binop(mod, name, a, b):
     return getattr(mod, name)(a, b)
 
 
-def run(mod, program):
+def run(mod, program, leaves=False):
     """Run a program; returns (nodes, outcomes).  A failing step records its
-    exception and its index holds the first input instead."""
+    exception and its index holds the first input instead.  With leaves,
+    the program's inputs are Numbers already (a traced function's)."""
     inputs, steps = program
-    nodes = [mod.Number(v) for v in inputs]
+    nodes = list(inputs) if leaves else [mod.Number(v) for v in inputs]
     outcomes = []
 
     def slot(s):

@@ -63,6 +63,7 @@ def test_a_plain_unary_op_takes_four_places(tmp_path):
     _insert_after(tree / "micrograd" / "_ops_py.py", "# -- UNARY " + "-" * 67 + "\n", PY)
     _insert_after(tree / "docs" / "ops.md", "| `atan` | arctangent (radians) | |\n", DOC)
     env = dict(os.environ, PYTHONPATH=str(tree))
+    env.pop("MICROGRAD_PUREPYTHON", None)          # the recipe builds the core too
     for cmd in ([sys.executable, "tools/regen.py"],
                 [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
                 [sys.executable, "-c", CHECK],
@@ -72,3 +73,26 @@ def test_a_plain_unary_op_takes_four_places(tmp_path):
     with open(tree / "micrograd" / "_core.pyi", encoding="utf-8") as f:
         stub = f.read()
     assert "def asinh(self) -> Number: ..." in stub and "def asinh(self) -> Chain: ..." in stub
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(ROOT, "csrc")), reason="needs the source tree")
+def test_a_core_built_from_another_table_refuses_to_load(tmp_path):
+    """After a row is added, the old build would dispatch codes to the wrong
+    formulas: importing it must fail and say to rebuild."""
+    import micrograd
+    if not any(f.startswith("_core.") and f.endswith((".so", ".pyd"))
+               for f in os.listdir(os.path.dirname(micrograd.__file__))):
+        pytest.skip("no compiled core in the source tree")
+    tree = tmp_path / "tree"
+    shutil.copytree(os.path.join(ROOT, "micrograd"), tree / "micrograd",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(os.path.join(ROOT, "csrc"), tree / "csrc")
+    _insert_after(tree / "csrc" / "mg_ops.def", '"the arctangent of x (radians)")\n', ROW)
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    env.pop("MICROGRAD_PUREPYTHON", None)
+    load = [sys.executable, "-c", "import micrograd._core"]
+    out = subprocess.run(load, cwd=tree, env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "no fwd_asinh" in out.stderr     # the Python side, first
+    _insert_after(tree / "micrograd" / "_ops_py.py", "# -- UNARY " + "-" * 67 + "\n", PY)
+    out = subprocess.run(load, cwd=tree, env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "different op table" in out.stderr and "rebuild" in out.stderr

@@ -1,0 +1,648 @@
+/* mg_tape.c -- building a tape from a graph, and replaying it over lanes.
+ * See mg_tape.h for the layout and docs/design.md for the design.
+ *
+ * Every kernel below is one loop over a chunk's lanes for one instruction,
+ * calling the op's fwd_/bwd_ from mg_formulas.h per lane, so that a lane
+ * computes what a node computes; the loops over + - * and dot's products are
+ * what the compiler vectorises (never contracting: -ffp-contract=off). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+#include <stdlib.h>
+#include <string.h>
+#include "mg_tape.h"
+
+/* On x86-64 Linux with GCC, the replay loops are also compiled for AVX2 and
+ * the machine picks the version it can run: wider vectors, the same IEEE
+ * operations, so the same bits (AVX2 alone has no fused multiply-add, and
+ * -ffp-contract=off forbids contracting anyway). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define MG_VECTOR __attribute__((target_clones("avx2", "default")))
+#else
+#define MG_VECTOR
+#endif
+
+/* ---- building ------------------------------------------------------------ */
+
+/* An open-addressing map from node pointers to references. */
+typedef struct {
+    mg_node **keys;
+    mg_ref *vals;
+    size_t cap, len;
+} refmap;
+
+static size_t slot_of(const refmap *m, const mg_node *key)
+{
+    size_t h = (size_t)(((uintptr_t)key >> 4) * (uintptr_t)0x9E3779B97F4A7C15ull);
+    size_t i = h & (m->cap - 1);
+    while (m->keys[i] != NULL && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static int map_init(refmap *m, size_t expected)
+{
+    m->cap = 64;
+    while (m->cap < 2 * expected + 2) m->cap *= 2;
+    m->len = 0;
+    m->keys = calloc(m->cap, sizeof *m->keys);
+    m->vals = calloc(m->cap, sizeof *m->vals);
+    return (m->keys && m->vals) ? 0 : -1;
+}
+
+static void map_free(refmap *m)
+{
+    free(m->keys);
+    free(m->vals);
+}
+
+/* 1 and *ref if present, 0 if not, -1 out of memory (growing). */
+static int map_get(const refmap *m, const mg_node *key, mg_ref *ref)
+{
+    size_t i = slot_of(m, key);
+    if (m->keys[i] == NULL) return 0;
+    *ref = m->vals[i];
+    return 1;
+}
+
+static int map_put(refmap *m, mg_node *key, mg_ref ref)
+{
+    size_t i;
+    if (2 * (m->len + 1) > m->cap) {
+        refmap bigger;
+        size_t j;
+        if (map_init(&bigger, m->cap) < 0) { map_free(&bigger); return -1; }
+        for (j = 0; j < m->cap; j++)
+            if (m->keys[j] != NULL) {
+                size_t k = slot_of(&bigger, m->keys[j]);
+                bigger.keys[k] = m->keys[j];
+                bigger.vals[k] = m->vals[j];
+                bigger.len++;
+            }
+        map_free(m);
+        *m = bigger;
+    }
+    i = slot_of(m, key);
+    if (m->keys[i] == NULL) m->len++;
+    m->keys[i] = key;
+    m->vals[i] = ref;
+    return 0;
+}
+
+typedef struct {
+    refmap map;
+    mg_node **params;
+    size_t npar, parcap;
+    uint32_t nlane;
+} builder;
+
+/* The reference of an operand: a lane slot, or a parameter (a leaf seen for
+ * the first time becomes the next one).  -1 out of memory. */
+static int ref_of(builder *b, mg_node *node, mg_ref *ref)
+{
+    int found = map_get(&b->map, node, ref);
+    if (found) return 0;
+    if (b->npar == b->parcap) {
+        size_t cap = b->parcap ? 2 * b->parcap : 64;
+        mg_node **p = realloc(b->params, cap * sizeof *p);
+        if (p == NULL) return -1;
+        b->params = p;
+        b->parcap = cap;
+    }
+    *ref = b->nlane + (mg_ref)b->npar;
+    b->params[b->npar++] = node;
+    return map_put(&b->map, node, *ref);
+}
+
+static int is_block(int kind)
+{
+    return kind == MG_KIND_SELECT || kind == MG_KIND_NARY;
+}
+
+/* Marks r's first contribution, if this is it; 1 if so. */
+static int first_time(unsigned char *seen, const mg_tape *t, mg_ref r)
+{
+    if (r >= (size_t)t->nlane + t->npar || seen[r]) return 0;
+    seen[r] = 1;
+    return 1;
+}
+
+/* Fills the derived fields: nlane, prunes, lanes, and, where nothing prunes,
+ * which contribution to each adjoint comes first in backward order and which
+ * inputs and parameters get none (see mg_tape.h).  0, or -1 out of memory. */
+static int finish(mg_tape *t)
+{
+    size_t i, j, nslots;
+    unsigned char *seen;
+    t->nlane = t->nin + (uint32_t)t->ncode;
+    t->prunes = 0;
+    for (i = 0; i < t->ncode; i++) {
+        t->code[i].first = 0;
+        if (t->code[i].kind == MG_KIND_SELECT || t->code[i].kind == MG_KIND_STOP) t->prunes = 1;
+    }
+    memset(t->args_first, 0, t->nargs);
+    t->lanes = mg_tape_lanes(t);
+    free(t->unreached);
+    t->unreached = NULL;
+    t->nunreached = 0;
+    if (t->prunes) return 0;
+    nslots = (size_t)t->nlane + t->npar;
+    seen = calloc(nslots + 1, 1);
+    t->unreached = malloc((t->nin + (size_t)t->npar + 1) * sizeof *t->unreached);
+    if (seen == NULL || t->unreached == NULL) {
+        free(seen);
+        return -1;
+    }
+    first_time(seen, t, t->outs[0]);              /* the seed comes first */
+    for (i = t->ngrad; i-- > 0;) {
+        mg_instr *in = &t->code[i];
+        if (is_block(in->kind)) {
+            for (j = in->a; j < (size_t)in->a + in->b; j++)
+                t->args_first[j] = (uint8_t)first_time(seen, t, t->args[j]);
+            continue;
+        }
+        if (first_time(seen, t, in->a)) in->first |= 1u;
+        if (in->kind == MG_KIND_BINARY && first_time(seen, t, in->b)) in->first |= 2u;
+    }
+    for (i = 0; i < nslots; i++)
+        if (!seen[i] && (i < t->nin || i >= t->nlane)) t->unreached[t->nunreached++] = (mg_ref)i;
+    free(seen);
+    return 0;
+}
+
+int mg_tape_build(mg_tape *t, mg_node *const *roots, size_t nroots,
+                  mg_node *const *inputs, size_t nin, mg_node ***params,
+                  mg_check_fn check, void *ctx)
+{
+    mg_order order = {NULL, 0, 0, 0};
+    builder b;
+    size_t i, j, r, nargs = 0;
+    int status = 0;
+
+    memset(t, 0, sizeof *t);
+    memset(&b, 0, sizeof b);
+    *params = NULL;
+    for (r = 0; r < nroots; r++) {
+        status = mg_topo_collect(roots[r], &order, 0, check, ctx);
+        if (status < 0) return status;
+        if (r == 0) t->ngrad = order.len;
+    }
+    t->nin = (uint32_t)nin;
+    t->ncode = order.len;
+    b.nlane = (uint32_t)(nin + order.len);
+    for (i = 0; i < order.len; i++)
+        if (order.nodes[i]->flags & MG_FLAG_BLOCK) nargs += order.nodes[i]->n;
+    t->code = malloc((order.len ? order.len : 1) * sizeof *t->code);
+    t->args = malloc((nargs ? nargs : 1) * sizeof *t->args);
+    t->args_first = malloc(nargs ? nargs : 1);
+    t->consts = malloc((nargs ? nargs : 1) * sizeof *t->consts);
+    t->outs = malloc((nroots ? nroots : 1) * sizeof *t->outs);
+    if (!t->code || !t->args || !t->args_first || !t->consts || !t->outs
+        || map_init(&b.map, 2 * (order.len + nin) + 64) < 0) {
+        status = -1;
+        goto done;
+    }
+    for (i = 0; i < nin && status == 0; i++) {
+        mg_ref seen;
+        if (map_get(&b.map, inputs[i], &seen)) status = -3;
+        else if (map_put(&b.map, inputs[i], (mg_ref)i) < 0) status = -1;
+    }
+    for (i = 0; i < order.len && status == 0; i++)
+        if (map_put(&b.map, order.nodes[i], (mg_ref)(nin + i)) < 0) status = -1;
+    for (i = 0; i < order.len && status == 0; i++) {
+        mg_node *node = order.nodes[i];
+        mg_instr *in = &t->code[i];
+        in->op = node->op;
+        in->kind = (uint8_t)mg_kinds[node->op];
+        in->first = 0;
+        in->out = (uint32_t)(nin + i);
+        in->a = in->b = 0;
+        in->c = node->c;
+        in->c2 = 0.0;
+        if (is_block(in->kind)) {
+            mg_node **kids = mg_block_kids(node);
+            double *cst = mg_block_consts(node);
+            in->a = (mg_ref)t->nargs;
+            in->b = node->n;
+            for (j = 0; j < node->n && status == 0; j++) {
+                if (kids[j] != NULL) {
+                    if (ref_of(&b, kids[j], &t->args[t->nargs]) < 0) status = -1;
+                } else {
+                    t->consts[t->nconst] = cst[j];
+                    t->args[t->nargs] = (mg_ref)t->nconst++;   /* rebased below */
+                    t->args[t->nargs] |= 0x80000000u;
+                }
+                t->nargs++;
+            }
+            continue;
+        }
+        if (in->kind == MG_KIND_RANGE) in->c2 = node->kids.one.c2;
+        if (ref_of(&b, node->kids.two[0], &in->a) < 0) status = -1;
+        if (in->kind == MG_KIND_BINARY && status == 0
+            && ref_of(&b, node->kids.two[1], &in->b) < 0) status = -1;
+    }
+    for (r = 0; r < nroots && status == 0; r++)
+        if (ref_of(&b, roots[r], &t->outs[r]) < 0) status = -1;
+    t->nout = nroots;
+    if (status == 0) {
+        /* constants come after the parameters, now that their count is known */
+        for (j = 0; j < t->nargs; j++)
+            if (t->args[j] & 0x80000000u)
+                t->args[j] = b.nlane + (mg_ref)b.npar + (t->args[j] & 0x7FFFFFFFu);
+        t->npar = (uint32_t)b.npar;
+        if (finish(t) < 0) {
+            status = -1;
+        } else {
+            *params = b.params;
+            b.params = NULL;
+        }
+    }
+done:
+    mg_order_unmark(&order);
+    mg_order_free(&order);
+    map_free(&b.map);
+    free(b.params);
+    if (status < 0) mg_tape_free(t);
+    return status;
+}
+
+int mg_tape_check(mg_tape *t)
+{
+    size_t i, j, nref;
+    if (t->ngrad > t->ncode || t->nout == 0) return -1;
+    t->nlane = t->nin + (uint32_t)t->ncode;
+    nref = (size_t)t->nlane + t->npar + t->nconst;
+    for (i = 0; i < t->ncode; i++) {
+        mg_instr *in = &t->code[i];
+        int kind = mg_op_kind(in->op);
+        if (kind < 0 || kind == MG_KIND_LEAF || kind != in->kind || in->out != t->nin + i)
+            return -1;
+        if (is_block(kind)) {
+            if ((size_t)in->a + in->b > t->nargs || in->b == 0) return -1;
+            if ((in->op == MG_DOT && in->b % 2) || (in->op == MG_WHERE && in->b != 3)) return -1;
+            for (j = in->a; j < (size_t)in->a + in->b; j++)
+                if (t->args[j] >= nref || (t->args[j] < t->nlane && t->args[j] >= in->out)) return -1;
+        } else {
+            if (in->a >= nref || (in->a < t->nlane && in->a >= in->out)) return -1;
+            if (kind == MG_KIND_BINARY && (in->b >= nref || (in->b < t->nlane && in->b >= in->out)))
+                return -1;
+        }
+    }
+    for (i = 0; i < t->nout; i++)
+        if (t->outs[i] >= (size_t)t->nlane + t->npar) return -1;
+    return finish(t) < 0 ? -2 : 0;
+}
+
+void mg_tape_free(mg_tape *t)
+{
+    free(t->code);
+    free(t->args);
+    free(t->args_first);
+    free(t->unreached);
+    free(t->consts);
+    free(t->outs);
+    memset(t, 0, sizeof *t);
+}
+
+size_t mg_tape_lanes(const mg_tape *t)
+{
+    size_t per_lane = 16 * (size_t)t->nlane + 8 * (size_t)t->npar
+                      + (t->prunes ? (size_t)t->nlane : 0) + 1;
+    size_t lanes = 256;
+    while (lanes > 8 && lanes * per_lane > 512 * 1024) lanes /= 2;
+    return lanes;
+}
+
+int mg_work_alloc(mg_work *w, const mg_tape *t)
+{
+    size_t L = t->lanes;
+    w->val = malloc(((size_t)t->nlane * L + 1) * sizeof(double));
+    w->adj = malloc(((size_t)t->nlane * L + 1) * sizeof(double));
+    w->padj = malloc(((size_t)t->npar * L + 1) * sizeof(double));
+    w->reach = t->prunes ? malloc((size_t)t->nlane * L + 1) : NULL;
+    if (!w->val || !w->adj || !w->padj || (t->prunes && !w->reach)) {
+        mg_work_free(w);
+        return -1;
+    }
+    return 0;
+}
+
+void mg_work_free(mg_work *w)
+{
+    free(w->val);
+    free(w->adj);
+    free(w->padj);
+    free(w->reach);
+    memset(w, 0, sizeof *w);
+}
+
+/* ---- replaying ------------------------------------------------------------ */
+
+/* An operand as a kernel sees it: values with stride 1 (a lane slot) or 0
+ * (a parameter or a constant), and where its contributions go, if anywhere. */
+typedef struct {
+    const double *v;
+    size_t s;
+    double *adj;              /* NULL for a constant */
+    unsigned char *reach;     /* lane slots of a tape that prunes */
+    int first;                /* this is the adjoint's first contribution */
+} opnd;
+
+static opnd view(const mg_tape *t, mg_work *w, const double *params, mg_ref r)
+{
+    opnd o;
+    size_t L = t->lanes;
+    o.first = 0;
+    if (r < t->nlane) {
+        o.v = w->val + (size_t)r * L;
+        o.s = 1;
+        o.adj = w->adj + (size_t)r * L;
+        o.reach = w->reach ? w->reach + (size_t)r * L : NULL;
+    } else if (r < t->nlane + t->npar) {
+        o.v = params + (r - t->nlane);
+        o.s = 0;
+        o.adj = w->padj + (size_t)(r - t->nlane) * L;
+        o.reach = NULL;
+    } else {
+        o.v = t->consts + (r - t->nlane - t->npar);
+        o.s = 0;
+        o.adj = NULL;
+        o.reach = NULL;
+    }
+    return o;
+}
+
+/* One loop per stride combination, so that the common ones vectorise. */
+#define LOOP1(call)                                                          \
+    if (x.s) { for (l = 0; l < n; l++) { double xv = x.v[l]; call; } }      \
+    else { double xv = x.v[0]; for (l = 0; l < n; l++) { call; } }
+#define LOOP2(call)                                                          \
+    if (a.s && b.s) { for (l = 0; l < n; l++) { double av = a.v[l], bv = b.v[l]; call; } } \
+    else if (a.s) { double bv = b.v[0]; for (l = 0; l < n; l++) { double av = a.v[l]; call; } } \
+    else if (b.s) { double av = a.v[0]; for (l = 0; l < n; l++) { double bv = b.v[l]; call; } } \
+    else { double av = a.v[0], bv = b.v[0]; for (l = 0; l < n; l++) { call; } }
+
+MG_VECTOR static void forward_block(const mg_tape *t, mg_work *w, const double *params,
+                          const mg_instr *in, double *y, size_t n)
+{
+    size_t l, i, half = in->b / 2;
+    const mg_ref *args = t->args + in->a;
+    if (in->op == MG_WHERE) {
+        opnd c = view(t, w, params, args[0]);
+        opnd a = view(t, w, params, args[1]), b = view(t, w, params, args[2]);
+        for (l = 0; l < n; l++)
+            y[l] = mg_where_picks_a(c.v[l * c.s]) ? a.v[l * a.s] : b.v[l * b.s];
+    } else if (in->op == MG_SUM) {
+        for (l = 0; l < n; l++) y[l] = 0.0;
+        for (i = 0; i < in->b; i++) {
+            opnd x = view(t, w, params, args[i]);
+            LOOP1(y[l] = y[l] + xv)
+        }
+    } else {                                   /* dot: from the first product */
+        for (i = 0; i < half; i++) {
+            opnd a = view(t, w, params, args[i]), b = view(t, w, params, args[i + half]);
+            if (i == 0) { LOOP2(y[l] = av * bv) }
+            else { LOOP2(y[l] = y[l] + av * bv) }
+        }
+    }
+}
+
+/* The outcome of fwd_ is the IEEE value; its status only matters op by op. */
+#define MG_OP(CODE, stem, name, kind, arity, doc) FWD_##kind(CODE, stem)
+#define FWD_LEAF(CODE, stem)
+#define FWD_BINARY(CODE, stem) case MG_##CODE: { LOOP2((void)fwd_##stem(av, bv, &y[l])) } break;
+#define FWD_CONST(CODE, stem) case MG_##CODE: { LOOP1((void)fwd_##stem(xv, c, &y[l])) } break;
+#define FWD_PARAM FWD_CONST
+#define FWD_UNARY(CODE, stem) case MG_##CODE: { LOOP1((void)fwd_##stem(xv, &y[l])) } break;
+#define FWD_RANGE(CODE, stem) case MG_##CODE: { LOOP1((void)fwd_##stem(xv, c, c2, &y[l])) } break;
+#define FWD_STOP(CODE, stem) case MG_##CODE: { LOOP1(y[l] = xv) } break;
+#define FWD_SELECT(CODE, stem)
+#define FWD_NARY(CODE, stem)
+
+MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params, size_t n)
+{
+    size_t k, l, L = t->lanes;
+    for (k = 0; k < t->ncode; k++) {
+        const mg_instr *in = &t->code[k];
+        double *y = w->val + (size_t)in->out * L;
+        double c = in->c, c2 = in->c2;
+        opnd x, a, b;
+        (void)c; (void)c2;
+        if (is_block(in->kind)) {
+            forward_block(t, w, params, in, y, n);
+            continue;
+        }
+        x = a = b = view(t, w, params, in->a);
+        if (in->kind == MG_KIND_BINARY) b = view(t, w, params, in->b);
+        switch (in->op) {
+#include "mg_ops.def"
+        default:
+            break;
+        }
+    }
+}
+#undef FWD_LEAF
+#undef FWD_BINARY
+#undef FWD_CONST
+#undef FWD_PARAM
+#undef FWD_UNARY
+#undef FWD_RANGE
+#undef FWD_STOP
+#undef FWD_SELECT
+#undef FWD_NARY
+#undef MG_OP
+
+/* A contribution to an operand: stored if it is the first (as 0.0 + v: what
+ * adding to a zero gives, -0.0 included), else added; the operand reached. */
+#define ADD_TO(o, v) do {                                                       \
+        if ((o).first) (o).adj[l] = 0.0 + (v); else (o).adj[l] += (v);         \
+        if ((o).reach) (o).reach[l] = 1;                                        \
+    } while (0)
+
+MG_VECTOR static void backward_block(const mg_tape *t, mg_work *w, const double *params,
+                           const mg_instr *in, const double *g, const unsigned char *live,
+                           size_t n)
+{
+    size_t l, i, half = in->b / 2;
+    const mg_ref *args = t->args + in->a;
+    if (in->op == MG_WHERE) {
+        /* the picked operand only: the other is skipped, never multiplied by 0 */
+        opnd c = view(t, w, params, args[0]);
+        opnd a = view(t, w, params, args[1]), b = view(t, w, params, args[2]);
+        for (l = 0; l < n; l++) {
+            if (!live[l]) continue;
+            if (mg_where_picks_a(c.v[l * c.s])) { if (a.adj) ADD_TO(a, g[l]); }
+            else if (b.adj) ADD_TO(b, g[l]);
+        }
+    } else if (in->op == MG_SUM) {
+        for (i = 0; i < in->b; i++) {
+            opnd x = view(t, w, params, args[i]);
+            if (!x.adj) continue;
+            x.first = t->args_first[in->a + i];
+            for (l = 0; l < n; l++) {
+                if (live && !live[l]) continue;
+                ADD_TO(x, g[l]);
+            }
+        }
+    } else {                                   /* dot: each operand times its partner */
+        for (i = 0; i < in->b; i++) {
+            opnd x = view(t, w, params, args[i]);
+            opnd p = view(t, w, params, args[i < half ? i + half : i - half]);
+            if (!x.adj) continue;
+            if (live || x.reach) {
+                for (l = 0; l < n; l++) {
+                    if (live && !live[l]) continue;
+                    ADD_TO(x, g[l] * p.v[l * p.s]);
+                }
+            } else if (t->args_first[in->a + i]) {
+                if (p.s) for (l = 0; l < n; l++) x.adj[l] = 0.0 + g[l] * p.v[l];
+                else { double pv = p.v[0]; for (l = 0; l < n; l++) x.adj[l] = 0.0 + g[l] * pv; }
+            } else if (p.s) {
+                for (l = 0; l < n; l++) x.adj[l] += g[l] * p.v[l];
+            } else {
+                double pv = p.v[0];
+                for (l = 0; l < n; l++) x.adj[l] += g[l] * pv;
+            }
+        }
+    }
+}
+
+#define MG_OP(CODE, stem, name, kind, arity, doc) BWD_##kind(CODE, stem)
+#define LIVE (live == NULL || live[l])
+#define BWD_LEAF(CODE, stem)
+#define BWD_BINARY(CODE, stem) case MG_##CODE: {                                \
+        for (l = 0; l < n; l++) {                                               \
+            double da, db;                                                      \
+            if (!LIVE) continue;                                                \
+            bwd_##stem(g[l], a.v[l * a.s], b.v[l * b.s], y[l], &da, &db);       \
+            if (a.adj) ADD_TO(a, da);                                           \
+            if (b.adj) ADD_TO(b, db);                                           \
+        } } break;
+#define BWD_CONST(CODE, stem) case MG_##CODE: {                                 \
+        if (x.adj) for (l = 0; l < n; l++)                                      \
+            if (LIVE) ADD_TO(x, bwd_##stem(g[l], x.v[l * x.s], y[l], c));       \
+        } break;
+#define BWD_PARAM BWD_CONST
+#define BWD_UNARY(CODE, stem) case MG_##CODE: {                                 \
+        if (x.adj) for (l = 0; l < n; l++)                                      \
+            if (LIVE) ADD_TO(x, bwd_##stem(g[l], x.v[l * x.s], y[l]));          \
+        } break;
+#define BWD_RANGE(CODE, stem) case MG_##CODE: {                                 \
+        if (x.adj) for (l = 0; l < n; l++)                                      \
+            if (LIVE) ADD_TO(x, bwd_##stem(g[l], x.v[l * x.s], y[l], c, c2));   \
+        } break;
+#define BWD_STOP(CODE, stem) case MG_##CODE: break;
+#define BWD_SELECT(CODE, stem)
+#define BWD_NARY(CODE, stem)
+
+MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *params, size_t n)
+{
+    size_t k, l, L = t->lanes;
+    for (k = t->ngrad; k-- > 0;) {
+        const mg_instr *in = &t->code[k];
+        const double *y = w->val + (size_t)in->out * L;
+        const double *g = w->adj + (size_t)in->out * L;
+        const unsigned char *live = w->reach ? w->reach + (size_t)in->out * L : NULL;
+        double c = in->c, c2 = in->c2;
+        opnd x, a, b;
+        (void)c; (void)c2; (void)y;
+        if (is_block(in->kind)) {
+            backward_block(t, w, params, in, g, live, n);
+            continue;
+        }
+        x = a = b = view(t, w, params, in->a);
+        x.first = a.first = in->first & 1u;
+        if (in->kind == MG_KIND_BINARY) {
+            b = view(t, w, params, in->b);
+            b.first = (in->first >> 1) & 1u;
+        }
+        switch (in->op) {
+#include "mg_ops.def"
+        default:
+            break;
+        }
+    }
+}
+#undef BWD_LEAF
+#undef BWD_BINARY
+#undef BWD_CONST
+#undef BWD_PARAM
+#undef BWD_UNARY
+#undef BWD_RANGE
+#undef BWD_STOP
+#undef BWD_SELECT
+#undef BWD_NARY
+#undef LIVE
+#undef MG_OP
+
+/* sum[p] = 0.0 + adj[p][0] + adj[p][1] + ..., in lane order, for every p:
+ * eight parameters at a time, so that eight independent sums are in flight. */
+MG_VECTOR static void fold(const double *adj, size_t L, size_t npar, size_t n, double *sum)
+{
+    size_t p = 0, l, k;
+    for (; p + 8 <= npar; p += 8) {
+        double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        for (l = 0; l < n; l++)
+            for (k = 0; k < 8; k++) acc[k] += adj[(p + k) * L + l];
+        for (k = 0; k < 8; k++) sum[p + k] = acc[k];
+    }
+    for (; p < npar; p++) {
+        double acc = 0.0;
+        for (l = 0; l < n; l++) acc += adj[p * L + l];
+        sum[p] = acc;
+    }
+}
+
+void mg_tape_chunk(const mg_tape *t, mg_work *w, const mg_run *run, size_t first, size_t n)
+{
+    size_t i, l, L = t->lanes;
+    const double *params = run->params;
+    for (i = 0; i < t->nin; i++)
+        for (l = 0; l < n; l++)
+            w->val[i * L + l] = run->x[(first + l) * t->nin + i];
+    forward(t, w, params, n);
+    if (run->out)
+        for (i = 0; i < t->nout; i++) {
+            opnd o = view(t, w, params, t->outs[i]);
+            for (l = 0; l < n; l++)
+                run->out[(first + l) * t->nout + i] = o.v[l * o.s];
+        }
+    if (run->out_sum) {
+        opnd o = view(t, w, params, t->outs[0]);
+        double acc = 0.0;
+        for (l = 0; l < n; l++) acc += o.v[l * o.s];
+        *run->out_sum = acc;
+    }
+    if (!run->backward) return;
+    if (t->prunes) {
+        for (i = 0; i < (size_t)t->nlane; i++)
+            memset(w->adj + i * L, 0, n * sizeof(double));
+        for (i = 0; i < t->npar; i++)
+            memset(w->padj + i * L, 0, n * sizeof(double));
+        for (i = 0; i < (size_t)t->nlane; i++)
+            memset(w->reach + i * L, 0, n);
+    } else {
+        for (i = 0; i < t->nunreached; i++) {
+            opnd o = view(t, w, params, t->unreached[i]);
+            memset(o.adj, 0, n * sizeof(double));
+        }
+    }
+    {
+        /* the seed, d out / d out = 1 in every lane: always the output's
+         * first contribution (a leaf output has no instructions above it) */
+        opnd o = view(t, w, params, t->outs[0]);
+        for (l = 0; l < n; l++) {
+            o.adj[l] = 1.0;
+            if (o.reach) o.reach[l] = 1;
+        }
+    }
+    backward(t, w, params, n);
+    if (run->input_grads)
+        for (i = 0; i < t->nin; i++)
+            for (l = 0; l < n; l++)
+                run->input_grads[(first + l) * t->nin + i] = w->adj[i * L + l];
+    if (run->param_grads)
+        for (i = 0; i < t->npar; i++)
+            for (l = 0; l < n; l++)
+                run->param_grads[(first + l) * t->npar + i] = w->padj[i * L + l];
+    if (run->param_sum) fold(w->padj, L, t->npar, n, run->param_sum);
+}

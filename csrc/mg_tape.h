@@ -1,0 +1,120 @@
+/*
+ * mg_tape.h -- a recorded graph as a tape of instructions, replayed over a
+ * batch of lanes.  docs/design.md ("The tape") explains the design.
+ *
+ * Building
+ * --------
+ * mg_tape_build() flattens the graphs of some roots (the outputs of a traced
+ * function) into instructions: one per interior node, in the one topological
+ * order of mg_topo_collect (the first root's graph first), so a lane replays
+ * exactly the nodes, formulas (mg_formulas.h) and operand order of the graph.
+ * Every value has a reference:
+ *
+ *   [0, nlane)                   lane slots, one value per lane: the inputs
+ *                                first (nin of them), then one per instruction
+ *   [nlane, nlane + npar)        parameters: the leaves the graphs reached that
+ *                                are not inputs, one value for all lanes
+ *   [nlane + npar, ...)          constants: the real operands of block ops
+ *
+ * Replaying
+ * ---------
+ * A chunk of at most `lanes` lanes runs at a time.  Its values live in a
+ * workspace as struct of arrays, val[slot * lanes + lane], so each
+ * instruction is one loop over the chunk's lanes.  Forward runs every
+ * instruction; backward runs the first root's instructions, code[0..ngrad),
+ * in reverse, with adjoints laid out like the values; parameters get one
+ * adjoint per lane too, because a lane must accumulate exactly as the graph
+ * of that one sample does.  Forward keeps the IEEE value where Python would
+ * raise (the status of fwd_ is ignored).
+ *
+ * Where no instruction prunes, which contribution to each adjoint comes first
+ * is known when the tape is built: that one is stored as 0.0 + v (exactly
+ * what adding to a zeroed adjoint gives), so no adjoint is cleared before a
+ * backward pass but the few that no contribution reaches.
+ *
+ * Nothing here allocates while replaying, takes a lock or touches Python: a
+ * chunk is a pure function of the tape, its inputs and the workspace, so
+ * chunks may run on several threads, each with its own workspace.
+ */
+#ifndef MICROGRAD_MG_TAPE_H
+#define MICROGRAD_MG_TAPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mg_graph.h"
+
+typedef uint32_t mg_ref;
+
+typedef struct {
+    uint8_t op;             /* row of mg_ops.def */
+    uint8_t kind;           /* its MG_KIND_ */
+    uint16_t first;         /* bit k: operand k's first contribution (below) */
+    uint32_t out;           /* lane slot */
+    mg_ref a, b;            /* operands; a block op: first index in args, count */
+    double c, c2;           /* constants of CONST, PARAM and RANGE ops */
+} mg_instr;
+
+typedef struct {
+    mg_instr *code;
+    size_t ncode, ngrad;    /* all instructions; those of the first root */
+    mg_ref *args;           /* operands of block ops */
+    uint8_t *args_first;    /* 1 where that operand's contribution is its first */
+    size_t nargs;
+    double *consts;
+    size_t nconst;
+    mg_ref *outs;           /* one reference per root */
+    size_t nout;
+    uint32_t nin, npar, nlane;
+    int prunes;             /* a where() or stop_gradient: backward tracks reach */
+    size_t lanes;           /* the chunk size */
+    mg_ref *unreached;      /* inputs and parameters no contribution reaches */
+    size_t nunreached;
+} mg_tape;
+
+/* Flattens the graphs of roots[0..nroots) with inputs[0..nin) (leaves) as
+ * the first lane slots.  On success fills *tape and *params (the parameter
+ * leaves, in order of first use: the caller frees it with free()) and
+ * returns 0; -1 out of memory; -2 the check callback aborted; -3 an input
+ * appears twice.  Marks are clear afterwards either way. */
+int mg_tape_build(mg_tape *tape, mg_node *const *roots, size_t nroots,
+                  mg_node *const *inputs, size_t nin, mg_node ***params,
+                  mg_check_fn check, void *ctx);
+/* Fills *tape from its arrays (a tape rebuilt from a pickle): computes
+ * nlane, ngrad stays as given, prunes and lanes; the arrays are the caller's
+ * until mg_tape_free.  -1 if a reference or an op is out of range. */
+int mg_tape_check(mg_tape *tape);
+void mg_tape_free(mg_tape *tape);
+
+/* The chunk size for a tape: a power of two from 8 to 256 such that a
+ * chunk's workspace stays near 512 KiB.  A function of the tape alone, so
+ * results never depend on the batch split or the number of threads. */
+size_t mg_tape_lanes(const mg_tape *tape);
+
+/* A workspace for one thread: values, adjoints, parameter adjoints, reach. */
+typedef struct {
+    double *val, *adj, *padj;
+    unsigned char *reach;
+} mg_work;
+
+int mg_work_alloc(mg_work *w, const mg_tape *tape);     /* 0, or -1 */
+void mg_work_free(mg_work *w);
+
+/* What one chunk computes.  Pointers may be NULL where a result is not
+ * wanted; arrays indexed by lane are the whole batch's (row-major), and the
+ * chunk writes its rows [first, first + n). */
+typedef struct {
+    const double *x;        /* B x nin inputs */
+    const double *params;   /* npar parameter values */
+    double *out;            /* B x nout outputs */
+    int backward;           /* run the backward pass of the first output */
+    double *input_grads;    /* B x nin: each lane's gradient for its inputs */
+    double *param_grads;    /* B x npar: each lane's gradient for the parameters */
+    double *param_sum;      /* npar: the sum over the chunk's lanes, in lane
+                               order, from 0.0 */
+    double *out_sum;        /* 1: the sum of the first output over the chunk */
+} mg_run;
+
+void mg_tape_chunk(const mg_tape *tape, mg_work *w, const mg_run *run, size_t first,
+                   size_t n);
+
+#endif /* MICROGRAD_MG_TAPE_H */

@@ -1,0 +1,342 @@
+# Included by _core.pyx; the twin of micrograd/_tape_py.py.
+# =============================================================================
+# Tracing, and the tape replayed in C (csrc/mg_tape.c)
+# =============================================================================
+# The public side (shapes, reductions, pickles, the Tape class users hold) is
+# micrograd/tape.py; this is the backend part: opening and closing a trace,
+# flattening the traced graph, and running chunks of lanes without the GIL.
+import threading as _threading
+from array import array as _array
+
+cdef extern from "mg_tape.h" nogil:
+    ctypedef uint32_t mg_ref
+    ctypedef struct mg_instr:
+        uint8_t op
+        uint8_t kind
+        uint32_t out
+        mg_ref a, b
+        double c, c2
+    ctypedef struct mg_tape:
+        mg_instr *code
+        size_t ncode, ngrad
+        mg_ref *args
+        uint8_t *args_first
+        size_t nargs
+        double *consts
+        size_t nconst
+        mg_ref *outs
+        size_t nout
+        uint32_t nin, npar, nlane
+        int prunes
+        size_t lanes
+    ctypedef struct mg_work:
+        double *val
+    ctypedef struct mg_run:
+        const double *x
+        const double *params
+        double *out
+        int backward
+        double *input_grads
+        double *param_grads
+        double *param_sum
+        double *out_sum
+    int mg_tape_build(mg_tape *tape, mg_node **roots, size_t nroots, mg_node **inputs,
+                      size_t nin, mg_node ***params, mg_check_fn check, void *ctx) except -2
+    int mg_tape_check(mg_tape *tape) noexcept
+    void mg_tape_free(mg_tape *tape) noexcept
+    int mg_work_alloc(mg_work *w, const mg_tape *tape) noexcept
+    void mg_work_free(mg_work *w) noexcept
+    void mg_tape_chunk(const mg_tape *tape, mg_work *w, const mg_run *run, size_t first,
+                       size_t n) noexcept
+
+
+cdef extern from "Python.h":
+    double PyFloat_AsDouble(object o) except? -1.0
+
+
+# -- tracing -------------------------------------------------------------------
+def _trace_begin():
+    """Open a trace; returns what _trace_end needs to close it."""
+    return mg_trace_begin()
+
+
+def _trace_end(previous):
+    mg_trace_end(previous)
+
+
+def _trace_input(value):
+    """A leaf for an input of the function being traced: reading it raises."""
+    cdef Number n = Number(value)
+    n.node.trace = <uint16_t>mg_trace_current()
+    return n
+
+
+# -- the tape --------------------------------------------------------------------
+cdef int _check_build(void *ctx) noexcept with gil:
+    return PyErr_CheckSignals()
+
+
+@cython.final
+@cython.auto_pickle(False)
+cdef class _Tape:
+    """A flattened graph and the C replay of it (see micrograd.tape.Tape)."""
+
+    cdef mg_tape tape
+    cdef readonly tuple params          # the parameter Numbers, in order
+    cdef mg_node **pnodes
+    cdef mg_work spare                  # reused by calls that do not overlap
+    cdef bint spare_busy
+
+    def __dealloc__(self):
+        mg_tape_free(&self.tape)
+        mg_work_free(&self.spare)
+        free(self.pnodes)
+
+    @staticmethod
+    def build(outputs, inputs):
+        """Flatten the graphs of the output Numbers; inputs are the leaves that
+        become the lanes' values."""
+        cdef _Tape self = _Tape.__new__(_Tape)
+        cdef Py_ssize_t i, nroots = len(outputs), nin = len(inputs)
+        cdef mg_node **roots = <mg_node **>malloc(max(nroots, 1) * sizeof(mg_node *))
+        cdef mg_node **ins = <mg_node **>malloc(max(nin, 1) * sizeof(mg_node *))
+        cdef mg_node **found = NULL
+        cdef int status
+        try:
+            if roots == NULL or ins == NULL:
+                raise MemoryError()
+            for i in range(nroots):
+                roots[i] = &(<Number?>outputs[i]).node
+            for i in range(nin):
+                ins[i] = &(<Number?>inputs[i]).node
+            status = mg_tape_build(&self.tape, roots, nroots, ins, nin, &found,
+                                   _check_build, NULL)
+            if status == -1:
+                raise MemoryError("micrograd: out of memory while flattening the graph")
+            if status == -3:
+                raise ValueError("trace: an input appears twice")
+            self.params = tuple(<object>_owner(found[i]) for i in range(self.tape.npar))
+            self.pnodes = found
+        finally:
+            free(roots)
+            free(ins)
+        return self
+
+    @staticmethod
+    def from_state(dict state, params):
+        """A tape from to_state() and fresh parameter Numbers (a pickle)."""
+        cdef _Tape self = _Tape.__new__(_Tape)
+        cdef Py_ssize_t i
+        cdef list code = state["code"], args = state["args"], consts = state["consts"]
+        cdef list outs = state["outs"]
+        cdef mg_tape *t = &self.tape
+        t.ncode, t.nargs, t.nconst, t.nout = len(code), len(args), len(consts), len(outs)
+        t.ngrad, t.nin, t.npar = state["ngrad"], state["nin"], len(params)
+        t.code = <mg_instr *>malloc(max(t.ncode, <size_t>1) * sizeof(mg_instr))
+        t.args = <mg_ref *>malloc(max(t.nargs, <size_t>1) * sizeof(mg_ref))
+        t.args_first = <uint8_t *>malloc(max(t.nargs, <size_t>1))
+        t.consts = <double *>malloc(max(t.nconst, <size_t>1) * sizeof(double))
+        t.outs = <mg_ref *>malloc(max(t.nout, <size_t>1) * sizeof(mg_ref))
+        self.pnodes = <mg_node **>malloc(max(t.npar, <size_t>1) * sizeof(mg_node *))
+        if not (t.code and t.args and t.args_first and t.consts and t.outs and self.pnodes):
+            raise MemoryError()
+        for i in range(<Py_ssize_t>t.ncode):
+            name, out, a, b, c, c2 = code[i]
+            op = _optable.NAMES.index(name) if name in _optable.NAMES else -1
+            if op <= 0:
+                raise ValueError(f"tape: unknown op {name!r}")
+            t.code[i].op, t.code[i].kind = op, mg_op_kind(op)
+            t.code[i].out, t.code[i].a, t.code[i].b = out, a, b
+            t.code[i].c, t.code[i].c2 = c, c2
+        for i in range(<Py_ssize_t>t.nargs):
+            t.args[i] = args[i]
+        for i in range(<Py_ssize_t>t.nconst):
+            t.consts[i] = consts[i]
+        for i in range(<Py_ssize_t>t.nout):
+            t.outs[i] = outs[i]
+        status = mg_tape_check(t)
+        if status == -2:
+            raise MemoryError()
+        if status < 0:
+            raise ValueError("tape: the pickled tape is not consistent")
+        self.params = tuple(params)
+        for i in range(<Py_ssize_t>t.npar):
+            self.pnodes[i] = &(<Number?>self.params[i]).node
+        return self
+
+    def to_state(self):
+        """The tape as plain lists, op names in place of codes."""
+        cdef mg_tape *t = &self.tape
+        cdef size_t i
+        return {"nin": t.nin, "ngrad": t.ngrad,
+                "code": [(_NAMES[t.code[i].op], t.code[i].out, t.code[i].a, t.code[i].b,
+                          t.code[i].c, t.code[i].c2) for i in range(t.ncode)],
+                "args": [t.args[i] for i in range(t.nargs)],
+                "consts": [t.consts[i] for i in range(t.nconst)],
+                "outs": [t.outs[i] for i in range(t.nout)]}
+
+    @property
+    def shape(self):
+        """(inputs, outputs, instructions, lanes per chunk)."""
+        return (self.tape.nin, self.tape.nout, self.tape.ncode, self.tape.lanes)
+
+    def param_values(self):
+        cdef size_t i
+        return [self.pnodes[i].value for i in range(self.tape.npar)]
+
+    def add_param_grads(self, double[::1] grads):
+        """Leaves accumulate: each parameter's .gradient gains its entry."""
+        cdef size_t i
+        for i in range(self.tape.npar):
+            self.pnodes[i].gradient += grads[i]
+
+    def run(self, const double[:, ::1] x, double[:, ::1] out, double[:, ::1] input_grads,
+            double[:, ::1] param_grads, double[::1] param_total, bint backward, int threads):
+        """Replay over the rows of x, chunk by chunk; returns the sum of the
+        first output over all lanes (chunk sums added in chunk order).
+
+        Each argument but x may be None.  param_total gains the chunks' sums
+        of the per-lane parameter gradients, in chunk order, from 0.0; with
+        threads > 1, the chunks are shared out and their sums kept until
+        they can be added in that order, so the bits never depend on threads.
+        """
+        cdef mg_tape *t = &self.tape
+        cdef size_t B = x.shape[0], L = t.lanes
+        cdef size_t nchunks = (B + L - 1) // L
+        cdef double[::1] pvals = _zeros(t.npar)
+        cdef mg_run run
+        cdef size_t i
+        for i in range(t.npar):          # read at every call: optimizers move them
+            pvals[i] = self.pnodes[i].value
+        run.x = &x[0, 0] if B else NULL
+        run.params = &pvals[0]
+        run.out = &out[0, 0] if out is not None and B else NULL
+        run.backward = backward
+        run.input_grads = &input_grads[0, 0] if input_grads is not None and B else NULL
+        run.param_grads = &param_grads[0, 0] if param_grads is not None and B else NULL
+        if threads <= 1 or nchunks <= 1:
+            return self._serial(&run, B, nchunks, param_total)
+        return self._threaded(&run, B, nchunks, param_total, threads)
+
+    cdef double _serial(self, mg_run *run, size_t B, size_t nchunks,
+                        double[::1] param_total) except? -1.0:
+        cdef mg_tape *t = &self.tape
+        cdef mg_work fresh
+        cdef mg_work *w
+        cdef size_t c, i, L = t.lanes
+        cdef double total = 0.0, out_sum = 0.0
+        cdef double *part = NULL
+        cdef bint own = self.spare_busy
+        if own:
+            if mg_work_alloc(&fresh, t) < 0:
+                raise MemoryError()
+            w = &fresh
+        else:
+            if self.spare.val == NULL and mg_work_alloc(&self.spare, t) < 0:
+                raise MemoryError()
+            self.spare_busy = True
+            w = &self.spare
+        if param_total is not None:
+            part = <double *>malloc(max(<size_t>t.npar, <size_t>1) * sizeof(double))
+        try:
+            if param_total is not None and part == NULL:
+                raise MemoryError()
+            run.param_sum = part
+            run.out_sum = &out_sum
+            for c in range(nchunks):
+                with nogil:
+                    mg_tape_chunk(t, w, run, c * L, min(L, B - c * L))
+                total += out_sum
+                if part != NULL:
+                    for i in range(t.npar):
+                        param_total[i] += part[i]
+                if PyErr_CheckSignals() < 0:
+                    raise KeyboardInterrupt
+        finally:
+            free(part)
+            if own:
+                mg_work_free(&fresh)
+            else:
+                self.spare_busy = False
+        return total
+
+    cdef double _threaded(self, mg_run *run, size_t B, size_t nchunks,
+                          double[::1] param_total, int threads) except? -1.0:
+        """Waves of chunks: in each, thread k runs chunks k, k + threads, ...,
+        writing its sums into the wave's slots; then the sums are added in
+        chunk order.  The main thread is worker 0 and checks for Ctrl-C."""
+        cdef mg_tape *t = &self.tape
+        cdef size_t wave = 32 * <size_t>threads, start, c, i, npar = t.npar
+        cdef double total = 0.0
+        cdef double[::1] sums = _zeros(wave * max(npar, <size_t>1))
+        cdef double[::1] outs = _zeros(wave)
+        state = _WaveState(self, <size_t>run, threads)
+        for start in range(0, nchunks, wave):
+            state.begin(start, min(wave, nchunks - start), B, sums, outs)
+            workers = [_threading.Thread(target=state.work, args=(k,)) for k in range(1, threads)]
+            for th in workers:
+                th.start()
+            try:
+                state.work(0)
+            finally:
+                for th in workers:
+                    th.join()
+            state.raise_failure()
+            for c in range(min(wave, nchunks - start)):
+                total += outs[c]
+                if param_total is not None:
+                    for i in range(npar):
+                        param_total[i] += sums[c * npar + i]
+        return total
+
+
+cdef class _WaveState:
+    """What the worker threads of one _Tape.run share."""
+
+    cdef _Tape tape
+    cdef mg_run *run
+    cdef int threads
+    cdef size_t start, count, B
+    cdef double[::1] sums, outs
+    cdef bint abort                     # read and written with the GIL held
+    cdef object failure
+
+    def __cinit__(self, _Tape tape, size_t run, int threads):
+        self.tape, self.run, self.threads = tape, <mg_run *>run, threads
+
+    def begin(self, size_t start, size_t count, size_t B, double[::1] sums, double[::1] outs):
+        self.start, self.count, self.B, self.sums, self.outs = start, count, B, sums, outs
+        self.abort, self.failure = False, None
+
+    def work(self, int k):
+        cdef mg_tape *t = &self.tape.tape
+        cdef mg_work w
+        cdef mg_run run = self.run[0]
+        cdef size_t c, L = t.lanes, npar = t.npar
+        if mg_work_alloc(&w, t) < 0:
+            self.failure = MemoryError()
+            self.abort = True
+            return
+        try:
+            for c in range(<size_t>k, self.count, <size_t>self.threads):
+                if self.abort:
+                    break
+                run.param_sum = &self.sums[c * npar] if npar else NULL
+                run.out_sum = &self.outs[c]
+                with nogil:
+                    mg_tape_chunk(t, &w, &run, (self.start + c) * L,
+                                  min(L, self.B - (self.start + c) * L))
+                if k == 0 and PyErr_CheckSignals() < 0:
+                    self.abort = True
+                    raise KeyboardInterrupt
+        finally:
+            mg_work_free(&w)
+
+    def raise_failure(self):
+        if self.failure is not None:
+            raise self.failure
+
+
+cdef double[::1] _zeros(size_t n):
+    return _array("d", bytes(8 * max(n, <size_t>1)))
+

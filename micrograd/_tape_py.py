@@ -1,0 +1,290 @@
+"""The reference tape: the twin of micrograd/_core_tape.pxi over csrc/mg_tape.c.
+
+A traced graph flattened into instructions over slots, and replayed chunk by
+chunk over lanes, with the loops of mg_tape.c (csrc/mg_tape.h has the layout,
+docs/design.md the design): forward keeps the IEEE value where Python would
+raise (``_ops_py.IEEE``), backward runs the first output's instructions in
+reverse, and where a ``where`` or ``stop_gradient`` is on the tape a lane
+propagates only the slots it reached.  Same instructions, same formulas, same
+order: the same bits as the C replay, lane for lane.
+"""
+from . import _ops_py as ops
+from . import _optable as T
+from ._gradmode_py import trace_begin, trace_end
+from ._number_py import LEAF, Number, trace_input
+
+__all__ = ["Tape", "trace_begin", "trace_end", "trace_input"]
+
+_BLOCK = ("SELECT", "NARY")
+_PRUNING = ("SELECT", "STOP")
+_KIND = tuple(op.kind for op in T.OPS)
+
+
+def collect(roots):
+    """(interior nodes of all roots' graphs, operands first, root by root in
+    the order given; how many belong to the first root).  mg_topo_collect's
+    loop, with one set of ids for its marks across the roots."""
+    order, seen, ngrad = [], set(), 0
+    for r, root in enumerate(roots):
+        if root._code != LEAF and id(root) not in seen:
+            seen.add(id(root))
+            stack = [[root, 0]]
+            while stack:
+                top = stack[-1]
+                node, i = top
+                if i < len(node._kids):
+                    top[1] = i + 1
+                    kid = node._kids[i]
+                    if type(kid) is float or kid._code == LEAF or id(kid) in seen:
+                        continue
+                    seen.add(id(kid))
+                    stack.append([kid, 0])
+                else:
+                    order.append(node)
+                    stack.pop()
+        if r == 0:
+            ngrad = len(order)
+    return order, ngrad
+
+
+def lanes_for(nlane, npar, prunes):
+    """mg_tape_lanes: a power of two from 8 to 256, the chunk near 512 KiB."""
+    per_lane = 16 * nlane + 8 * npar + (nlane if prunes else 0) + 1
+    lanes = 256
+    while lanes > 8 and lanes * per_lane > 512 * 1024:
+        lanes //= 2
+    return lanes
+
+
+class Tape:
+    """A flattened graph and its replay (see micrograd.tape.Tape)."""
+
+    # code: (op, out, a, b, c, c2) per instruction; a block op's a and b are
+    # its first index in args and its operand count
+    __slots__ = ("code", "ngrad", "args", "consts", "outs", "nin", "npar", "nlane",
+                 "prunes", "lanes", "params")
+
+    @staticmethod
+    def build(outputs, inputs):
+        """mg_tape_build: flatten the graphs of the outputs."""
+        self = Tape.__new__(Tape)
+        order, self.ngrad = collect(list(outputs))
+        refs = {}
+        for i, leaf in enumerate(inputs):
+            if id(leaf) in refs:
+                raise ValueError("trace: an input appears twice")
+            refs[id(leaf)] = i
+        nin = len(inputs)
+        nlane = nin + len(order)
+        for i, node in enumerate(order):
+            refs[id(node)] = nin + i
+        params = []
+
+        def ref(node):
+            if id(node) not in refs:          # a leaf seen for the first time
+                refs[id(node)] = nlane + len(params)
+                params.append(node)
+            return refs[id(node)]
+
+        code, args, consts = [], [], []
+        for i, node in enumerate(order):
+            kind, kids = _KIND[node._code], node._kids
+            if kind in _BLOCK:
+                code.append((node._code, nin + i, len(args), len(kids), 0.0, 0.0))
+                for k in kids:
+                    if type(k) is float:
+                        args.append(-1 - len(consts))       # rebased below
+                        consts.append(k)
+                    else:
+                        args.append(ref(k))
+                continue
+            a = ref(kids[0])
+            b = ref(kids[1]) if kind == "BINARY" else 0
+            c2 = kids[1] if kind == "RANGE" else 0.0
+            code.append((node._code, nin + i, a, b, node._c, c2))
+        outs = [ref(r) for r in outputs]
+        self.args = [a if a >= 0 else nlane + len(params) + (-1 - a) for a in args]
+        self.code, self.consts, self.outs, self.nin = code, consts, outs, nin
+        self.params = tuple(params)
+        self._finish()
+        return self
+
+    @staticmethod
+    def from_state(state, params):
+        """A tape from to_state() and fresh parameter Numbers (a pickle)."""
+        self = Tape.__new__(Tape)
+        code = []
+        for name, out, a, b, c, c2 in state["code"]:
+            if name not in T.NAMES or T.NAMES.index(name) == T.LEAF:
+                raise ValueError(f"tape: unknown op {name!r}")
+            code.append((T.NAMES.index(name), int(out), int(a), int(b), float(c), float(c2)))
+        self.code, self.ngrad, self.nin = code, int(state["ngrad"]), int(state["nin"])
+        self.args = [int(a) for a in state["args"]]
+        self.consts = [float(c) for c in state["consts"]]
+        self.outs = [int(o) for o in state["outs"]]
+        self.params = tuple(params)
+        self._finish()
+        if not self._consistent():
+            raise ValueError("tape: the pickled tape is not consistent")
+        return self
+
+    def _finish(self):
+        self.npar = len(self.params)
+        self.nlane = self.nin + len(self.code)
+        self.prunes = any(_KIND[ins[0]] in _PRUNING for ins in self.code)
+        self.lanes = lanes_for(self.nlane, self.npar, self.prunes)
+
+    def _consistent(self):
+        """mg_tape_check."""
+        nref = self.nlane + self.npar + len(self.consts)
+        if self.ngrad > len(self.code) or not self.outs:
+            return False
+        for i, (op, out, a, b, c, c2) in enumerate(self.code):
+            kind = _KIND[op]
+            if out != self.nin + i:
+                return False
+            if kind in _BLOCK:
+                if a + b > len(self.args) or b == 0 or (op == T.DOT and b % 2) \
+                        or (op == T.WHERE and b != 3):
+                    return False
+                refs = self.args[a:a + b]
+            else:
+                refs = [a, b] if kind == "BINARY" else [a]
+            if any(r >= nref or (r < self.nlane and r >= out) for r in refs):
+                return False
+        return all(o < self.nlane + self.npar for o in self.outs)
+
+    def to_state(self):
+        return {"nin": self.nin, "ngrad": self.ngrad,
+                "code": [(T.NAMES[op], out, a, b, c, c2) for op, out, a, b, c, c2 in self.code],
+                "args": list(self.args), "consts": list(self.consts), "outs": list(self.outs)}
+
+    @property
+    def shape(self):
+        return (self.nin, len(self.outs), len(self.code), self.lanes)
+
+    def param_values(self):
+        return [p._value for p in self.params]
+
+    def add_param_grads(self, grads):
+        for p, g in zip(self.params, grads):
+            p._gradient += float(g)
+
+    def run(self, x, out, input_grads, param_grads, param_total, backward, threads):
+        """_Tape.run: chunk by chunk, sums added in chunk order (threads only
+        change how the C shares out chunks, so here they change nothing)."""
+        B, L = len(x), self.lanes
+        pvals = self.param_values()
+        total = 0.0
+        for first in range(0, B, L):
+            n = min(L, B - first)
+            out_sum, part = self._chunk(x, pvals, out, input_grads, param_grads, backward,
+                                        first, n)
+            total += out_sum
+            if param_total is not None:
+                for i in range(self.npar):
+                    param_total[i] += part[i]
+        return total
+
+    # -- one chunk: mg_tape_chunk ----------------------------------------------------
+    def _value(self, val, pvals, r, l):
+        if r < self.nlane:
+            return val[r][l]
+        if r < self.nlane + self.npar:
+            return pvals[r - self.nlane]
+        return self.consts[r - self.nlane - self.npar]
+
+    def _chunk(self, x, pvals, out, input_grads, param_grads, backward, first, n):
+        nlane, npar = self.nlane, self.npar
+        val = [None] * nlane
+        for i in range(self.nin):
+            val[i] = [float(x[first + l][i]) for l in range(n)]
+        for op, o, a, b, c, c2 in self.code:
+            val[o] = [self._forward(val, pvals, op, a, b, c, c2, l) for l in range(n)]
+        if out is not None:
+            for k, r in enumerate(self.outs):
+                for l in range(n):
+                    out[first + l][k] = self._value(val, pvals, r, l)
+        out_sum = 0.0
+        for l in range(n):
+            out_sum += self._value(val, pvals, self.outs[0], l)
+        if not backward:
+            return out_sum, None
+        adj = [[0.0] * n for _ in range(nlane + npar)]        # lane slots, then parameters
+        reach = [[False] * n for _ in range(nlane)] if self.prunes else None
+        seed = self.outs[0]
+        for l in range(n):
+            adj[seed][l] += 1.0
+            if reach is not None and seed < nlane:
+                reach[seed][l] = True
+        for op, o, a, b, c, c2 in reversed(self.code[:self.ngrad]):
+            for l in range(n):
+                if reach is None or reach[o][l]:
+                    self._backward(val, pvals, adj, reach, op, o, a, b, c, c2, l)
+        if input_grads is not None:
+            for i in range(self.nin):
+                for l in range(n):
+                    input_grads[first + l][i] = adj[i][l]
+        if param_grads is not None:
+            for p in range(npar):
+                for l in range(n):
+                    param_grads[first + l][p] = adj[nlane + p][l]
+        part = []
+        for p in range(npar):
+            acc = 0.0
+            for l in range(n):
+                acc += adj[nlane + p][l]
+            part.append(acc)
+        return out_sum, part
+
+    def _forward(self, val, pvals, op, a, b, c, c2, l):
+        kind = _KIND[op]
+        if kind in _BLOCK:
+            values = [self._value(val, pvals, r, l) for r in self.args[a:a + b]]
+            return ops.block_value(op, values)
+        x = self._value(val, pvals, a, l)
+        if kind == "BINARY":
+            return ops.IEEE[op](x, self._value(val, pvals, b, l))
+        if kind == "CONST" or kind == "PARAM":
+            return ops.IEEE[op](x, c)
+        if kind == "RANGE":
+            return ops.IEEE[op](x, c, c2)
+        return ops.IEEE[op](x)                    # UNARY, and STOP (the identity)
+
+    def _add(self, adj, reach, r, l, v):
+        """A contribution to an operand: added, and the operand reached
+        (constants have no adjoint)."""
+        if r < len(adj):
+            adj[r][l] += v
+            if reach is not None and r < self.nlane:
+                reach[r][l] = True
+
+    def _backward(self, val, pvals, adj, reach, op, o, a, b, c, c2, l):
+        kind, g, y = _KIND[op], adj[o][l], val[o][l]
+        if kind in _BLOCK:
+            refs = self.args[a:a + b]
+            if op == T.WHERE:                     # the picked operand only
+                cond = self._value(val, pvals, refs[0], l)
+                self._add(adj, reach, refs[1] if ops.where_picks_a(cond) else refs[2], l, g)
+            elif op == T.SUM:
+                for r in refs:
+                    self._add(adj, reach, r, l, g)
+            else:
+                half = b // 2
+                for i, r in enumerate(refs):
+                    partner = refs[i + half if i < half else i - half]
+                    self._add(adj, reach, r, l, g * self._value(val, pvals, partner, l))
+            return
+        if kind == "STOP":
+            return
+        x = self._value(val, pvals, a, l)
+        if kind == "BINARY":
+            da, db = ops.BWD[op](g, x, self._value(val, pvals, b, l), y)
+            self._add(adj, reach, a, l, da)
+            self._add(adj, reach, b, l, db)
+        elif kind == "UNARY":
+            self._add(adj, reach, a, l, ops.BWD[op](g, x, y))
+        elif kind == "RANGE":
+            self._add(adj, reach, a, l, ops.BWD[op](g, x, y, c, c2))
+        else:
+            self._add(adj, reach, a, l, ops.BWD[op](g, x, y, c))

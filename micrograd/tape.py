@@ -1,0 +1,235 @@
+"""Trace once, replay over a NumPy batch: ``micrograd.trace`` and ``Tape``.
+
+    >>> import micrograd as mg
+    >>> w = mg.Number(0.5)
+    >>> tape = mg.trace(lambda x, y: ((x * w - y) ** 2), 0.0, 0.0)
+    >>> tape.params == [w]
+    True
+    >>> loss = tape.backward([[1.0, 2.0], [2.0, 1.0]])     # mean over the batch
+    >>> loss, w.gradient
+    (1.125, -1.5)
+
+``trace(fn, *example_inputs)`` calls ``fn`` once on Numbers made from the
+examples and flattens the graph it builds into a tape of instructions.  The
+leaves ``fn`` reached that are not inputs are the tape's parameters
+(``tape.params``): their values are read from their Numbers at every call, so
+an optimizer moving them just works, and backward adds to their
+``.gradient``.  The tape then replays the recorded ops over every row of a
+batch, chunk by chunk, in C on the core (csrc/mg_tape.c) and in Python on the
+reference, with the same bits: each lane gives exactly what building that
+sample's graph op by op and calling backward gives.
+
+Rules (docs/design.md, "The tape", has the reasons):
+
+- While ``trace`` records, reading a traced value (``.value``, ``float()``,
+  ``bool()``, formatting, ``detach()``, a ``no_grad`` result) raises
+  ``TraceError``: a Python ``if`` on one example's value would be replayed for
+  every sample.  ``where``, ``maximum``, ``minimum``, ``clamp`` and
+  ``stop_gradient`` are recorded instead.
+- Ops that raise on floats (``log(0)``, ``1/0``) cannot raise for one lane of
+  a batch: a replay keeps the IEEE value (inf or NaN) there.
+  ``check=True`` names the lanes that produced non-finite values.
+- Batch reductions: each chunk of lanes sums its lanes in lane order, from
+  0.0, and the chunk sums are added in chunk order, from 0.0; the chunk size
+  depends on the tape alone, so results never depend on ``threads``.
+  ``"mean"`` divides that sum by the batch size.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable
+
+import numpy as np
+
+from ._backend import module_of
+from ._convert import is_number
+from ._errors import TraceError
+from ._pickle import restore
+
+__all__ = ["trace", "Tape", "TraceError"]
+
+_REDUCTIONS = ("none", "sum", "mean")
+
+
+def trace(fn: Callable[..., Any], *example_inputs: Any) -> "Tape":
+    """Record fn on example inputs (reals or Numbers) as a Tape.
+
+    fn takes Numbers and returns a Number, a Chain, or a tuple or list of
+    them; the first is what backward differentiates.
+    """
+    if not callable(fn):
+        raise TypeError(f"trace: fn must be callable, not {type(fn).__name__}")
+    backend = module_of(example_inputs)
+    values = []
+    for i, v in enumerate(example_inputs):
+        if is_number(v):
+            v = v.value
+        if not isinstance(v, numbers.Real) and getattr(v, "ndim", None) != 0:
+            raise TypeError(f"trace: example input {i} must be a real or a Number, "
+                            f"not {type(v).__name__}")
+        values.append(v)
+    previous = backend._trace_begin()
+    try:
+        inputs = [backend._trace_input(v) for v in values]
+        result = fn(*inputs)
+    finally:
+        backend._trace_end(previous)
+    single = not isinstance(result, (tuple, list))
+    outputs = [_output(r, i) for i, r in enumerate([result] if single else result)]
+    if not outputs:
+        raise ValueError("trace: fn returned no outputs")
+    return Tape(backend._Tape.build(outputs, inputs), single)
+
+
+def _output(result, i):
+    if hasattr(result, "result") and hasattr(result, "steps"):      # a Chain
+        result = result.result()
+    if not is_number(result):
+        raise TypeError(f"trace: output {i} of fn must be a Number (or a Chain), "
+                        f"not {type(result).__name__}")
+    return result
+
+
+class Tape:
+    """A traced function, replayed over batches (see the module docstring)."""
+
+    def __init__(self, impl: Any, single: bool) -> None:
+        self._impl = impl
+        self._single = single
+        self.n_inputs, self.n_outputs, self.n_instructions, self.lanes = impl.shape
+
+    @property
+    def params(self) -> list:
+        """The leaves fn reached that are not inputs, in order of first use."""
+        return list(self._impl.params)
+
+    def __repr__(self) -> str:
+        return (f"Tape({self.n_inputs} inputs, {self.n_outputs} output"
+                f"{'s' if self.n_outputs != 1 else ''}, {self.n_instructions} instructions, "
+                f"{len(self._impl.params)} params)")
+
+    # -- the batch -----------------------------------------------------------------
+    def _batch(self, X):
+        """(X as a C-contiguous float64 (B, n_inputs) array, whether it was one row)."""
+        if is_number(X):
+            raise TypeError("tape: X must be an array of reals, not a Number")
+        arr = np.asarray(X)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"tape: X must hold real numbers (floats or ints), "
+                            f"not {arr.dtype}")
+        one = arr.ndim == 1
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.shape[1] != self.n_inputs:
+            raise ValueError(f"tape: X must have shape (batch, {self.n_inputs}) or "
+                             f"({self.n_inputs},) for this tape of {self.n_inputs} inputs, "
+                             f"not {np.shape(X)}")
+        return np.ascontiguousarray(arr, dtype=np.float64), one
+
+    @staticmethod
+    def _threads(threads):
+        if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+            raise ValueError(f"tape: threads must be a positive int, not {threads!r}")
+        return int(threads)
+
+    def _shape_out(self, out, one):
+        if self._single:
+            out = out[:, 0]
+        return out[0] if one else out
+
+    # -- replaying -------------------------------------------------------------------
+    def __call__(self, X: Any, threads: int = 1) -> Any:
+        """Forward only: (B,) outputs for a batch (B, n_outputs) for several
+        outputs), or one sample's for a row."""
+        x, one = self._batch(X)
+        out = np.empty((len(x), self.n_outputs))
+        self._impl.run(x, out, None, None, None, False, self._threads(threads))
+        return self._shape_out(out, one)
+
+    def value_and_grad(self, X: Any, reduction: str = "mean", wrt: str = "params",
+                       threads: int = 1, check: bool = False) -> tuple[Any, Any]:
+        """(outputs per sample, gradients of the first output), touching no
+        .gradient.  wrt="params": with reduction "none" one row per sample,
+        (B, n_params); "sum" and "mean" give (n_params,).  wrt="inputs": the
+        gradient of the reduced output for each sample's inputs, (B, n_inputs)."""
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"tape: reduction must be 'none', 'sum' or 'mean', "
+                             f"not {reduction!r}")
+        if wrt not in ("params", "inputs"):
+            raise ValueError(f"tape: wrt must be 'params' or 'inputs', not {wrt!r}")
+        x, one = self._batch(X)
+        B, npar = len(x), len(self._impl.params)
+        if reduction == "mean" and B == 0:
+            raise ValueError("tape: the mean over an empty batch is undefined")
+        out = np.empty((B, self.n_outputs))
+        per_lane = wrt == "params" and (reduction == "none" or check)
+        pgrads = np.empty((B, npar)) if per_lane else None
+        igrads = np.empty((B, self.n_inputs)) if wrt == "inputs" or check else None
+        total = np.zeros(npar) if wrt == "params" and reduction != "none" else None
+        self._impl.run(x, out, igrads, pgrads, total, True, self._threads(threads))
+        if check:
+            self._check(out, pgrads, igrads)
+        if wrt == "params":
+            grads = pgrads if reduction == "none" else (total / B if reduction == "mean" else total)
+            if one and reduction == "none":
+                grads = grads[0]
+        else:
+            grads = igrads / B if reduction == "mean" else igrads
+            if one:
+                grads = grads[0]
+        return self._shape_out(out, one), grads
+
+    def backward(self, X: Any, reduction: str = "mean", threads: int = 1,
+                 check: bool = False) -> float:
+        """Forward and backward over the batch; every parameter's .gradient
+        gains the gradient of the reduced first output (leaves accumulate).
+        Returns the reduced first output."""
+        if reduction not in ("sum", "mean"):
+            raise ValueError(f"tape: backward reduces with 'sum' or 'mean', not "
+                             f"{reduction!r}; value_and_grad(X, reduction='none') gives "
+                             f"per-sample gradients")
+        x, _ = self._batch(X)
+        B, npar = len(x), len(self._impl.params)
+        if reduction == "mean" and B == 0:
+            raise ValueError("tape: the mean over an empty batch is undefined")
+        total = np.zeros(npar)
+        threads = self._threads(threads)
+        if check:
+            out, pgrads = np.empty((B, self.n_outputs)), np.empty((B, npar))
+            igrads = np.empty((B, self.n_inputs))
+            value = self._impl.run(x, out, igrads, pgrads, total, True, threads)
+            self._check(out, pgrads, igrads)
+        else:
+            value = self._impl.run(x, None, None, None, total, True, threads)
+        if reduction == "mean":
+            total, value = total / B, value / B
+        self._impl.add_param_grads(total)
+        return value
+
+    @staticmethod
+    def _check(out, pgrads, igrads):
+        """Raise, before anything is added anywhere, if a lane is not finite."""
+        bad = ~np.isfinite(out).all(axis=1)
+        if pgrads is not None:
+            bad |= ~np.isfinite(pgrads).all(axis=1)
+        if igrads is not None:
+            bad |= ~np.isfinite(igrads).all(axis=1)
+        lanes = np.flatnonzero(bad)
+        if len(lanes):
+            shown = ", ".join(str(i) for i in lanes[:10]) + (", ..." if len(lanes) > 10 else "")
+            raise FloatingPointError(
+                f"tape: {len(lanes)} of {len(out)} lanes produced non-finite values "
+                f"(lanes {shown}); op by op, such a sample raises or gives inf/NaN. "
+                f"No gradient was changed.")
+
+    # -- pickling ------------------------------------------------------------------
+    def __reduce__(self):
+        values = [(p.value, p.gradient) for p in self._impl.params]
+        return _restore_tape, (self._impl.to_state(), values, self._single)
+
+
+def _restore_tape(state, values, single):
+    """A tape from a pickle: its parameters come back as leaves of the loading
+    process's backend, with the values they had."""
+    params = [restore(v, g) for v, g in values]
+    return Tape(module_of(params)._Tape.from_state(state, params), single)
