@@ -118,6 +118,12 @@ static int is_block(int kind)
     return kind == MG_KIND_SELECT || kind == MG_KIND_NARY;
 }
 
+/* Counts a contribution to r, if r is a parameter. */
+static void count_use(const mg_tape *t, uint32_t *uses, mg_ref r)
+{
+    if (r >= t->nlane && r < (size_t)t->nlane + t->npar) uses[r - t->nlane]++;
+}
+
 /* Marks r's first contribution, if this is it; 1 if so. */
 static int first_time(unsigned char *seen, const mg_tape *t, mg_ref r)
 {
@@ -133,6 +139,7 @@ static int finish(mg_tape *t)
 {
     size_t i, j, nslots;
     unsigned char *seen;
+    uint32_t *uses;
     t->nlane = t->nin + (uint32_t)t->ncode;
     t->prunes = 0;
     for (i = 0; i < t->ncode; i++) {
@@ -142,30 +149,60 @@ static int finish(mg_tape *t)
     memset(t->args_first, 0, t->nargs);
     t->lanes = mg_tape_lanes(t);
     free(t->unreached);
+    free(t->folded);
     t->unreached = NULL;
-    t->nunreached = 0;
-    if (t->prunes) return 0;
+    t->folded = NULL;
+    t->nunreached = t->nfolded = 0;
+    t->folded = malloc(((size_t)t->npar + 1) * sizeof *t->folded);
+    if (t->folded == NULL) return -1;
     nslots = (size_t)t->nlane + t->npar;
+    if (t->prunes) {
+        for (i = 0; i < t->npar; i++) t->folded[t->nfolded++] = (uint32_t)i;
+        return 0;
+    }
     seen = calloc(nslots + 1, 1);
+    uses = calloc((size_t)t->npar + 1, sizeof *uses);
     t->unreached = malloc((t->nin + (size_t)t->npar + 1) * sizeof *t->unreached);
-    if (seen == NULL || t->unreached == NULL) {
+    if (seen == NULL || uses == NULL || t->unreached == NULL) {
         free(seen);
+        free(uses);
         return -1;
     }
     first_time(seen, t, t->outs[0]);              /* the seed comes first */
+    if (t->outs[0] >= t->nlane) uses[t->outs[0] - t->nlane]++;
     for (i = t->ngrad; i-- > 0;) {
         mg_instr *in = &t->code[i];
         if (is_block(in->kind)) {
-            for (j = in->a; j < (size_t)in->a + in->b; j++)
+            for (j = in->a; j < (size_t)in->a + in->b; j++) {
                 t->args_first[j] = (uint8_t)first_time(seen, t, t->args[j]);
+                count_use(t, uses, t->args[j]);
+            }
             continue;
         }
         if (first_time(seen, t, in->a)) in->first |= 1u;
         if (in->kind == MG_KIND_BINARY && first_time(seen, t, in->b)) in->first |= 2u;
+        count_use(t, uses, in->a);
+        if (in->kind == MG_KIND_BINARY) count_use(t, uses, in->b);
     }
     for (i = 0; i < nslots; i++)
         if (!seen[i] && (i < t->nin || i >= t->nlane)) t->unreached[t->nunreached++] = (mg_ref)i;
+    /* a parameter used once, by a dot, whose partner holds a lane value */
+    for (i = 0; i < t->ngrad; i++) {
+        mg_instr *in = &t->code[i];
+        size_t half = in->b / 2;
+        if (in->op != MG_DOT) continue;
+        for (j = 0; j < in->b; j++) {
+            mg_ref r = t->args[in->a + j], partner = t->args[in->a + (j < half ? j + half : j - half)];
+            if (r >= t->nlane && r < nslots && uses[r - t->nlane] == 1 && partner < t->nlane) {
+                t->args_first[in->a + j] = MG_ONLY;
+                uses[r - t->nlane] = 0;            /* taken care of */
+            }
+        }
+    }
+    for (i = 0; i < t->npar; i++)
+        if (uses[i] != 0 || seen[t->nlane + i] == 0) t->folded[t->nfolded++] = (uint32_t)i;
     free(seen);
+    free(uses);
     return 0;
 }
 
@@ -298,6 +335,7 @@ void mg_tape_free(mg_tape *t)
     free(t->args);
     free(t->args_first);
     free(t->unreached);
+    free(t->folded);
     free(t->consts);
     free(t->outs);
     memset(t, 0, sizeof *t);
@@ -381,6 +419,32 @@ static opnd view(const mg_tape *t, mg_work *w, const double *params, mg_ref r)
     else if (b.s) { double av = a.v[0]; for (l = 0; l < n; l++) { double bv = b.v[l]; call; } } \
     else { double av = a.v[0], bv = b.v[0]; for (l = 0; l < n; l++) { call; } }
 
+/* Four products of a dot at once, where each is a parameter (or constant)
+ * times a lane value, as in a neuron: y = (((y + w0 x0) + w1 x1) + w2 x2) + w3 x3
+ * per lane, the same additions in the same order as one at a time, with y
+ * kept in a register.  0 if the four are not of that shape. */
+MG_VECTOR static void axpy4(double *restrict y, size_t n, double w0, const double *restrict x0,
+                            double w1, const double *restrict x1, double w2,
+                            const double *restrict x2, double w3, const double *restrict x3)
+{
+    size_t l;
+    for (l = 0; l < n; l++)
+        y[l] = (((y[l] + w0 * x0[l]) + w1 * x1[l]) + w2 * x2[l]) + w3 * x3[l];
+}
+
+static int dot4(const mg_tape *t, mg_work *w, const double *params, const mg_ref *args,
+                size_t i, size_t half, double *y, size_t n)
+{
+    opnd a0 = view(t, w, params, args[i]), b0 = view(t, w, params, args[i + half]);
+    opnd a1 = view(t, w, params, args[i + 1]), b1 = view(t, w, params, args[i + 1 + half]);
+    opnd a2 = view(t, w, params, args[i + 2]), b2 = view(t, w, params, args[i + 2 + half]);
+    opnd a3 = view(t, w, params, args[i + 3]), b3 = view(t, w, params, args[i + 3 + half]);
+    if (a0.s || a1.s || a2.s || a3.s || !b0.s || !b1.s || !b2.s || !b3.s) return 0;
+    /* y is the dot's own slot, never one of its operands: restrict holds */
+    axpy4(y, n, a0.v[0], b0.v, a1.v[0], b1.v, a2.v[0], b2.v, a3.v[0], b3.v);
+    return 1;
+}
+
 MG_VECTOR static void forward_block(const mg_tape *t, mg_work *w, const double *params,
                           const mg_instr *in, double *y, size_t n)
 {
@@ -401,6 +465,7 @@ MG_VECTOR static void forward_block(const mg_tape *t, mg_work *w, const double *
         for (i = 0; i < half; i++) {
             opnd a = view(t, w, params, args[i]), b = view(t, w, params, args[i + half]);
             if (i == 0) { LOOP2(y[l] = av * bv) }
+            else if (i + 4 <= half && dot4(t, w, params, args, i, half, y, n)) { i += 3; }
             else { LOOP2(y[l] = y[l] + av * bv) }
         }
     }
@@ -458,7 +523,43 @@ MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params
         if ((o).reach) (o).reach[l] = 1;                                        \
     } while (0)
 
+/* adj (+)= g * v per lane, v a lane slot (stride 1) or one value (stride 0):
+ * a dot's contribution to one operand.  adj is never g's or v's slot. */
+MG_VECTOR static void scaled(double *restrict adj, size_t n, const double *restrict g,
+                             const double *restrict v, size_t stride, int first)
+{
+    size_t l;
+    if (stride && first) for (l = 0; l < n; l++) adj[l] = 0.0 + g[l] * v[l];
+    else if (stride) for (l = 0; l < n; l++) adj[l] += g[l] * v[l];
+    else {
+        double c = v[0];
+        if (first) for (l = 0; l < n; l++) adj[l] = 0.0 + g[l] * c;
+        else for (l = 0; l < n; l++) adj[l] += g[l] * c;
+    }
+}
+
+/* The chunk sums of up to eight parameters that a dot uses once each, with
+ * lane partners x[k]: sum[k] = 0.0 + g[0] x[k][0] + g[1] x[k][1] + ..., in
+ * lane order, the eight sums in flight together.  (A lane's gradient for
+ * such a parameter is 0.0 + g x; adding that or g x to a sum that started at
+ * +0.0 gives the same bits, as such a sum is never -0.0.) */
+#define MG_SUMS 8
+static void dot_sums(const double *restrict g, const double *const *x, double *const *sum,
+                     size_t k, size_t n)
+{
+    double acc[MG_SUMS] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    const double *xk[MG_SUMS];
+    size_t l, j;
+    for (j = 0; j < MG_SUMS; j++) xk[j] = x[j < k ? j : 0];
+    for (l = 0; l < n; l++) {
+        double gl = g[l];
+        for (j = 0; j < MG_SUMS; j++) acc[j] += gl * xk[j][l];
+    }
+    for (j = 0; j < k; j++) *sum[j] = acc[j];
+}
+
 MG_VECTOR static void backward_block(const mg_tape *t, mg_work *w, const double *params,
+                                     double *param_sum,
                            const mg_instr *in, const double *g, const unsigned char *live,
                            size_t n)
 {
@@ -484,25 +585,32 @@ MG_VECTOR static void backward_block(const mg_tape *t, mg_work *w, const double 
             }
         }
     } else {                                   /* dot: each operand times its partner */
+        const double *xs[MG_SUMS];
+        double *sums[MG_SUMS];
+        size_t k = 0;
         for (i = 0; i < in->b; i++) {
             opnd x = view(t, w, params, args[i]);
             opnd p = view(t, w, params, args[i < half ? i + half : i - half]);
+            if (param_sum && t->args_first[in->a + i] == MG_ONLY) {
+                xs[k] = p.v;
+                sums[k++] = param_sum + (args[i] - t->nlane);
+                if (k == MG_SUMS) {
+                    dot_sums(g, xs, sums, k, n);
+                    k = 0;
+                }
+                continue;
+            }
             if (!x.adj) continue;
             if (live || x.reach) {
                 for (l = 0; l < n; l++) {
                     if (live && !live[l]) continue;
                     ADD_TO(x, g[l] * p.v[l * p.s]);
                 }
-            } else if (t->args_first[in->a + i]) {
-                if (p.s) for (l = 0; l < n; l++) x.adj[l] = 0.0 + g[l] * p.v[l];
-                else { double pv = p.v[0]; for (l = 0; l < n; l++) x.adj[l] = 0.0 + g[l] * pv; }
-            } else if (p.s) {
-                for (l = 0; l < n; l++) x.adj[l] += g[l] * p.v[l];
             } else {
-                double pv = p.v[0];
-                for (l = 0; l < n; l++) x.adj[l] += g[l] * pv;
+                scaled(x.adj, n, g, p.v, p.s, t->args_first[in->a + i]);
             }
         }
+        if (k) dot_sums(g, xs, sums, k, n);
     }
 }
 
@@ -517,24 +625,49 @@ MG_VECTOR static void backward_block(const mg_tape *t, mg_work *w, const double 
             if (a.adj) ADD_TO(a, da);                                           \
             if (b.adj) ADD_TO(b, db);                                           \
         } } break;
-#define BWD_CONST(CODE, stem) case MG_##CODE: {                                 \
-        if (x.adj) for (l = 0; l < n; l++)                                      \
-            if (LIVE) ADD_TO(x, bwd_##stem(g[l], x.v[l * x.s], y[l], c));       \
-        } break;
+/* One operand's contributions, call(xv) per lane: a tracked loop where the
+ * tape prunes, else plain loops with restrict pointers (the operand, the
+ * node's value and its adjoint are three different slots), which vectorise. */
+#define BWD1(call)                                                              \
+    if (!x.adj) break;                                                          \
+    if (live) {                                                                 \
+        for (l = 0; l < n; l++) {                                               \
+            double xv, gl, yl;                                                  \
+            if (!live[l]) continue;                                             \
+            xv = x.v[l * x.s];                                                  \
+            gl = g[l];                                                          \
+            yl = y[l];                                                          \
+            ADD_TO(x, call);                                                    \
+        }                                                                       \
+    } else {                                                                    \
+        double *restrict ad = x.adj;                                            \
+        const double *restrict gg = g, *restrict yy = y, *restrict xs = x.v;    \
+        if (x.s && x.first)                                                     \
+            for (l = 0; l < n; l++) { double xv = xs[l], gl = gg[l], yl = yy[l]; \
+                                      ad[l] = 0.0 + (call); }                   \
+        else if (x.s)                                                           \
+            for (l = 0; l < n; l++) { double xv = xs[l], gl = gg[l], yl = yy[l]; \
+                                      ad[l] += (call); }                        \
+        else {                                                                  \
+            double xv = xs[0];                                                  \
+            if (x.first)                                                        \
+                for (l = 0; l < n; l++) { double gl = gg[l], yl = yy[l];        \
+                                          ad[l] = 0.0 + (call); }               \
+            else                                                                \
+                for (l = 0; l < n; l++) { double gl = gg[l], yl = yy[l];        \
+                                          ad[l] += (call); }                    \
+        }                                                                       \
+    }
+#define BWD_CONST(CODE, stem) case MG_##CODE: { BWD1(bwd_##stem(gl, xv, yl, c)) } break;
 #define BWD_PARAM BWD_CONST
-#define BWD_UNARY(CODE, stem) case MG_##CODE: {                                 \
-        if (x.adj) for (l = 0; l < n; l++)                                      \
-            if (LIVE) ADD_TO(x, bwd_##stem(g[l], x.v[l * x.s], y[l]));          \
-        } break;
-#define BWD_RANGE(CODE, stem) case MG_##CODE: {                                 \
-        if (x.adj) for (l = 0; l < n; l++)                                      \
-            if (LIVE) ADD_TO(x, bwd_##stem(g[l], x.v[l * x.s], y[l], c, c2));   \
-        } break;
+#define BWD_UNARY(CODE, stem) case MG_##CODE: { BWD1(bwd_##stem(gl, xv, yl)) } break;
+#define BWD_RANGE(CODE, stem) case MG_##CODE: { BWD1(bwd_##stem(gl, xv, yl, c, c2)) } break;
 #define BWD_STOP(CODE, stem) case MG_##CODE: break;
 #define BWD_SELECT(CODE, stem)
 #define BWD_NARY(CODE, stem)
 
-MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *params, size_t n)
+MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *params,
+                               double *param_sum, size_t n)
 {
     size_t k, l, L = t->lanes;
     for (k = t->ngrad; k-- > 0;) {
@@ -546,7 +679,7 @@ MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *param
         opnd x, a, b;
         (void)c; (void)c2; (void)y;
         if (is_block(in->kind)) {
-            backward_block(t, w, params, in, g, live, n);
+            backward_block(t, w, params, param_sum, in, g, live, n);
             continue;
         }
         x = a = b = view(t, w, params, in->a);
@@ -572,23 +705,26 @@ MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *param
 #undef BWD_SELECT
 #undef BWD_NARY
 #undef LIVE
+#undef BWD1
 #undef MG_OP
 
-/* sum[p] = 0.0 + adj[p][0] + adj[p][1] + ..., in lane order, for every p:
- * eight parameters at a time, so that eight independent sums are in flight. */
-MG_VECTOR static void fold(const double *adj, size_t L, size_t npar, size_t n, double *sum)
+/* sum[p] = 0.0 + adj[p][0] + adj[p][1] + ..., in lane order, for the
+ * parameters on t->folded: eight at a time, so that eight independent sums
+ * are in flight. */
+MG_VECTOR static void fold(const mg_tape *t, const double *adj, size_t n, double *sum)
 {
-    size_t p = 0, l, k;
-    for (; p + 8 <= npar; p += 8) {
+    size_t L = t->lanes, m = t->nfolded, i = 0, l, k;
+    const uint32_t *p = t->folded;
+    for (; i + 8 <= m; i += 8) {
         double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (l = 0; l < n; l++)
-            for (k = 0; k < 8; k++) acc[k] += adj[(p + k) * L + l];
-        for (k = 0; k < 8; k++) sum[p + k] = acc[k];
+            for (k = 0; k < 8; k++) acc[k] += adj[p[i + k] * L + l];
+        for (k = 0; k < 8; k++) sum[p[i + k]] = acc[k];
     }
-    for (; p < npar; p++) {
+    for (; i < m; i++) {
         double acc = 0.0;
-        for (l = 0; l < n; l++) acc += adj[p * L + l];
-        sum[p] = acc;
+        for (l = 0; l < n; l++) acc += adj[p[i] * L + l];
+        sum[p[i]] = acc;
     }
 }
 
@@ -635,7 +771,9 @@ void mg_tape_chunk(const mg_tape *t, mg_work *w, const mg_run *run, size_t first
             if (o.reach) o.reach[l] = 1;
         }
     }
-    backward(t, w, params, n);
+    /* with no per-lane parameter gradients wanted, a dot sums its parameters
+     * used once straight into param_sum; fold() sums the others */
+    backward(t, w, params, run->param_grads ? NULL : run->param_sum, n);
     if (run->input_grads)
         for (i = 0; i < t->nin; i++)
             for (l = 0; l < n; l++)
@@ -644,5 +782,5 @@ void mg_tape_chunk(const mg_tape *t, mg_work *w, const mg_run *run, size_t first
         for (i = 0; i < t->npar; i++)
             for (l = 0; l < n; l++)
                 run->param_grads[(first + l) * t->npar + i] = w->padj[i * L + l];
-    if (run->param_sum) fold(w->padj, L, t->npar, n, run->param_sum);
+    if (run->param_sum) fold(t, w->padj, n, run->param_sum);
 }

@@ -69,7 +69,15 @@ typedef struct {
     size_t lanes;           /* the chunk size */
     mg_ref *unreached;      /* inputs and parameters no contribution reaches */
     size_t nunreached;
+    uint32_t *folded;       /* the parameters whose chunk sums come from their
+                               per-lane adjoints (the others: MG_ONLY below) */
+    size_t nfolded;
 } mg_tape;
+
+/* args_first values: 1 the operand's first contribution; MG_ONLY its only
+ * one, to a parameter through a dot, whose chunk sum the dot accumulates
+ * directly, in lane order, when no per-lane parameter gradient is wanted. */
+#define MG_ONLY 2
 
 /* Flattens the graphs of roots[0..nroots) with inputs[0..nin) (leaves) as
  * the first lane slots.  On success fills *tape and *params (the parameter

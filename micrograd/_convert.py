@@ -6,6 +6,7 @@ strings, bytes, complex numbers and None are refused.  A Number of the other
 backend is refused too, so one graph never mixes backends.
 """
 import numbers
+import sys
 from decimal import Decimal
 
 MIXING = ("cannot mix Numbers of the {} and {} backends in one graph; "
@@ -47,8 +48,14 @@ def operand(x, backend):
 
 def real_by_type(t):
     """Whether every instance of type t is a real that operand() converts with
-    float() (the core caches such types for its fast path)."""
-    return issubclass(t, (numbers.Real, Decimal)) and not hasattr(t, "_mg_backend")
+    float() (the core caches such types for its fast path): the numbers ABCs,
+    Decimal, and NumPy's scalar types (not its arrays, whose ndim varies)."""
+    if hasattr(t, "_mg_backend"):
+        return False
+    if issubclass(t, (numbers.Real, Decimal)):
+        return True
+    np = sys.modules.get("numpy")
+    return np is not None and issubclass(t, np.generic) and t.__name__ != "ndarray"
 
 
 def checked(result, a, b, symbol):

@@ -8,11 +8,15 @@
 # =============================================================================
 cdef extern from "Python.h":
     double PyFloat_AS_DOUBLE(object o)
+    double PyFloat_AsDouble(object o) except? -1.0
 
-# Types whose instances are reals by type alone (ints, Fractions, Decimals,
-# NumPy scalar types): found once by the reference's rule, then converted by
-# float() directly.  Anything else goes through the reference's rule each time.
+# Types whose instances are reals by type alone (bools, Fractions, Decimals,
+# NumPy scalar types): found once by the reference's rule, then converted as
+# float() converts them, straight from C.  _last_real is the last one seen
+# (the dict keeps it alive), so a loop over one kind of operand skips even the
+# lookup.  Anything else goes through the reference's rule each time.
 cdef dict _REAL_TYPES = {}
+cdef object _last_real = None
 
 
 cdef inline double _real(object x) except? -1.0:
@@ -23,12 +27,9 @@ cdef inline double _real(object x) except? -1.0:
 
 cdef object _operand(object b):
     """The other operand of a binary op as a float object, or NotImplemented."""
-    t = type(b)
-    if t in _REAL_TYPES:
-        return float(b)
     c = _py_operand(b, BACKEND)
-    if c is not NotImplemented and _real_by_type(t):
-        _REAL_TYPES[t] = True
+    if c is not NotImplemented and _real_by_type(type(b)):
+        _REAL_TYPES[type(b)] = True
     return c
 
 
@@ -101,10 +102,19 @@ cdef Number _make_range(int op, Number x, double lo, double hi):
 
 cdef object _with_real(Number a, object b, int cop):
     """a <cop> b where b is not a Number: a real, or NotImplemented."""
-    if type(b) is float or type(b) is int:     # int: OverflowError as float() gives it
+    global _last_real
+    t = type(b)
+    if t is float or t is int:                 # int: OverflowError as float() gives it
         return _make_const(cop, a, <double>b)
     if isinstance(b, float):                   # np.float64 and other float subclasses
         return _make_const(cop, a, PyFloat_AS_DOUBLE(b))
+    if t is bool:
+        return _make_const(cop, a, 1.0 if b is True else 0.0)
+    if t is _last_real:
+        return _make_const(cop, a, PyFloat_AsDouble(b))
+    if t in _REAL_TYPES:
+        _last_real = t
+        return _make_const(cop, a, PyFloat_AsDouble(b))
     c = _operand(b)
     if c is NotImplemented:
         return c

@@ -51,6 +51,22 @@ cdef class _ParamArray:
     cdef double *_buffer(self, str name) except NULL:
         return self.bufs[self.algorithm.buffers.index(name)]
 
+    def same(self, params):
+        """Whether params holds exactly this array's Numbers, in order."""
+        cdef Py_ssize_t i, n = <Py_ssize_t>self.n
+        if len(params) != n:
+            return False
+        for i in range(n):
+            if params[i] is not self.params[i]:
+                return False
+        return True
+
+    def zero_grad(self):
+        """Every parameter's gradient back to 0.0."""
+        cdef size_t i
+        for i in range(self.n):
+            self.nodes[i].gradient = 0.0
+
     def get_state(self, str name):
         """A copy of the named buffer, as a list of floats."""
         cdef double *b = self._buffer(name)

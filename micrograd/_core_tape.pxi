@@ -184,11 +184,16 @@ cdef class _Tape:
         cdef size_t i
         return [self.pnodes[i].value for i in range(self.tape.npar)]
 
-    def add_param_grads(self, double[::1] grads):
-        """Leaves accumulate: each parameter's .gradient gains its entry."""
+    def add_param_grads(self, double[::1] grads, double divisor=1.0):
+        """Leaves accumulate: each parameter's .gradient gains its entry
+        (divided by divisor: a mean's batch size)."""
         cdef size_t i
-        for i in range(self.tape.npar):
-            self.pnodes[i].gradient += grads[i]
+        if divisor == 1.0:
+            for i in range(self.tape.npar):
+                self.pnodes[i].gradient += grads[i]
+        else:
+            for i in range(self.tape.npar):
+                self.pnodes[i].gradient += grads[i] / divisor
 
     def run(self, const double[:, ::1] x, double[:, ::1] out, double[:, ::1] input_grads,
             double[:, ::1] param_grads, double[::1] param_total, bint backward, int threads):
@@ -203,20 +208,25 @@ cdef class _Tape:
         cdef mg_tape *t = &self.tape
         cdef size_t B = x.shape[0], L = t.lanes
         cdef size_t nchunks = (B + L - 1) // L
-        cdef double[::1] pvals = _zeros(t.npar)
+        cdef double *pvals = <double *>malloc(max(<size_t>t.npar, <size_t>1) * sizeof(double))
         cdef mg_run run
         cdef size_t i
+        if pvals == NULL:
+            raise MemoryError()
         for i in range(t.npar):          # read at every call: optimizers move them
             pvals[i] = self.pnodes[i].value
         run.x = &x[0, 0] if B else NULL
-        run.params = &pvals[0]
+        run.params = pvals
         run.out = &out[0, 0] if out is not None and B else NULL
         run.backward = backward
         run.input_grads = &input_grads[0, 0] if input_grads is not None and B else NULL
         run.param_grads = &param_grads[0, 0] if param_grads is not None and B else NULL
-        if threads <= 1 or nchunks <= 1:
-            return self._serial(&run, B, nchunks, param_total)
-        return self._threaded(&run, B, nchunks, param_total, threads)
+        try:
+            if threads <= 1 or nchunks <= 1:
+                return self._serial(&run, B, nchunks, param_total)
+            return self._threaded(&run, B, nchunks, param_total, threads)
+        finally:
+            free(pvals)
 
     cdef double _serial(self, mg_run *run, size_t B, size_t nchunks,
                         double[::1] param_total) except? -1.0:

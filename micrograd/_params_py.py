@@ -34,6 +34,16 @@ class ParamArray:
     def params(self):
         return self._params
 
+    def same(self, params):
+        """Whether params holds exactly this array's Numbers, in order."""
+        return len(params) == len(self._params) and all(
+            p is q for p, q in zip(params, self._params))
+
+    def zero_grad(self):
+        """Every parameter's gradient back to 0.0."""
+        for p in self._params:
+            p._gradient = 0.0
+
     def get_state(self, name):
         """A copy of the named buffer, as a list of floats."""
         return list(self._buffers[self._algorithm.buffers.index(name)])

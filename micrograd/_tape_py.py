@@ -166,9 +166,9 @@ class Tape:
     def param_values(self):
         return [p._value for p in self.params]
 
-    def add_param_grads(self, grads):
+    def add_param_grads(self, grads, divisor=1.0):
         for p, g in zip(self.params, grads):
-            p._gradient += float(g)
+            p._gradient += float(g) if divisor == 1.0 else float(g) / divisor
 
     def run(self, x, out, input_grads, param_grads, param_total, backward, threads):
         """_Tape.run: chunk by chunk, sums added in chunk order (threads only

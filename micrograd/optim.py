@@ -53,9 +53,12 @@ class Optimizer:
         self._steps.append(0)
 
     def zero_grad(self) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                p.gradient = 0.0
+        for group, arr in zip(self.param_groups, self._arrays):
+            if arr.same(group["params"]):       # one C loop on the core
+                arr.zero_grad()
+            else:
+                for p in group["params"]:
+                    p.gradient = 0.0
 
     def step(self) -> None:
         for i, group in enumerate(self.param_groups):

@@ -111,6 +111,9 @@ class Tape:
     # -- the batch -----------------------------------------------------------------
     def _batch(self, X):
         """(X as a C-contiguous float64 (B, n_inputs) array, whether it was one row)."""
+        if (type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2
+                and X.shape[1] == self.n_inputs and X.flags.c_contiguous):
+            return X, False                     # a training loop's batch, as it is
         if is_number(X):
             raise TypeError("tape: X must be an array of reals, not a Number")
         arr = np.asarray(X)
@@ -128,6 +131,8 @@ class Tape:
 
     @staticmethod
     def _threads(threads):
+        if type(threads) is int and threads >= 1:
+            return threads
         if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
             raise ValueError(f"tape: threads must be a positive int, not {threads!r}")
         return int(threads)
@@ -201,10 +206,8 @@ class Tape:
             self._check(out, pgrads, igrads)
         else:
             value = self._impl.run(x, None, None, None, total, True, threads)
-        if reduction == "mean":
-            total, value = total / B, value / B
-        self._impl.add_param_grads(total)
-        return value
+        self._impl.add_param_grads(total, float(B) if reduction == "mean" else 1.0)
+        return value / B if reduction == "mean" else value
 
     @staticmethod
     def _check(out, pgrads, igrads):

@@ -243,3 +243,16 @@ def test_subclass_works(impl):
     for _ in range(100_000):          # subclass leaf, a long chain freed without recursion
         chain = chain * 1.0
     del chain
+
+
+@pytest.mark.parametrize("real", [np.float64(0.1), np.float32(0.1), np.float16(0.1), np.int64(-3),
+                                  np.int32(7), np.uint8(200), np.bool_(True), True, False,
+                                  Fraction(1, 3), Decimal("0.1"), 2 ** 60 + 1])
+def test_real_operands_on_either_side_are_float_of_them(impl, real):
+    """The core's fast paths for real operands (a cache of real types) give
+    what float() gives, as the reference does, on both sides of every op."""
+    x = impl.Number(0.7)
+    for _ in range(3):                           # the cached path too
+        for out, expect in ((x * real, 0.7 * float(real)), (real * x, float(real) * 0.7),
+                            (x - real, 0.7 - float(real)), (real - x, float(real) - 0.7)):
+            assert bits(out.value) == bits(expect) and out.children == (x,)
