@@ -118,6 +118,112 @@ static int is_block(int kind)
     return kind == MG_KIND_SELECT || kind == MG_KIND_NARY;
 }
 
+/* Whether dots k and m have the same second half, and m's first half holds
+ * no lane slot (so that no operand gets contributions through both halves). */
+static int same_layer(const mg_tape *t, const mg_instr *k, const mg_instr *m)
+{
+    size_t j, half = k->b / 2, base = (size_t)t->nlane + t->npar;
+    if (m->op != MG_DOT || m->b != k->b) return 0;
+    for (j = 0; j < half; j++) {
+        mg_ref r = t->args[m->a + half + j], s = t->args[k->a + half + j];
+        if (t->args[m->a + j] < t->nlane) return 0;
+        if (r != s && !(r >= base && s >= base     /* two constants, equal */
+                        && memcmp(&t->consts[r - base], &t->consts[s - base], sizeof(double)) == 0))
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether u is an activation of d: one operand, d's value. */
+static int activation_of(const mg_instr *u, const mg_instr *d)
+{
+    return (u->kind == MG_KIND_UNARY || u->kind == MG_KIND_CONST || u->kind == MG_KIND_PARAM
+            || u->kind == MG_KIND_RANGE) && u->a == d->out;
+}
+
+static mg_ref renumbered(const mg_tape *t, const uint32_t *where, mg_ref r)
+{
+    return (r >= t->nin && r < t->nlane) ? t->nin + where[r - t->nin] : r;
+}
+
+/* The graph's order interleaves a layer's neurons with their activations
+ * (dot, relu, dot, relu, ...); this moves the activations after the layer
+ * (dot, dot, ..., relu, relu, ...), so that the dots form a dense run.  An
+ * activation only reads its own dot, and no dot of the layer reads an
+ * activation, so every slot keeps the order of its users: each lane's
+ * contributions come in the same order, and the bits do not change. */
+static int schedule(mg_tape *t)
+{
+    size_t n = t->ncode, i = 0, pos = 0, j, m;
+    uint32_t *order = malloc((n + 1) * sizeof *order), *where = malloc((n + 1) * sizeof *where);
+    mg_instr *code = malloc((n + 1) * sizeof *code);
+    if (order == NULL || where == NULL || code == NULL) {
+        free(order); free(where); free(code);
+        return -1;
+    }
+    while (i < n) {
+        const mg_instr *d0 = &t->code[i];
+        size_t pairs = 0;
+        for (j = i; j + 1 < n && (j < t->ngrad) == (i < t->ngrad) && (j + 1 < t->ngrad) == (i < t->ngrad);
+             j += 2) {
+            if (t->code[j].op != MG_DOT || !same_layer(t, d0, &t->code[j])
+                || !activation_of(&t->code[j + 1], &t->code[j])) break;
+            pairs++;
+        }
+        if (pairs >= 2) {
+            for (m = 0; m < pairs; m++) order[pos++] = (uint32_t)(i + 2 * m);
+            for (m = 0; m < pairs; m++) order[pos++] = (uint32_t)(i + 2 * m + 1);
+            i += 2 * pairs;
+        } else {
+            order[pos++] = (uint32_t)i++;
+        }
+    }
+    for (i = 0; i < n; i++) where[order[i]] = (uint32_t)i;
+    for (i = 0; i < n; i++) {
+        code[i] = t->code[order[i]];
+        code[i].out = (uint32_t)(t->nin + i);
+        if (!is_block(code[i].kind)) {
+            code[i].a = renumbered(t, where, code[i].a);
+            if (code[i].kind == MG_KIND_BINARY) code[i].b = renumbered(t, where, code[i].b);
+        }
+    }
+    for (i = 0; i < t->nargs; i++) t->args[i] = renumbered(t, where, t->args[i]);
+    for (i = 0; i < t->nout; i++) t->outs[i] = renumbered(t, where, t->outs[i]);
+    memcpy(t->code, code, n * sizeof *code);
+    free(order);
+    free(where);
+    free(code);
+    return 0;
+}
+
+/* Dense runs among the first output's instructions, where nothing prunes:
+ * runs[k] = the length of the run that ends at k, and that length with
+ * MG_RUN_START at the run's first instruction (runs are at least 2 long). */
+#define MG_RUN_START 0x80000000u
+static int find_runs(mg_tape *t)
+{
+    size_t k = 0, len;
+    free(t->runs);
+    t->maxrun = 0;
+    t->runs = calloc(t->ncode + 1, sizeof *t->runs);
+    if (t->runs == NULL) return -1;
+    if (t->prunes) return 0;
+    while (k < t->ngrad) {
+        const mg_instr *in = &t->code[k];
+        len = 1;
+        if (in->op == MG_DOT && same_layer(t, in, in)) {
+            while (k + len < t->ngrad && same_layer(t, in, &t->code[k + len])) len++;
+            if (len >= 2) {
+                t->runs[k] = (uint32_t)len | MG_RUN_START;
+                t->runs[k + len - 1] = (uint32_t)len;
+                if (len > t->maxrun) t->maxrun = len;
+            }
+        }
+        k += len;
+    }
+    return 0;
+}
+
 /* Counts a contribution to r, if r is a parameter. */
 static void count_use(const mg_tape *t, uint32_t *uses, mg_ref r)
 {
@@ -148,6 +254,7 @@ static int finish(mg_tape *t)
     }
     memset(t->args_first, 0, t->nargs);
     t->lanes = mg_tape_lanes(t);
+    if (find_runs(t) < 0) return -1;
     free(t->unreached);
     free(t->folded);
     t->unreached = NULL;
@@ -286,7 +393,8 @@ int mg_tape_build(mg_tape *t, mg_node *const *roots, size_t nroots,
             if (t->args[j] & 0x80000000u)
                 t->args[j] = b.nlane + (mg_ref)b.npar + (t->args[j] & 0x7FFFFFFFu);
         t->npar = (uint32_t)b.npar;
-        if (finish(t) < 0) {
+        t->nlane = (uint32_t)(nin + order.len);
+        if (schedule(t) < 0 || finish(t) < 0) {
             status = -1;
         } else {
             *params = b.params;
@@ -336,6 +444,7 @@ void mg_tape_free(mg_tape *t)
     free(t->args_first);
     free(t->unreached);
     free(t->folded);
+    free(t->runs);
     free(t->consts);
     free(t->outs);
     memset(t, 0, sizeof *t);
@@ -357,7 +466,8 @@ int mg_work_alloc(mg_work *w, const mg_tape *t)
     w->adj = malloc(((size_t)t->nlane * L + 1) * sizeof(double));
     w->padj = malloc(((size_t)t->npar * L + 1) * sizeof(double));
     w->reach = t->prunes ? malloc((size_t)t->nlane * L + 1) : NULL;
-    if (!w->val || !w->adj || !w->padj || (t->prunes && !w->reach)) {
+    w->gt = calloc((t->maxrun + 8) * L + 1, sizeof(double));
+    if (!w->val || !w->adj || !w->padj || !w->gt || (t->prunes && !w->reach)) {
         mg_work_free(w);
         return -1;
     }
@@ -366,6 +476,7 @@ int mg_work_alloc(mg_work *w, const mg_tape *t)
 
 void mg_work_free(mg_work *w)
 {
+    free(w->gt);
     free(w->val);
     free(w->adj);
     free(w->padj);
@@ -471,6 +582,234 @@ MG_VECTOR static void forward_block(const mg_tape *t, mg_work *w, const double *
     }
 }
 
+/* ---- dense runs (mg_tape.h) --------------------------------------------------- */
+
+/* adj (+)= g * v per lane, v a lane slot (stride 1) or one value (stride 0):
+ * a dot's contribution to one operand.  adj is never g's or v's slot. */
+MG_VECTOR static void scaled(double *restrict adj, size_t n, const double *restrict g,
+                             const double *restrict v, size_t stride, int first)
+{
+    size_t l;
+    if (stride && first) for (l = 0; l < n; l++) adj[l] = 0.0 + g[l] * v[l];
+    else if (stride) for (l = 0; l < n; l++) adj[l] += g[l] * v[l];
+    else {
+        double c = v[0];
+        if (first) for (l = 0; l < n; l++) adj[l] = 0.0 + g[l] * c;
+        else for (l = 0; l < n; l++) adj[l] += g[l] * c;
+    }
+}
+
+
+/* Four neurons at once: y[k][l] += w[k][q] * x[q][l] for q = 0..3 in turn,
+ * each lane value loaded once for the four. */
+MG_VECTOR static void layer44(double *restrict y0, double *restrict y1, double *restrict y2,
+                              double *restrict y3, const double *const *x, const double *w,
+                              size_t n)
+{
+    const double *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2];
+    const double *restrict x3 = x[3];
+    size_t l;
+    for (l = 0; l < n; l++) {
+        double a = x0[l], b = x1[l], c = x2[l], d = x3[l];
+        y0[l] = (((y0[l] + w[0] * a) + w[1] * b) + w[2] * c) + w[3] * d;
+        y1[l] = (((y1[l] + w[4] * a) + w[5] * b) + w[6] * c) + w[7] * d;
+        y2[l] = (((y2[l] + w[8] * a) + w[9] * b) + w[10] * c) + w[11] * d;
+        y3[l] = (((y3[l] + w[12] * a) + w[13] * b) + w[14] * c) + w[15] * d;
+    }
+}
+
+/* The forward of a run: each neuron's first product, then the others in
+ * order, four neurons and four lane operands at a time where they are so. */
+static void forward_run(const mg_tape *t, mg_work *w, const double *params, size_t k0,
+                        size_t len, size_t n)
+{
+    size_t L = t->lanes, half = t->code[k0].b / 2, kk, i, j, l;
+    for (kk = 0; kk < len; kk += 4) {
+        size_t m = (len - kk < 4) ? len - kk : 4;
+        const mg_instr *ins[4];
+        double *ys[4];
+        for (j = 0; j < m; j++) {
+            ins[j] = &t->code[k0 + kk + j];
+            ys[j] = w->val + (size_t)ins[j]->out * L;
+            {
+                opnd a = view(t, w, params, t->args[ins[j]->a]);
+                opnd b = view(t, w, params, t->args[ins[j]->a + half]);
+                double *y = ys[j];
+                LOOP2(y[l] = av * bv)
+            }
+        }
+        for (i = 1; i < half;) {
+            const double *xs[4];
+            double ws[16];
+            size_t q = 0;
+            while (q < 4 && i + q < half && t->args[ins[0]->a + half + i + q] < t->nlane) q++;
+            if (m == 4 && q == 4) {
+                for (q = 0; q < 4; q++) {
+                    xs[q] = view(t, w, params, t->args[ins[0]->a + half + i + q]).v;
+                    for (j = 0; j < 4; j++)
+                        ws[4 * j + q] = view(t, w, params, t->args[ins[j]->a + i + q]).v[0];
+                }
+                layer44(ys[0], ys[1], ys[2], ys[3], xs, ws, n);
+                i += 4;
+                continue;
+            }
+            for (j = 0; j < m; j++) {
+                opnd a = view(t, w, params, t->args[ins[j]->a + i]);
+                opnd b = view(t, w, params, t->args[ins[j]->a + half + i]);
+                double *y = ys[j];
+                LOOP2(y[l] = y[l] + av * bv)
+            }
+            i++;
+        }
+    }
+}
+
+/* The chunk sums of parameters used once: acc[q][k] = sum over lanes, in
+ * order, of gt[l][k] * x[q][l], for four operands q and eight neurons k at a
+ * time (gt holds the run's adjoints lane by lane, padded to eight).  Written
+ * with vectors of four doubles where the compiler has them (each element
+ * its own IEEE multiply and add, as in the scalar loop below). */
+#if defined(__GNUC__) || defined(__clang__)
+typedef double mg_v4 __attribute__((vector_size(32)));
+
+#define MG_LOAD4(v, p) memcpy(&(v), (p), sizeof(v))
+
+MG_VECTOR static void run_sums(const double *restrict gt, size_t stride,
+                               const double *const *x, double *acc, size_t n)
+{
+    mg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0;
+    mg_v4 a3 = a0, b3 = a0;
+    const double *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2];
+    const double *restrict x3 = x[3];
+    size_t l;
+    for (l = 0; l < n; l++) {
+        mg_v4 g0, g1;
+        MG_LOAD4(g0, gt + l * stride);
+        MG_LOAD4(g1, gt + l * stride + 4);
+        mg_v4 v0 = {x0[l], x0[l], x0[l], x0[l]}, v1 = {x1[l], x1[l], x1[l], x1[l]};
+        mg_v4 v2 = {x2[l], x2[l], x2[l], x2[l]}, v3 = {x3[l], x3[l], x3[l], x3[l]};
+        a0 += g0 * v0; b0 += g1 * v0;
+        a1 += g0 * v1; b1 += g1 * v1;
+        a2 += g0 * v2; b2 += g1 * v2;
+        a3 += g0 * v3; b3 += g1 * v3;
+    }
+    memcpy(acc, &a0, sizeof a0); memcpy(acc + 4, &b0, sizeof b0);
+    memcpy(acc + 8, &a1, sizeof a1); memcpy(acc + 12, &b1, sizeof b1);
+    memcpy(acc + 16, &a2, sizeof a2); memcpy(acc + 20, &b2, sizeof b2);
+    memcpy(acc + 24, &a3, sizeof a3); memcpy(acc + 28, &b3, sizeof b3);
+}
+#else
+static void run_sums(const double *restrict gt, size_t stride,
+                     const double *const *x, double *acc, size_t n)
+{
+    size_t l, k, q;
+    for (k = 0; k < 32; k++) acc[k] = 0.0;
+    for (l = 0; l < n; l++)
+        for (q = 0; q < 4; q++)
+            for (k = 0; k < 8; k++) acc[8 * q + k] += gt[l * stride + k] * x[q][l];
+}
+#endif
+
+/* An operand's contributions from the run's neurons, last neuron first:
+ * adj[l] (=0.0 +, or +=) g[k][l] * wk, in that order, four neurons a pass. */
+MG_VECTOR static void run_adds(double *restrict adj, int first, const double *const *g,
+                               const double *wv, size_t m, size_t n)
+{
+    size_t k = 0, l;
+    if (first) {
+        const double *restrict g0 = g[0];
+        double w0 = wv[0];
+        for (l = 0; l < n; l++) adj[l] = 0.0 + g0[l] * w0;
+        k = 1;
+    }
+    for (; k + 4 <= m; k += 4) {
+        const double *restrict g0 = g[k], *restrict g1 = g[k + 1], *restrict g2 = g[k + 2];
+        const double *restrict g3 = g[k + 3];
+        double w0 = wv[k], w1 = wv[k + 1], w2 = wv[k + 2], w3 = wv[k + 3];
+        for (l = 0; l < n; l++)
+            adj[l] = (((adj[l] + g0[l] * w0) + g1[l] * w1) + g2[l] * w2) + g3[l] * w3;
+    }
+    for (; k < m; k++) {
+        const double *restrict g0 = g[k];
+        double w0 = wv[k];
+        for (l = 0; l < n; l++) adj[l] += g0[l] * w0;
+    }
+}
+
+/* The backward of a run [k0, k0 + len): neurons last to first, as the nodes
+ * would be swept.  Each parameter of a first half gets its contributions (or,
+ * used once and summed, a share of run_sums); each operand of the common
+ * second half gets the run's contributions in one pass (run_adds). */
+static void backward_run(const mg_tape *t, mg_work *w, const double *params, double *param_sum,
+                         size_t k0, size_t len, size_t n)
+{
+    size_t L = t->lanes, half = t->code[k0].b / 2, kk, i, l;
+    const double *gs[64];
+    double wv[64];
+    /* the first halves, neuron by neuron */
+    for (kk = len; kk-- > 0;) {
+        const mg_instr *in = &t->code[k0 + kk];
+        const double *g = w->adj + (size_t)in->out * L;
+        for (i = 0; i < half; i++) {
+            opnd x = view(t, w, params, t->args[in->a + i]);
+            opnd p = view(t, w, params, t->args[in->a + half + i]);
+            if (!x.adj || (param_sum && t->args_first[in->a + i] == MG_ONLY)) continue;
+            scaled(x.adj, n, g, p.v, p.s, t->args_first[in->a + i]);
+        }
+    }
+    /* the second half, operand by operand, the run's neurons in sweep order */
+    for (i = 0; i < half; i++) {
+        mg_ref r = t->args[t->code[k0].a + half + i];
+        opnd x = view(t, w, params, r);
+        size_t done = 0;
+        if (!x.adj) continue;
+        while (done < len) {
+            size_t m = (len - done < 64) ? len - done : 64, j;
+            for (j = 0; j < m; j++) {
+                const mg_instr *in = &t->code[k0 + len - 1 - done - j];
+                gs[j] = w->adj + (size_t)in->out * L;
+                wv[j] = view(t, w, params, t->args[in->a + i]).v[0];
+            }
+            run_adds(x.adj, done == 0 && t->args_first[t->code[k0 + len - 1].a + half + i],
+                     gs, wv, m, n);
+            done += m;
+        }
+    }
+    /* the parameters used once, eight neurons and four operands at a time */
+    if (param_sum) {
+        size_t stride = (len + 7) / 8 * 8, kb, q;
+        double acc[32];
+        for (kk = 0; kk < len; kk++) {
+            const double *g = w->adj + (size_t)t->code[k0 + kk].out * L;
+            for (l = 0; l < n; l++) w->gt[l * stride + kk] = g[l];
+        }
+        for (kk = len; kk < stride; kk++)
+            for (l = 0; l < n; l++) w->gt[l * stride + kk] = 0.0;
+        for (i = 0; i < half; i += 4) {
+            const double *xs[4];
+            size_t nq = (half - i < 4) ? half - i : 4;
+            int any = 0;
+            for (q = 0; q < 4; q++) {
+                mg_ref r = t->args[t->code[k0].a + half + i + (q < nq ? q : 0)];
+                xs[q] = (r < t->nlane) ? w->val + (size_t)r * L : w->gt;   /* not MG_ONLY */
+            }
+            for (kk = 0; kk < len && !any; kk++)
+                for (q = 0; q < nq; q++)
+                    if (t->args_first[t->code[k0 + kk].a + i + q] == MG_ONLY) any = 1;
+            if (!any) continue;
+            for (kb = 0; kb < stride; kb += 8) {
+                run_sums(w->gt + kb, stride, xs, acc, n);
+                for (q = 0; q < nq; q++)
+                    for (kk = kb; kk < kb + 8 && kk < len; kk++) {
+                        size_t at = t->code[k0 + kk].a + i + q;
+                        if (t->args_first[at] == MG_ONLY)
+                            param_sum[t->args[at] - t->nlane] = acc[8 * q + (kk - kb)];
+                    }
+            }
+        }
+    }
+}
+
 /* The outcome of fwd_ is the IEEE value; its status only matters op by op. */
 #define MG_OP(CODE, stem, name, kind, arity, doc) FWD_##kind(CODE, stem)
 #define FWD_LEAF(CODE, stem)
@@ -492,6 +831,12 @@ MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params
         double c = in->c, c2 = in->c2;
         opnd x, a, b;
         (void)c; (void)c2;
+        if (t->runs[k] & MG_RUN_START) {
+            size_t len = t->runs[k] & ~MG_RUN_START;
+            forward_run(t, w, params, k, len, n);
+            k += len - 1;
+            continue;
+        }
         if (is_block(in->kind)) {
             forward_block(t, w, params, in, y, n);
             continue;
@@ -522,21 +867,6 @@ MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params
         if ((o).first) (o).adj[l] = 0.0 + (v); else (o).adj[l] += (v);         \
         if ((o).reach) (o).reach[l] = 1;                                        \
     } while (0)
-
-/* adj (+)= g * v per lane, v a lane slot (stride 1) or one value (stride 0):
- * a dot's contribution to one operand.  adj is never g's or v's slot. */
-MG_VECTOR static void scaled(double *restrict adj, size_t n, const double *restrict g,
-                             const double *restrict v, size_t stride, int first)
-{
-    size_t l;
-    if (stride && first) for (l = 0; l < n; l++) adj[l] = 0.0 + g[l] * v[l];
-    else if (stride) for (l = 0; l < n; l++) adj[l] += g[l] * v[l];
-    else {
-        double c = v[0];
-        if (first) for (l = 0; l < n; l++) adj[l] = 0.0 + g[l] * c;
-        else for (l = 0; l < n; l++) adj[l] += g[l] * c;
-    }
-}
 
 /* The chunk sums of up to eight parameters that a dot uses once each, with
  * lane partners x[k]: sum[k] = 0.0 + g[0] x[k][0] + g[1] x[k][1] + ..., in
@@ -678,6 +1008,12 @@ MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *param
         double c = in->c, c2 = in->c2;
         opnd x, a, b;
         (void)c; (void)c2; (void)y;
+        if (t->runs[k] && !(t->runs[k] & MG_RUN_START)) {
+            size_t len = t->runs[k];
+            backward_run(t, w, params, param_sum, k + 1 - len, len, n);
+            k -= len - 1;
+            continue;
+        }
         if (is_block(in->kind)) {
             backward_block(t, w, params, param_sum, in, g, live, n);
             continue;

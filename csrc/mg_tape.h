@@ -32,6 +32,13 @@
  * what adding to a zeroed adjoint gives), so no adjoint is cleared before a
  * backward pass but the few that no contribution reaches.
  *
+ * A dense run is a sequence of dot instructions (a layer of neurons) whose
+ * first halves are parameters or constants and whose second halves are the
+ * same operands: they replay together, each lane value loaded once for four
+ * neurons, each operand's contributions from the run added in one pass, and
+ * the parameters' chunk sums computed four neurons at a time.  Every lane
+ * still adds the same terms in the same order as the nodes do.
+ *
  * Nothing here allocates while replaying, takes a lock or touches Python: a
  * chunk is a pure function of the tape, its inputs and the workspace, so
  * chunks may run on several threads, each with its own workspace.
@@ -72,6 +79,9 @@ typedef struct {
     uint32_t *folded;       /* the parameters whose chunk sums come from their
                                per-lane adjoints (the others: MG_ONLY below) */
     size_t nfolded;
+    uint32_t *runs;         /* per instruction: the length of the dense run
+                               that ends there (see below), or 0 */
+    size_t maxrun;
 } mg_tape;
 
 /* args_first values: 1 the operand's first contribution; MG_ONLY its only
@@ -102,6 +112,7 @@ size_t mg_tape_lanes(const mg_tape *tape);
 typedef struct {
     double *val, *adj, *padj;
     unsigned char *reach;
+    double *gt;             /* a dense run's adjoints, lane by lane */
 } mg_work;
 
 int mg_work_alloc(mg_work *w, const mg_tape *tape);     /* 0, or -1 */

@@ -372,3 +372,75 @@ def test_data_parallel_shards_in_processes_give_the_same_bits():
 def _shard_grads(payload):
     tape, X = pickle.loads(payload)
     return tape.value_and_grad(X, reduction="sum")
+
+
+# -- dense layers: the replay runs them together; the bits must not change -------------
+@st.composite
+def networks(draw):
+    """Random stacks of layers: widths 1-9, activations of several kinds or
+    none, some weights tied across neurons, constants among the inputs."""
+    nin = draw(st.integers(1, 4))
+    layers, width = [], nin
+    for _ in range(draw(st.integers(1, 3))):
+        out = draw(st.integers(1, 9))
+        act = draw(st.sampled_from([None, "relu", "tanh", "scale", "leaky"]))
+        tie = draw(st.booleans())
+        const = draw(st.sampled_from([None, 0, width]))     # where a constant sits
+        layers.append((width, out, act, tie, const))
+        width = out
+    return nin, layers, draw(st.integers(0, 2**31))
+
+
+def network_fn(mod, layers, seed):
+    rng = np.random.default_rng(seed)
+    weights = []
+    for width, out, act, tie, const in layers:
+        n_in = width + 1 + (const is not None)
+        rows = [[mod.Number(rng.uniform(-1, 1)) for _ in range(n_in)] for _ in range(out)]
+        if tie and out > 1:
+            rows[1][1] = rows[0][1]                      # one weight shared by two neurons
+        weights.append(rows)
+
+    def fn(*xs):
+        h = list(xs)
+        for (width, out, act, tie, const), rows in zip(layers, weights):
+            operands = [1.0] + h
+            if const is not None:
+                operands.insert(const + 1, 0.5)
+            h = [mod.dot(r, operands) for r in rows]
+            if act == "relu":
+                h = [v.relu() for v in h]
+            elif act == "tanh":
+                h = [v.tanh() for v in h]
+            elif act == "scale":
+                h = [v * 0.5 for v in h]
+            elif act == "leaky":
+                h = [v.leaky_relu(0.1) for v in h]
+        return mod.sum(h) if len(h) > 1 else h[0]
+    return fn, [p for rows in weights for r in rows for p in r]
+
+
+@given(networks(), st.integers(1, 300))
+def test_layers_replay_with_the_bits_of_their_nodes(impl, network, batch):
+    nin, layers, seed = network
+    fn, params = network_fn(impl, layers, seed)
+    tape = mg.trace(fn, *[impl.Number(0.1)] * nin)
+    X = np.random.default_rng(seed).uniform(-2, 2, (batch, nin))
+    vals, per_lane = tape.value_and_grad(X, reduction="none")
+    _, total = tape.value_and_grad(X, reduction="sum")
+    _, total2 = tape.value_and_grad(X, reduction="sum", threads=2)
+    expect = np.zeros(len(tape.params))
+    for start in range(0, batch, tape.lanes):
+        part = np.zeros(len(tape.params))
+        for lane in range(start, min(start + tape.lanes, batch)):
+            part = part + per_lane[lane]
+        expect = expect + part
+    assert bits(total) == bits(expect) and bits(total2) == bits(expect)
+    tp = tape.params
+    for lane in (0, batch // 2, batch - 1):
+        for p in tp:
+            p.gradient = 0.0
+        out = fn(*[impl.Number(v) for v in X[lane]])
+        out.backward()
+        assert bits(out.value) == bits(vals[lane])
+        assert bits([p.gradient for p in tp]) == bits(per_lane[lane])
