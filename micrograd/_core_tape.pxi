@@ -76,6 +76,11 @@ cdef int _check_build(void *ctx) noexcept with gil:
     return PyErr_CheckSignals()
 
 
+cdef int _signals() except -1:
+    """Raise the KeyboardInterrupt (or a handler's exception) now, if any."""
+    return -1 if PyErr_CheckSignals() < 0 else 0
+
+
 @cython.final
 @cython.auto_pickle(False)
 cdef class _Tape:
@@ -260,8 +265,7 @@ cdef class _Tape:
                 if part != NULL:
                     for i in range(t.npar):
                         param_total[i] += part[i]
-                if PyErr_CheckSignals() < 0:
-                    raise KeyboardInterrupt
+                _signals()
         finally:
             free(part)
             if own:
@@ -336,9 +340,12 @@ cdef class _WaveState:
                 with nogil:
                     mg_tape_chunk(t, &w, &run, (self.start + c) * L,
                                   min(L, self.B - (self.start + c) * L))
-                if k == 0 and PyErr_CheckSignals() < 0:
-                    self.abort = True
-                    raise KeyboardInterrupt
+                if k == 0:
+                    try:
+                        _signals()
+                    except BaseException:
+                        self.abort = True
+                        raise
         finally:
             mg_work_free(&w)
 

@@ -91,3 +91,47 @@ def test_dropping_a_long_chain_keeps_shared_leaves_alive(impl):
     before = sys.getrefcount(x)
     del y
     assert sys.getrefcount(x) == before - 50001     # 50000 muls, and the first one twice
+
+
+def _trace_replay(impl, X):
+    w = impl.Number(0.5)
+    tape = __import__("micrograd").trace(
+        lambda a, b: impl.dot([w, 2.0], [a, b]).tanh() * (a - b).relu(), impl.Number(0.0),
+        impl.Number(0.0))
+    tape(X)
+    tape.value_and_grad(X, reduction="none")
+    tape.backward(X, threads=2)
+    return tape
+
+
+def test_trace_replay_and_free_leak_nothing(impl):
+    import numpy as np
+    X = np.random.default_rng(0).uniform(-1, 1, (300, 2))
+    for _ in range(20):
+        _trace_replay(impl, X)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(100 if impl.BACKEND == "core" else 5):
+            _trace_replay(impl, X)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024, grown
+
+
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="AddressSanitizer holds freed memory in quarantine")
+def test_tapes_free_their_c_memory(impl):
+    if impl.BACKEND != "core":
+        pytest.skip("the reference tape is plain Python objects")
+    import numpy as np
+    X = np.random.default_rng(0).uniform(-1, 1, (2000, 2))
+    for _ in range(20):
+        _trace_replay(impl, X)
+    base = rss_bytes()
+    for _ in range(300):
+        _trace_replay(impl, X)
+    assert rss_bytes() - base < 8 * 1024 * 1024

@@ -444,3 +444,50 @@ def test_layers_replay_with_the_bits_of_their_nodes(impl, network, batch):
         out.backward()
         assert bits(out.value) == bits(vals[lane])
         assert bits([p.gradient for p in tp]) == bits(per_lane[lane])
+
+
+INTERRUPT = """
+import numpy as np, micrograd as mg
+from micrograd import {mod} as m
+w = m.Number(0.5)
+def fn(x):
+    y = x
+    for _ in range(200):
+        y = (y * w + 0.1).tanh()
+    return y
+tape = mg.trace(fn, m.Number(0.1))
+X = np.full(({rows}, 1), 0.25)
+tape.backward(X, threads={threads})
+one, w.gradient, calls, expect = w.gradient, 0.0, 0, 0.0
+print("ready", flush=True)
+try:
+    while True:
+        tape.backward(X, threads={threads})
+        calls += 1
+        expect += one
+except KeyboardInterrupt:
+    print("interrupted", w.gradient == expect, calls, flush=True)
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ctrl_c_during_a_replay(impl, threads):
+    """Honoured between chunks, with several threads too; the interrupted call
+    adds nothing to any gradient."""
+    import signal
+    import time
+    mod = "_core" if impl.BACKEND == "core" else "_core_py"
+    rows = 200_000 if impl.BACKEND == "core" else 2_000
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPT.format(mod=mod, rows=rows,
+                                                                    threads=threads)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    # every completed call added its sum; the interrupted one added nothing
+    assert out.startswith("interrupted True"), out + err

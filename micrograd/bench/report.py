@@ -9,8 +9,11 @@ import sys
 
 from micrograd import _core_py
 
-from .others import TORCH_BENCHES, load_torch
-from .workloads import BENCHES, SIZES, WORKLOADS
+from . import tape as tape_bench
+from .others import MOONS, TORCH_BENCHES, load_torch
+from .workloads import BENCHES, SIZES, WORKLOADS, mlp_run
+
+TAPE_WORKLOADS = ("moons", "replay", "trace", "tape_memory")
 
 try:
     from micrograd import _core
@@ -38,7 +41,43 @@ def machine():
                 cpu_count=os.cpu_count())
 
 
-def run(workloads=None, quick=False, progress=None, with_torch=True):
+def run_tape(name, cfg, progress, with_others):
+    """One of the tape's workloads: core and reference, and for moons the
+    other systems and the op-by-op core, all in this run."""
+    say = progress or (lambda msg: None)
+    steps = cfg["moons_steps"]
+    if name == "tape_memory":
+        say("tape_memory on core (two processes) ...")
+        return {"core": tape_bench.memory(1), "core_2_threads": tape_bench.memory(2)}
+    out = {}
+    for backend, m in BACKENDS.items():
+        say(f"{name} on {backend} ...")
+        if name == "moons":
+            out[backend] = tape_bench.moons(m, steps if backend == "core" else max(2, steps // 10))
+        elif name == "replay":
+            out[backend] = tape_bench.replay(m, repeats=cfg["repeats"] if backend == "core" else 1)
+        else:
+            out[backend] = tape_bench.trace(m, repeats=cfg["repeats"] if backend == "core" else 1)
+    if name == "moons":
+        say("moons op by op on core (fresh interpreter) ...")
+        opbyop = mlp_run("nn", cfg["mlp_steps"], False)
+        out["op_by_op"] = {"step_ms": 1e3 * opbyop["median_s_per_step"]}
+        for system, fn in MOONS.items():
+            if system == "torch" or with_others:
+                say(f"moons on {system} ...")
+                got = fn(steps)
+                if got is not None:
+                    out[system] = got
+        ours = out["core"]["step_ms"]
+        out["ratio_to_tape"] = {k: v["step_ms"] / ours for k, v in out.items()
+                                if isinstance(v, dict) and "step_ms" in v}
+        out["losses_agree"] = {k: abs(v["final_loss"] - out["core"]["final_loss"])
+                               / abs(out["core"]["final_loss"])
+                               for k, v in out.items() if isinstance(v, dict) and "final_loss" in v}
+    return out
+
+
+def run(workloads=None, quick=False, progress=None, with_torch=True, with_others=True):
     """Run the workloads (all by default) on both backends, and on torch where
     it imports and a workload has a torch version; a JSON-able dict."""
     if _core is None:
@@ -48,7 +87,10 @@ def run(workloads=None, quick=False, progress=None, with_torch=True):
     torch = load_torch() if with_torch else None
     result = dict(machine=machine(), quick=bool(quick), config=cfg, results={},
                   torch=getattr(torch, "__version__", None))
-    for name in workloads or WORKLOADS:
+    for name in workloads or WORKLOADS + TAPE_WORKLOADS:
+        if name in TAPE_WORKLOADS:
+            result["results"][name] = run_tape(name, cfg, progress, with_others and with_torch)
+            continue
         per = {}
         for backend, m in BACKENDS.items():
             if progress:
@@ -94,6 +136,58 @@ def _get(d, key):
     return d[head][tail] if tail else d[key]
 
 
+_SYSTEMS = {"core": "micrograd tape (core)", "python": "micrograd tape (reference)",
+            "op_by_op": "micrograd op by op (core)", "torch": "PyTorch eager, batched",
+            "jax": "JAX jit(value_and_grad) + SGD", "casadi": "CasADi SX map (serial)",
+            "casadi_c": "CasADi as generated C"}
+
+
+def _tape_lines(res):
+    lines = []
+    if "moons" in res:
+        m = res["moons"]
+        lines += ["", "moons step: MLP 2-16-16-1 on 100 points, mean hinge + 1e-4 L2, SGD "
+                  "(median step; ratio = step / the core tape's step)",
+                  f"{'system':<32} {'step us':>10} {'first call ms':>14} {'ratio':>8} "
+                  f"{'final loss rel. diff':>21}", "-" * 89]
+        for key, label in _SYSTEMS.items():
+            if key not in m:
+                continue
+            v = m[key]
+            first = v.get("first_call_ms")
+            diff = m["losses_agree"].get(key)
+            lines.append(f"{label:<32} {1e3 * v['step_ms']:>10.1f} "
+                         f"{'' if first is None else f'{first:.2f}':>14} "
+                         f"{m['ratio_to_tape'][key]:>7.2f}x "
+                         f"{'' if diff is None else f'{diff:.1e}':>21}")
+    if "replay" in res:
+        lines += ["", "replay at a batch of 256, ns per instruction per lane (per scalar op "
+                  "for the dense tape's dot products)", f"{'tape':<34} {'core fwd':>9} "
+                  f"{'core bwd':>9} {'python fwd':>11} {'python bwd':>11}", "-" * 78]
+        for name, label in (("arith", "+ - * (3,498 instructions)"),
+                            ("dense", "dense MLP 4-64-64-1")):
+            c, p = res["replay"]["core"][name], res["replay"]["python"][name]
+            lines.append(f"{label:<34} {c['forward_ns']:>9.2f} {c['backward_ns']:>9.2f} "
+                         f"{p['forward_ns']:>11.1f} {p['backward_ns']:>11.1f}")
+            if "forward_ns_per_op" in c:
+                lines.append(f"{'  per scalar op':<34} {c['forward_ns_per_op']:>9.2f} "
+                             f"{c['backward_ns_per_op']:>9.2f}")
+    if "trace" in res:
+        c, p = res["trace"]["core"], res["trace"]["python"]
+        lines += ["", "trace (record + flatten), ms            core     python", "-" * 56,
+                  f"{'moons graph':<36} {c['moons_ms']:>8.2f} {p['moons_ms']:>10.1f}",
+                  f"{'10^5 instructions':<36} {c['instructions_1e5_ms']:>8.1f} "
+                  f"{p['instructions_1e5_ms']:>10.1f}",
+                  f"{'9,000-op recurrence, traced + grad':<36} "
+                  f"{c['recurrence_9000_total_ms']:>8.2f} {p['recurrence_9000_total_ms']:>10.1f}"]
+    if "tape_memory" in res:
+        t = res["tape_memory"]
+        lines += ["", f"peak RSS added by backward over 10^6 moons rows: "
+                  f"{t['core']['peak_bytes'] / 2**20:.1f} MiB (1 thread), "
+                  f"{t['core_2_threads']['peak_bytes'] / 2**20:.1f} MiB (2 threads)"]
+    return lines
+
+
 def format_table(result):
     mc, cfg = result["machine"], result["config"]
     lines = [f"micrograd benchmarks, {mc['date']}{' (quick)' if result['quick'] else ''}",
@@ -124,7 +218,7 @@ def format_table(result):
         head += f" {'torch':>10} {'torch/core':>10}"
     lines += ["", head, "-" * len(head)]
     for name, per in res.items():
-        for label, key, fmt in _ROWS[name]:
+        for label, key, fmt in _ROWS.get(name, ()):
             ratio = per["ratio"].get(key)
             line = (f"{name:<8} {label:<22} {_get(per['core'], key):>10{fmt}} "
                     f"{_get(per['python'], key):>10{fmt}} "
@@ -132,6 +226,7 @@ def format_table(result):
             if torch and key in per.get("torch", {}):
                 line += f" {per['torch'][key]:>10{fmt}} {per['ratio_torch'][key]:>9.1f}x"
             lines.append(line)
+    lines += _tape_lines(res)
     agree = {n: p["backends_agree"] for n, p in res.items() if "backends_agree" in p}
     if agree:
         lines += ["", "root value and leaf gradient identical on both backends: "
@@ -143,9 +238,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes, 3 samples")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    p.add_argument("--workload", action="append", choices=WORKLOADS, metavar="NAME",
-                   help=f"run only this workload (repeatable): {', '.join(WORKLOADS)}")
-    p.add_argument("--no-torch", action="store_true", help="leave out the torch column")
+    p.add_argument("--workload", action="append", choices=WORKLOADS + TAPE_WORKLOADS,
+                   metavar="NAME", help=f"run only this workload (repeatable): "
+                                        f"{', '.join(WORKLOADS + TAPE_WORKLOADS)}")
+    p.add_argument("--no-torch", action="store_true",
+                   help="leave out the other systems (PyTorch, JAX, CasADi)")
     args = p.parse_args(argv)
     # Progress goes to stderr so stdout stays a clean table or JSON object.
     try:

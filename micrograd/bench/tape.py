@@ -116,6 +116,11 @@ def replay(m, batch=256, repeats=7):
         per = tape.n_instructions * batch
         out[name] = {"instructions": tape.n_instructions,
                      "forward_ns": fwd / per * 1e9, "backward_ns": (both - fwd) / per * 1e9}
+        if name == "dense":                     # a dot of n pairs is 2n - 1 scalar ops
+            ops = 64 * (2 * 5 - 1 + 1) + 64 * (2 * 65 - 1 + 1) + (2 * 65 - 1)
+            out[name]["scalar_ops"] = ops
+            out[name]["forward_ns_per_op"] = fwd / (ops * batch) * 1e9
+            out[name]["backward_ns_per_op"] = (both - fwd) / (ops * batch) * 1e9
     return out
 
 
@@ -169,7 +174,10 @@ def per_sample(x0, x1, label):
     return (1.0 - label * h[0]).relu()
 tape = micrograd.trace(per_sample, m.Number(0.0), m.Number(0.0), m.Number(1.0))
 rng = np.random.default_rng(0)
-batch = np.column_stack([rng.uniform(-1, 2, (10**6, 2)), rng.choice([-1.0, 1.0], 10**6)])
+batch = np.empty((10**6, 3))
+for i in range(0, 10**6, 10**4):            # no temporary bigger than a slice
+    batch[i:i + 10**4, :2] = rng.uniform(-1, 2, (10**4, 2))
+    batch[i:i + 10**4, 2] = rng.choice([-1.0, 1.0], 10**4)
 tape.backward(batch[:10])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tape.backward(batch, threads={threads})

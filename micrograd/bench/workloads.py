@@ -17,9 +17,9 @@ from micrograd import _core_py
 WORKLOADS = ("ops", "deep", "memory", "chain", "mlp")
 SIZES = {
     False: dict(repeats=5, lanes=1000, steps=100, depth=10**6, mem_nodes=10**6,
-                chain_steps=200_000, mlp_steps=20),
+                chain_steps=200_000, mlp_steps=20, moons_steps=100),
     True: dict(repeats=3, lanes=1000, steps=20, depth=10**5, mem_nodes=2 * 10**5,
-               chain_steps=30_000, mlp_steps=4),
+               chain_steps=30_000, mlp_steps=4, moons_steps=20),
 }
 now = time.perf_counter_ns
 # subprocesses import micrograd from where this process did (a source tree too)
@@ -238,7 +238,7 @@ def bench_chain(m, cfg):
                 samples_ns=times)
 
 
-def _mlp_run(api, steps, purepython):
+def mlp_run(api, steps, purepython):
     out = subprocess.run([sys.executable, "-m", "micrograd.bench.mlp", "--api", api,
                           "--steps", str(steps)],
                          capture_output=True, text=True, env=child_env(purepython), check=True)
@@ -249,8 +249,8 @@ def bench_mlp(m, cfg):
     """MLP(2, [16, 16, 1]) on two moons, full batch (micrograd/bench/mlp.py), in a
     fresh interpreter per backend: (a) nn + optim, (c) the 0.1.0-style API."""
     purepython = m is _core_py
-    nn_run = _mlp_run("nn", cfg["mlp_steps"], purepython)
-    compat = _mlp_run("compat", cfg["mlp_steps"], purepython)
+    nn_run = mlp_run("nn", cfg["mlp_steps"], purepython)
+    compat = mlp_run("compat", cfg["mlp_steps"], purepython)
     return dict(nn_ms_per_step=1e3 * nn_run["median_s_per_step"],
                 compat_ms_per_step=1e3 * compat["median_s_per_step"],
                 nn_accuracy=nn_run["accuracy"], steps=cfg["mlp_steps"])
