@@ -16,7 +16,7 @@ cimport cython
 from cpython.dict cimport PyDict_SetItem
 from cpython.ref cimport PyObject, Py_INCREF
 from libc.stdint cimport uint32_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 
 from micrograd._ccore cimport *
 

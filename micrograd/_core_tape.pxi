@@ -200,6 +200,26 @@ cdef class _Tape:
             for i in range(self.tape.npar):
                 self.pnodes[i].gradient += grads[i] / divisor
 
+    def backward_into_params(self, const double[:, ::1] x, double divisor, int threads):
+        """run() with backward, then each parameter's .gradient gains its
+        total divided by divisor: tape.backward's one call."""
+        cdef double *total = <double *>calloc(max(<size_t>self.tape.npar, <size_t>1),
+                                              sizeof(double))
+        cdef double value
+        cdef size_t i
+        if total == NULL:
+            raise MemoryError()
+        try:
+            value = self._run(x, None, None, None, total, True, threads)
+            for i in range(self.tape.npar):
+                if divisor == 1.0:
+                    self.pnodes[i].gradient += total[i]
+                else:
+                    self.pnodes[i].gradient += total[i] / divisor
+        finally:
+            free(total)
+        return value
+
     def run(self, const double[:, ::1] x, double[:, ::1] out, double[:, ::1] input_grads,
             double[:, ::1] param_grads, double[::1] param_total, bint backward, int threads):
         """Replay over the rows of x, chunk by chunk; returns the sum of the
@@ -210,6 +230,12 @@ cdef class _Tape:
         threads > 1, the chunks are shared out and their sums kept until
         they can be added in that order, so the bits never depend on threads.
         """
+        return self._run(x, out, input_grads, param_grads,
+                         &param_total[0] if param_total is not None else NULL, backward, threads)
+
+    cdef double _run(self, const double[:, ::1] x, double[:, ::1] out,
+                     double[:, ::1] input_grads, double[:, ::1] param_grads,
+                     double *param_total, bint backward, int threads) except? -1.0:
         cdef mg_tape *t = &self.tape
         cdef size_t B = x.shape[0], L = t.lanes
         cdef size_t nchunks = (B + L - 1) // L
@@ -234,7 +260,7 @@ cdef class _Tape:
             free(pvals)
 
     cdef double _serial(self, mg_run *run, size_t B, size_t nchunks,
-                        double[::1] param_total) except? -1.0:
+                        double *param_total) except? -1.0:
         cdef mg_tape *t = &self.tape
         cdef mg_work fresh
         cdef mg_work *w
@@ -251,10 +277,10 @@ cdef class _Tape:
                 raise MemoryError()
             self.spare_busy = True
             w = &self.spare
-        if param_total is not None:
+        if param_total != NULL:
             part = <double *>malloc(max(<size_t>t.npar, <size_t>1) * sizeof(double))
         try:
-            if param_total is not None and part == NULL:
+            if param_total != NULL and part == NULL:
                 raise MemoryError()
             run.param_sum = part
             run.out_sum = &out_sum
@@ -275,7 +301,7 @@ cdef class _Tape:
         return total
 
     cdef double _threaded(self, mg_run *run, size_t B, size_t nchunks,
-                          double[::1] param_total, int threads) except? -1.0:
+                          double *param_total, int threads) except? -1.0:
         """Waves of chunks: in each, thread k runs chunks k, k + threads, ...,
         writing its sums into the wave's slots; then the sums are added in
         chunk order.  The main thread is worker 0 and checks for Ctrl-C."""
@@ -298,7 +324,7 @@ cdef class _Tape:
             state.raise_failure()
             for c in range(min(wave, nchunks - start)):
                 total += outs[c]
-                if param_total is not None:
+                if param_total != NULL:
                     for i in range(npar):
                         param_total[i] += sums[c * npar + i]
         return total

@@ -166,6 +166,14 @@ class Tape:
     def param_values(self):
         return [p._value for p in self.params]
 
+    def backward_into_params(self, x, divisor, threads):
+        """run() with backward, then each parameter's .gradient gains its
+        total divided by divisor: tape.backward's one call."""
+        total = [0.0] * self.npar
+        value = self.run(x, None, None, None, total, True, threads)
+        self.add_param_grads(total, divisor)
+        return value
+
     def add_param_grads(self, grads, divisor=1.0):
         for p, g in zip(self.params, grads):
             p._gradient += float(g) if divisor == 1.0 else float(g) / divisor

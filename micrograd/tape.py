@@ -194,19 +194,21 @@ class Tape:
                              f"{reduction!r}; value_and_grad(X, reduction='none') gives "
                              f"per-sample gradients")
         x, _ = self._batch(X)
-        B, npar = len(x), len(self._impl.params)
+        B = len(x)
         if reduction == "mean" and B == 0:
             raise ValueError("tape: the mean over an empty batch is undefined")
-        total = np.zeros(npar)
+        divisor = float(B) if reduction == "mean" else 1.0
         threads = self._threads(threads)
         if check:
+            npar = len(self._impl.params)
+            total = np.zeros(npar)
             out, pgrads = np.empty((B, self.n_outputs)), np.empty((B, npar))
             igrads = np.empty((B, self.n_inputs))
             value = self._impl.run(x, out, igrads, pgrads, total, True, threads)
             self._check(out, pgrads, igrads)
+            self._impl.add_param_grads(total, divisor)
         else:
-            value = self._impl.run(x, None, None, None, total, True, threads)
-        self._impl.add_param_grads(total, float(B) if reduction == "mean" else 1.0)
+            value = self._impl.backward_into_params(x, divisor, threads)
         return value / B if reduction == "mean" else value
 
     @staticmethod
