@@ -13,7 +13,7 @@
  *       loses accuracy (docs/design.md, "Accuracy").  It never fails: where a
  *       derivative is infinite or undefined it gives inf or NaN.
  *
- * Both the node graph (mg_ops.c) and the tape's replay (mg_tape.c) call these,
+ * Both the node graph (mg_ops.c) and the tape's replay (mg_replay.c) call these,
  * so a lane of the tape computes exactly what a node computes.  The Python
  * reference has the same functions, operation for operation, in
  * micrograd/_ops_py.py.  Everything here is compiled with -ffp-contract=off

@@ -88,6 +88,14 @@ typedef struct {
  * one, to a parameter through a dot, whose chunk sum the dot accumulates
  * directly, in lane order, when no per-lane parameter gradient is wanted. */
 #define MG_ONLY 2
+/* runs[k] of the first instruction of a dense run: its length with this bit */
+#define MG_RUN_START 0x80000000u
+
+/* The kinds whose operands are a block (args): where, sum, dot. */
+static inline int mg_block_kind(int kind)
+{
+    return kind == MG_KIND_SELECT || kind == MG_KIND_NARY;
+}
 
 /* Flattens the graphs of roots[0..nroots) with inputs[0..nin) (leaves) as
  * the first lane slots.  On success fills *tape and *params (the parameter

@@ -1,6 +1,6 @@
 # Included by _core.pyx; the twin of micrograd/_tape_py.py.
 # =============================================================================
-# Tracing, and the tape replayed in C (csrc/mg_tape.c)
+# Tracing, and the tape replayed in C (csrc/mg_tape.c, csrc/mg_replay.c)
 # =============================================================================
 # The public side (shapes, reductions, pickles, the Tape class users hold) is
 # micrograd/tape.py; this is the backend part: opening and closing a trace,

@@ -359,32 +359,42 @@ def clamp(x, lo=None, hi=None):
 
 
 # -- traversal and backward (mg_topo.c, mg_ops.c, mg_backward.c) ------------------
-def topo_sort(root):
-    """Interior nodes reachable from root, operands before users, root last.
+def collect(roots):
+    """Interior nodes reachable from the roots, operands before users, each
+    root's graph in turn; and how many of them the first root's graph holds.
 
     Depth-first post-order with an explicit stack of [node, next operand]
     frames; operands are visited in operand order and leaves are skipped.
-    The same loop as mg_topo_collect (a set of ids stands in for its mark bit).
+    The same loop as mg_topo_collect (a set of ids stands in for its mark
+    bit, kept across the roots).
     """
-    order = []
-    if root._code == LEAF:
-        return order
-    seen = {id(root)}
-    stack = [[root, 0]]
-    while stack:
-        top = stack[-1]
-        node, i = top
-        if i < len(node._kids):
-            top[1] = i + 1
-            kid = node._kids[i]
-            if type(kid) is float or kid._code == LEAF or id(kid) in seen:
-                continue
-            seen.add(id(kid))
-            stack.append([kid, 0])
-        else:
-            order.append(node)
-            stack.pop()
-    return order
+    order, seen, first = [], set(), 0
+    for r, root in enumerate(roots):
+        if root._code != LEAF and id(root) not in seen:
+            seen.add(id(root))
+            stack = [[root, 0]]
+            while stack:
+                top = stack[-1]
+                node, i = top
+                if i < len(node._kids):
+                    top[1] = i + 1
+                    kid = node._kids[i]
+                    if type(kid) is float or kid._code == LEAF or id(kid) in seen:
+                        continue
+                    seen.add(id(kid))
+                    stack.append([kid, 0])
+                else:
+                    order.append(node)
+                    stack.pop()
+        if r == 0:
+            first = len(order)
+    return order, first
+
+
+def topo_sort(root):
+    """Interior nodes reachable from root, operands before users, root last
+    (mg_topo_sort)."""
+    return collect([root])[0]
 
 
 def _add(kid, v, reached):

@@ -1,7 +1,7 @@
-"""The reference tape: the twin of micrograd/_core_tape.pxi over csrc/mg_tape.c.
+"""The reference tape: the twin of micrograd/_core_tape.pxi over csrc/mg_tape.c and mg_replay.c.
 
 A traced graph flattened into instructions over slots, and replayed chunk by
-chunk over lanes, with the loops of mg_tape.c (csrc/mg_tape.h has the layout,
+chunk over lanes, with the loops of mg_replay.c (csrc/mg_tape.h has the layout,
 docs/design.md the design): forward keeps the IEEE value where Python would
 raise (``_ops_py.IEEE``), backward runs the first output's instructions in
 reverse, and where a ``where`` or ``stop_gradient`` is on the tape a lane
@@ -11,40 +11,13 @@ order: the same bits as the C replay, lane for lane.
 from . import _ops_py as ops
 from . import _optable as T
 from ._gradmode_py import trace_begin, trace_end
-from ._number_py import LEAF, Number, trace_input
+from ._number_py import collect, trace_input
 
 __all__ = ["Tape", "trace_begin", "trace_end", "trace_input"]
 
 _BLOCK = ("SELECT", "NARY")
 _PRUNING = ("SELECT", "STOP")
 _KIND = tuple(op.kind for op in T.OPS)
-
-
-def collect(roots):
-    """(interior nodes of all roots' graphs, operands first, root by root in
-    the order given; how many belong to the first root).  mg_topo_collect's
-    loop, with one set of ids for its marks across the roots."""
-    order, seen, ngrad = [], set(), 0
-    for r, root in enumerate(roots):
-        if root._code != LEAF and id(root) not in seen:
-            seen.add(id(root))
-            stack = [[root, 0]]
-            while stack:
-                top = stack[-1]
-                node, i = top
-                if i < len(node._kids):
-                    top[1] = i + 1
-                    kid = node._kids[i]
-                    if type(kid) is float or kid._code == LEAF or id(kid) in seen:
-                        continue
-                    seen.add(id(kid))
-                    stack.append([kid, 0])
-                else:
-                    order.append(node)
-                    stack.pop()
-        if r == 0:
-            ngrad = len(order)
-    return order, ngrad
 
 
 def lanes_for(nlane, npar, prunes):

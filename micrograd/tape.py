@@ -15,7 +15,7 @@ leaves ``fn`` reached that are not inputs are the tape's parameters
 (``tape.params``): their values are read from their Numbers at every call, so
 an optimizer moving them just works, and backward adds to their
 ``.gradient``.  The tape then replays the recorded ops over every row of a
-batch, chunk by chunk, in C on the core (csrc/mg_tape.c) and in Python on the
+batch, chunk by chunk, in C on the core (csrc/mg_replay.c) and in Python on the
 reference, with the same bits: each lane gives exactly what building that
 sample's graph op by op and calling backward gives.
 

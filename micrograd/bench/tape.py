@@ -36,13 +36,8 @@ def _moons_model(m):
     return X, t, W
 
 
-def moons(m, steps=50):
-    """The moons step through a tape.  The 1e-4 L2 term of the loss is SGD's
-    weight_decay=2e-4, its gradient exactly; the loss reported adds its value."""
-    from micrograd import optim
-    X, t, W = _moons_model(m)
-    params = [p for layer in W for n in layer for p in n]
-
+def moons_loss(m, W):
+    """One sample's hinge loss under the MLP with weights W (backend m)."""
     def per_sample(x0, x1, label):
         h = [x0, x1]
         for i, layer in enumerate(W):
@@ -50,7 +45,16 @@ def moons(m, steps=50):
             if i < 2:
                 h = [v.relu() for v in h]
         return (1.0 - label * h[0]).relu()
+    return per_sample
 
+
+def moons(m, steps=50):
+    """The moons step through a tape.  The 1e-4 L2 term of the loss is SGD's
+    weight_decay=2e-4, its gradient exactly; the loss reported adds its value."""
+    from micrograd import optim
+    X, t, W = _moons_model(m)
+    params = [p for layer in W for n in layer for p in n]
+    per_sample = moons_loss(m, W)
     gc.collect()
     t0 = time.perf_counter()
     tape = micrograd.trace(per_sample, m.Number(0.0), m.Number(0.0), m.Number(1.0))
@@ -128,13 +132,7 @@ def trace(m, repeats=3):
     """ms to record and flatten: moons; 10^5 instructions; and a 9,000-op
     recurrence, traced and replayed once with gradients, in total."""
     X, t, W = _moons_model(m)
-
-    def moons_fn(x0, x1, label):
-        h = [x0, x1]
-        for i, layer in enumerate(W):
-            h = [m.dot(n, [1.0] + h) for n in layer]
-            h = [v.relu() for v in h] if i < 2 else h
-        return (1.0 - label * h[0]).relu()
+    moons_fn = moons_loss(m, W)
 
     def long_fn(x):
         y = x
@@ -163,16 +161,10 @@ def trace(m, repeats=3):
 
 _MEMORY_CHILD = """
 import threading, time, numpy as np, micrograd
-from micrograd.bench.tape import _moons_model
+from micrograd.bench.tape import _moons_model, moons_loss
 from micrograd import _core as m
 X, t, W = _moons_model(m)
-def per_sample(x0, x1, label):
-    h = [x0, x1]
-    for i, layer in enumerate(W):
-        h = [m.dot(n, [1.0] + h) for n in layer]
-        h = [v.relu() for v in h] if i < 2 else h
-    return (1.0 - label * h[0]).relu()
-tape = micrograd.trace(per_sample, m.Number(0.0), m.Number(0.0), m.Number(1.0))
+tape = micrograd.trace(moons_loss(m, W), m.Number(0.0), m.Number(0.0), m.Number(1.0))
 rng = np.random.default_rng(0)
 batch = np.empty((10**6, 3))
 for i in range(0, 10**6, 10**4):            # no temporary bigger than a slice
