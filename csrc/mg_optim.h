@@ -6,11 +6,15 @@
  * as ATen's CPU kernels write them).  micrograd/_optim_py.py mirrors every
  * function here, so both backends give the same bits.
  *
- * Every step has one signature: the parameters, their count, the state
- * buffers (n doubles each, owned by the caller, in the order that
- * micrograd/_optim_spec.py names them), the step number after this step's
- * increment (1 on the first step) and the options record, whose fields are
- * in the order of micrograd/_optim_spec.py too.
+ * Every step has one signature.  p[0..n) are the group's parameters as
+ * listed, and idx[i] is p[i]'s index among the group's distinct parameters,
+ * which own the state: the buffers (one double per distinct parameter each,
+ * in the order micrograd/_optim_spec.py names them) and steps (how many
+ * updates each has had: torch's state['step']; for SGD, how many momentum
+ * updates, so that 0 means "no momentum buffer yet").  A parameter listed
+ * twice is updated twice in a step, its one state advancing twice, as
+ * torch.optim does.  The options record's fields are in the order of
+ * micrograd/_optim_spec.py.  The caller owns every array.
  */
 #ifndef MICROGRAD_MG_OPTIM_H
 #define MICROGRAD_MG_OPTIM_H
@@ -38,13 +42,13 @@ typedef struct {
     int maximize;
 } mg_adagrad_opts;             /* buffers: sum */
 
-void mg_sgd_step(mg_node *const *p, size_t n, double *const *bufs, double step,
-                 const mg_sgd_opts *o);
-void mg_adam_step(mg_node *const *p, size_t n, double *const *bufs, double step,
-                  const mg_adam_opts *o);
-void mg_rmsprop_step(mg_node *const *p, size_t n, double *const *bufs, double step,
-                     const mg_rmsprop_opts *o);
-void mg_adagrad_step(mg_node *const *p, size_t n, double *const *bufs, double step,
-                     const mg_adagrad_opts *o);
+void mg_sgd_step(mg_node *const *p, const uint32_t *idx, size_t n, double *const *bufs,
+                 double *steps, const mg_sgd_opts *o);
+void mg_adam_step(mg_node *const *p, const uint32_t *idx, size_t n, double *const *bufs,
+                  double *steps, const mg_adam_opts *o);
+void mg_rmsprop_step(mg_node *const *p, const uint32_t *idx, size_t n, double *const *bufs,
+                     double *steps, const mg_rmsprop_opts *o);
+void mg_adagrad_step(mg_node *const *p, const uint32_t *idx, size_t n, double *const *bufs,
+                     double *steps, const mg_adagrad_opts *o);
 
 #endif /* MICROGRAD_MG_OPTIM_H */

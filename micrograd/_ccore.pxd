@@ -67,8 +67,8 @@ cdef extern from "mg_graph.h" nogil:
 
 cdef extern from "mg_optim.h" nogil:
     # ===========================================================================
-    # Optimizer steps over a parameter array (buffers owned by the caller, in
-    # the order micrograd/_optim_spec.py names them)
+    # Optimizer steps over a parameter group (csrc/mg_optim.h: state per
+    # distinct parameter, owned by the caller)
     # ===========================================================================
     ctypedef struct mg_sgd_opts:
         double lr, momentum, dampening, weight_decay
@@ -83,11 +83,11 @@ cdef extern from "mg_optim.h" nogil:
         double lr, lr_decay, weight_decay, eps
         int maximize
 
-    void mg_sgd_step(mg_node **p, size_t n, double **bufs, double step,
-                     const mg_sgd_opts *o) noexcept
-    void mg_adam_step(mg_node **p, size_t n, double **bufs, double step,
-                      const mg_adam_opts *o) noexcept
-    void mg_rmsprop_step(mg_node **p, size_t n, double **bufs, double step,
-                         const mg_rmsprop_opts *o) noexcept
-    void mg_adagrad_step(mg_node **p, size_t n, double **bufs, double step,
-                         const mg_adagrad_opts *o) noexcept
+    void mg_sgd_step(mg_node **p, const uint32_t *idx, size_t n, double **bufs,
+                     double *steps, const mg_sgd_opts *o) noexcept
+    void mg_adam_step(mg_node **p, const uint32_t *idx, size_t n, double **bufs,
+                      double *steps, const mg_adam_opts *o) noexcept
+    void mg_rmsprop_step(mg_node **p, const uint32_t *idx, size_t n, double **bufs,
+                         double *steps, const mg_rmsprop_opts *o) noexcept
+    void mg_adagrad_step(mg_node **p, const uint32_t *idx, size_t n, double **bufs,
+                         double *steps, const mg_adagrad_opts *o) noexcept

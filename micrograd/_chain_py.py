@@ -8,6 +8,7 @@ Chains share (records, errors, repr) is micrograd._steps.
 """
 from . import _optable as T
 from ._number_py import Number, clamp, maximum, minimum, where
+from ._signatures import arity_error, check_class
 from ._steps import applied, log_for_step, rdiv, repr_of, rsub, start_value, step_error, \
     steps_of, StepLog
 
@@ -87,13 +88,16 @@ class Chain:
 
 
 def _unary_step(name, doc):
-    def step(self):
+    def step(self, *args):
+        if args:
+            raise arity_error(name, 0, 0, len(args))
         return self._then(name, None, getattr(self._value, name))
     step.__name__ = step.__qualname__ = name
     step.__doc__ = f"A {name} step: {doc}."
     return step
 
 
+check_class(Chain)
 for _op in T.of_kind("UNARY"):
     if _op.name not in Chain.__dict__:       # a hand-written step with options wins
         setattr(Chain, _op.name, _unary_step(_op.name, _op.doc))

@@ -3,22 +3,26 @@
 # The optimizers' parameter array, stepped in C (csrc/mg_optim.c)
 # =============================================================================
 # The parameters are fixed when the array is made (a tuple holds the Numbers
-# that the node pointers point into) and the buffers are C arrays owned here,
+# that the node pointers point into) and the state is C arrays owned here,
 # read and written only whole with their length checked: nothing reachable
 # from Python can give a C loop a length that differs from the array's.
+from libc.stdint cimport uint32_t as _u32
 from micrograd._optim_spec import ALGORITHMS as _ALGORITHMS
 
 
 @cython.final
 @cython.auto_pickle(False)
 cdef class _ParamArray:
-    """Parameters (Numbers of this backend) and an algorithm's state buffers."""
+    """Parameters (Numbers of this backend) and their optimizer state."""
 
     cdef mg_node **nodes
-    cdef double *store               # every buffer, one after another
+    cdef _u32 *idx                    # each listed parameter's distinct index
+    cdef double *store                # every buffer, then the step counts
     cdef double *bufs[4]
-    cdef size_t n, nbufs
+    cdef double *steps
+    cdef size_t n, ndistinct, nbufs
     cdef readonly tuple params
+    cdef readonly tuple distinct
     cdef object algorithm
 
     def __cinit__(self, params, str algorithm, initial=0.0):
@@ -28,31 +32,40 @@ cdef class _ParamArray:
         for p in params:
             if not isinstance(p, Number):
                 _py_operand(p, BACKEND)          # the mixing error, if it is one
-                raise TypeError(f"optimizer parameters must be Numbers, not {type(p).__name__}")
+                raise TypeError(f"optimizer can only optimize Numbers, but one of the "
+                                f"params is {type(p).__name__}")
         self.algorithm = _ALGORITHMS[algorithm]
-        self.params = params
-        self.n = len(params)
+        where, distinct = {}, []
+        for p in params:
+            if id(p) not in where:
+                where[id(p)] = len(distinct)
+                distinct.append(p)
+        self.params, self.distinct = params, tuple(distinct)
+        self.n, self.ndistinct = len(params), len(distinct)
         self.nbufs = len(self.algorithm.buffers)
         self.nodes = <mg_node **>malloc(max(self.n, <size_t>1) * sizeof(mg_node *))
-        self.store = <double *>malloc(max(self.n * self.nbufs, <size_t>1) * sizeof(double))
-        if self.nodes == NULL or self.store == NULL:
+        self.idx = <_u32 *>malloc(max(self.n, <size_t>1) * sizeof(_u32))
+        self.store = <double *>malloc(((self.nbufs + 1) * self.ndistinct + 1) * sizeof(double))
+        if self.nodes == NULL or self.idx == NULL or self.store == NULL:
             raise MemoryError()
         for i in range(self.n):
             self.nodes[i] = &(<Number>params[i]).node
-        for i in range(self.n * self.nbufs):
-            self.store[i] = fill
+            self.idx[i] = <_u32>where[id(params[i])]
         for i in range(self.nbufs):
-            self.bufs[i] = self.store + i * self.n
+            self.bufs[i] = self.store + i * self.ndistinct
+        self.steps = self.store + self.nbufs * self.ndistinct
+        for i in range(self.nbufs * self.ndistinct):
+            self.store[i] = fill
+        for i in range(self.ndistinct):
+            self.steps[i] = 0.0
 
     def __dealloc__(self):
         free(self.nodes)
+        free(self.idx)
         free(self.store)
 
-    cdef double *_buffer(self, str name) except NULL:
-        return self.bufs[self.algorithm.buffers.index(name)]
-
     def same(self, params):
-        """Whether params holds exactly this array's Numbers, in order."""
+        """Whether params lists exactly this array's Numbers, in order."""
         cdef Py_ssize_t i, n = <Py_ssize_t>self.n
         if len(params) != n:
             return False
@@ -67,44 +80,49 @@ cdef class _ParamArray:
         for i in range(self.n):
             self.nodes[i].gradient = 0.0
 
+    cdef double *_column(self, str name) except NULL:
+        if name == "step":
+            return self.steps
+        return self.bufs[self.algorithm.buffers.index(name)]
+
     def get_state(self, str name):
-        """A copy of the named buffer, as a list of floats."""
-        cdef double *b = self._buffer(name)
-        return [b[i] for i in range(self.n)]
+        """A copy of the named buffer ("step": the step counts), one float per
+        distinct parameter."""
+        cdef double *b = self._column(name)
+        return [b[i] for i in range(self.ndistinct)]
 
     def set_state(self, str name, values):
-        """Replace the named buffer; values must be one real per parameter."""
-        cdef double *b = self._buffer(name)
+        """Replace the named buffer: one real per distinct parameter."""
+        cdef double *b = self._column(name)
         cdef Py_ssize_t i
         values = [_real(v) for v in values]
-        if len(values) != <Py_ssize_t>self.n:
+        if len(values) != <Py_ssize_t>self.ndistinct:
             raise ValueError(f"state {name!r} has {len(values)} values for "
-                             f"{self.n} parameters")
-        for i in range(<Py_ssize_t>self.n):
+                             f"{self.ndistinct} parameters")
+        for i in range(<Py_ssize_t>self.ndistinct):
             b[i] = values[i]
 
-    def step(self, step, options):
-        """One update of every parameter with the options record."""
-        cdef double s = _real(step)
+    def step(self, options):
+        """One update of every listed parameter with the options record (its
+        fields in micrograd._optim_spec's order)."""
         cdef str name = self.algorithm.name
+        o = options                           # a namedtuple, read by position
         cdef mg_sgd_opts sgd
         cdef mg_adam_opts adam
         cdef mg_rmsprop_opts rms
         cdef mg_adagrad_opts ada
         if name == "sgd":
-            sgd = mg_sgd_opts(options.lr, options.momentum, options.dampening,
-                              options.weight_decay, options.nesterov, options.maximize)
-            mg_sgd_step(self.nodes, self.n, self.bufs, s, &sgd)
+            sgd = mg_sgd_opts(o[0], o[1], o[2], o[3], o[4],
+                              o[5])
+            mg_sgd_step(self.nodes, self.idx, self.n, self.bufs, self.steps, &sgd)
         elif name == "adam":
-            adam = mg_adam_opts(options.lr, options.beta1, options.beta2, options.eps,
-                                options.weight_decay, options.amsgrad, options.maximize,
-                                options.decoupled)
-            mg_adam_step(self.nodes, self.n, self.bufs, s, &adam)
+            adam = mg_adam_opts(o[0], o[1], o[2], o[3], o[4],
+                                o[5], o[6], o[7])
+            mg_adam_step(self.nodes, self.idx, self.n, self.bufs, self.steps, &adam)
         elif name == "rmsprop":
-            rms = mg_rmsprop_opts(options.lr, options.alpha, options.eps, options.weight_decay,
-                                  options.momentum, options.centered, options.maximize)
-            mg_rmsprop_step(self.nodes, self.n, self.bufs, s, &rms)
+            rms = mg_rmsprop_opts(o[0], o[1], o[2], o[3], o[4],
+                                  o[5], o[6])
+            mg_rmsprop_step(self.nodes, self.idx, self.n, self.bufs, self.steps, &rms)
         else:
-            ada = mg_adagrad_opts(options.lr, options.lr_decay, options.weight_decay,
-                                  options.eps, options.maximize)
-            mg_adagrad_step(self.nodes, self.n, self.bufs, s, &ada)
+            ada = mg_adagrad_opts(o[0], o[1], o[2], o[3], o[4])
+            mg_adagrad_step(self.nodes, self.idx, self.n, self.bufs, self.steps, &ada)

@@ -6,6 +6,8 @@ thread-local, like torch.no_grad.
 """
 import threading
 
+from ._signatures import checked_args
+
 __all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad"]
 
 
@@ -30,10 +32,12 @@ def trace_end(previous):
     _mode.trace = previous
 
 
+@checked_args
 def is_grad_enabled():
     return _mode.enabled
 
 
+@checked_args
 def set_grad_enabled(enabled):
     _mode.enabled = bool(enabled)
 

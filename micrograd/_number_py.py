@@ -21,9 +21,17 @@ from ._convert import checked, is_number, operand, to_float
 from ._errors import traced_read
 from ._gradmode_py import _mode
 from ._pickle import restore
+from ._signatures import arity_error, check_class, checked_args, no_delete, read_only
 
 BACKEND = "python"
 LEAF = T.LEAF
+
+
+def _read_only(name):
+    """A property setter and deleter that refuse, as a C getset without a setter does."""
+    def refuse(self, *value):
+        raise read_only("Number", name)
+    return refuse
 
 
 # -- node builders (mg_graph.c) ------------------------------------------------
@@ -114,7 +122,11 @@ class Number:
     def __init__(self, value, _children=(), _op=""):
         if _children:
             raise TypeError(REFUSED_CHILDREN)
-        self._value = to_float(value, BACKEND)
+        v = to_float(value, BACKEND)
+        if getattr(self, "_code", LEAF) != LEAF:
+            raise TypeError(f"Number.__init__: this Number is the result of an op "
+                            f"({T.NAMES[self._code]!r}) and cannot become a leaf; make a new one")
+        self._value = v
         self._gradient = 0.0
         self._c = 0.0
         self._kids = ()
@@ -132,6 +144,10 @@ class Number:
     def value(self, v):
         self._value = to_float(v, BACKEND)
 
+    @value.deleter
+    def value(self):
+        raise no_delete("Number", "value")
+
     @property
     def data(self):
         if self._trace and _traced(self):
@@ -142,6 +158,10 @@ class Number:
     def data(self, v):
         self._value = to_float(v, BACKEND)
 
+    @data.deleter
+    def data(self):
+        raise no_delete("Number", "data")
+
     @property
     def gradient(self):
         return self._gradient
@@ -150,25 +170,30 @@ class Number:
     def gradient(self, g):
         self._gradient = to_float(g, BACKEND)
 
-    grad = gradient
+    @gradient.deleter
+    def gradient(self):
+        raise no_delete("Number", "gradient")
 
     @property
-    def op(self):
-        return T.NAMES[self._code]
+    def grad(self):
+        return self._gradient
 
-    @property
-    def children(self):
-        return tuple(k for k in self._kids if type(k) is not float)
+    @grad.setter
+    def grad(self, g):
+        self._gradient = to_float(g, BACKEND)
 
-    @property
-    def _prev(self):
-        """micrograd 0.1.0's name: the set of children."""
-        return set(self.children)
+    @grad.deleter
+    def grad(self):
+        raise no_delete("Number", "grad")
 
-    @property
-    def _op(self):
-        """micrograd 0.1.0's op label ('+', '*', '**2', 'ReLU', '' for a leaf)."""
-        return op_symbol(self._code, self._c)
+    op = property(lambda self: T.NAMES[self._code], _read_only("op"), _read_only("op"))
+    children = property(lambda self: tuple(k for k in self._kids if type(k) is not float),
+                        _read_only("children"), _read_only("children"))
+    # micrograd 0.1.0's names: the set of children, and the op label
+    # ('+', '*', '**2', 'ReLU', '' for a leaf)
+    _prev = property(lambda self: set(self.children), _read_only("_prev"), _read_only("_prev"))
+    _op = property(lambda self: op_symbol(self._code, self._c), _read_only("_op"),
+                   _read_only("_op"))
 
     def __repr__(self):
         if self._trace and _traced(self):
@@ -283,13 +308,16 @@ class Number:
 
 
 def _unary_method(code, name, doc):
-    def method(self):
+    def method(self, *args):
+        if args:
+            raise arity_error(name, 0, 0, len(args))
         return _unary(self, code)
     method.__name__ = method.__qualname__ = name
     method.__doc__ = doc[0].upper() + doc[1:] + "."
     return method
 
 
+check_class(Number)
 for _op in T.of_kind("UNARY"):
     if _op.name not in Number.__dict__:      # a hand-written method with options wins
         setattr(Number, _op.name, _unary_method(_op.code, _op.name, _op.doc))
@@ -307,11 +335,13 @@ def _copied(n, memo):
 
 
 # -- functions of several operands ---------------------------------------------
+@checked_args
 def sum(numbers):
     """One n-ary node for numbers[0] + numbers[1] + ..., added left to right."""
     return _block(T.SUM, list(numbers))
 
 
+@checked_args
 def dot(ws, xs):
     """One n-ary node for ws[0]*xs[0] + ws[1]*xs[1] + ..., added left to right."""
     ws, xs = list(ws), list(xs)
@@ -320,6 +350,7 @@ def dot(ws, xs):
     return _block(T.DOT, ws + xs)
 
 
+@checked_args
 def where(cond, a, b):
     """a where cond > 0, else b; the gradient flows to the picked operand only."""
     return _block(T.WHERE, [cond, a, b])
@@ -335,16 +366,19 @@ def _pairwise(a, b, op, cop, name):
     return checked(out, a, b, name)
 
 
+@checked_args
 def maximum(a, b):
     """The larger of a and b (NaN if either is NaN); ties split the gradient."""
     return _pairwise(a, b, T.MAXIMUM, T.MAXIMUM_C, "maximum()")
 
 
+@checked_args
 def minimum(a, b):
     """The smaller of a and b (NaN if either is NaN); ties split the gradient."""
     return _pairwise(a, b, T.MINIMUM, T.MINIMUM_C, "minimum()")
 
 
+@checked_args
 def clamp(x, lo=None, hi=None):
     """x limited to [lo, hi], as torch.clamp (either bound may be None)."""
     if lo is None and hi is None:

@@ -1,10 +1,12 @@
 """Optimizer steps in Python: the twin of csrc/mg_optim.c, line for line.
 
-Each function updates a list of parameter Numbers and its state buffers in
-place with torch.optim's single-tensor float64 formulas, in the order of
-rounding that ATen's CPU kernels use; the signature is the C one: the
-parameters, the buffers in micrograd._optim_spec's order, the step number
-and the options record.  The compiled core runs the C twin.
+Each function updates a group's parameter Numbers and their state in place
+with torch.optim's single-tensor float64 formulas, in the order of rounding
+that ATen's CPU kernels use; the signature is the C one (csrc/mg_optim.h):
+the parameters as listed, each one's index among the distinct parameters,
+the buffers in micrograd._optim_spec's order and the step counts (both per
+distinct parameter), and the options record.  The compiled core runs the C
+twin.
 """
 import math
 
@@ -24,63 +26,81 @@ def grad_of(p, weight_decay, maximize):
     return g
 
 
-def sgd_step(p, bufs, step, o):
-    """The momentum buffer starts as the first step's gradient, as torch's does."""
+def sgd_step(p, idx, bufs, steps, o):
+    """The momentum buffer starts as the parameter's first gradient."""
     buf = bufs[0]
     for i in range(len(p)):
+        u = idx[i]
         g = grad_of(p[i], o.weight_decay, o.maximize)
         if o.momentum != 0.0:
-            buf[i] = g if step <= 1.0 else buf[i] * o.momentum + (1.0 - o.dampening) * g
-            g = g + o.momentum * buf[i] if o.nesterov else buf[i]
+            buf[u] = g if steps[u] == 0.0 else buf[u] * o.momentum + (1.0 - o.dampening) * g
+            steps[u] += 1.0
+            g = g + o.momentum * buf[u] if o.nesterov else buf[u]
         p[i]._value = p[i]._value + (-o.lr) * g
 
 
-def adam_step(p, bufs, step, o):
-    exp_avg, exp_avg_sq, max_exp_avg_sq = bufs
+def bias_for(step, o):
+    """(step size, sqrt of the second bias correction) at a step number."""
     bias_correction1 = 1.0 - math.pow(o.beta1, step)
     bias_correction2 = 1.0 - math.pow(o.beta2, step)
-    step_size = fdiv(o.lr, bias_correction1)
-    bc2_sqrt = math.pow(bias_correction2, 0.5)
+    return fdiv(o.lr, bias_correction1), math.pow(bias_correction2, 0.5)
+
+
+def adam_step(p, idx, bufs, steps, o):
+    exp_avg, exp_avg_sq, max_exp_avg_sq = bufs
+    at, step_size, bc2_sqrt = -1.0, 0.0, 0.0
     for i in range(len(p)):
+        u = idx[i]
+        steps[u] += 1.0
+        if steps[u] != at:
+            at = steps[u]
+            step_size, bc2_sqrt = bias_for(at, o)
         if o.decoupled and o.weight_decay != 0.0:
             p[i]._value = p[i]._value * (1.0 - o.lr * o.weight_decay)
         g = grad_of(p[i], 0.0 if o.decoupled else o.weight_decay, o.maximize)
-        exp_avg[i] = lerp(exp_avg[i], g, 1.0 - o.beta1)
-        exp_avg_sq[i] = exp_avg_sq[i] * o.beta2 + (1.0 - o.beta2) * g * g
+        exp_avg[u] = lerp(exp_avg[u], g, 1.0 - o.beta1)
+        exp_avg_sq[u] = exp_avg_sq[u] * o.beta2 + (1.0 - o.beta2) * g * g
         if o.amsgrad:
-            if exp_avg_sq[i] > max_exp_avg_sq[i] or math.isnan(exp_avg_sq[i]):
-                max_exp_avg_sq[i] = exp_avg_sq[i]
-            denom = fdiv(_sqrt(max_exp_avg_sq[i]), bc2_sqrt) + o.eps
+            if exp_avg_sq[u] > max_exp_avg_sq[u] or math.isnan(exp_avg_sq[u]):
+                max_exp_avg_sq[u] = exp_avg_sq[u]
+            denom = fdiv(_sqrt(max_exp_avg_sq[u]), bc2_sqrt) + o.eps
         else:
-            denom = fdiv(_sqrt(exp_avg_sq[i]), bc2_sqrt) + o.eps
-        p[i]._value = p[i]._value + fdiv((-step_size) * exp_avg[i], denom)
+            denom = fdiv(_sqrt(exp_avg_sq[u]), bc2_sqrt) + o.eps
+        p[i]._value = p[i]._value + fdiv((-step_size) * exp_avg[u], denom)
 
 
-def rmsprop_step(p, bufs, step, o):
+def rmsprop_step(p, idx, bufs, steps, o):
     square_avg, grad_avg, buf = bufs
     for i in range(len(p)):
+        u = idx[i]
         g = grad_of(p[i], o.weight_decay, o.maximize)
-        square_avg[i] = square_avg[i] * o.alpha + (1.0 - o.alpha) * g * g
+        steps[u] += 1.0
+        square_avg[u] = square_avg[u] * o.alpha + (1.0 - o.alpha) * g * g
         if o.centered:
-            grad_avg[i] = lerp(grad_avg[i], g, 1.0 - o.alpha)
-            avg = _sqrt(square_avg[i] + -1.0 * grad_avg[i] * grad_avg[i])
+            grad_avg[u] = lerp(grad_avg[u], g, 1.0 - o.alpha)
+            avg = _sqrt(square_avg[u] + -1.0 * grad_avg[u] * grad_avg[u])
         else:
-            avg = _sqrt(square_avg[i])
+            avg = _sqrt(square_avg[u])
         avg = avg + o.eps
         if o.momentum > 0.0:
-            buf[i] = buf[i] * o.momentum + fdiv(1.0 * g, avg)
-            p[i]._value = p[i]._value + (-o.lr) * buf[i]
+            buf[u] = buf[u] * o.momentum + fdiv(1.0 * g, avg)
+            p[i]._value = p[i]._value + (-o.lr) * buf[u]
         else:
             p[i]._value = p[i]._value + fdiv((-o.lr) * g, avg)
 
 
-def adagrad_step(p, bufs, step, o):
+def adagrad_step(p, idx, bufs, steps, o):
     state_sum = bufs[0]
-    clr = fdiv(o.lr, 1.0 + (step - 1.0) * o.lr_decay)
+    at, clr = -1.0, 0.0
     for i in range(len(p)):
+        u = idx[i]
         g = grad_of(p[i], o.weight_decay, o.maximize)
-        state_sum[i] = state_sum[i] + 1.0 * g * g
-        std = _sqrt(state_sum[i]) + o.eps
+        steps[u] += 1.0
+        if steps[u] != at:
+            at = steps[u]
+            clr = fdiv(o.lr, 1.0 + (at - 1.0) * o.lr_decay)
+        state_sum[u] = state_sum[u] + 1.0 * g * g
+        std = _sqrt(state_sum[u]) + o.eps
         p[i]._value = p[i]._value + fdiv((-clr) * g, std)
 
 

@@ -1,10 +1,12 @@
 """The reference parameter array: the twin of micrograd/_core_params.pxi.
 
-An optimizer group's parameters and its algorithm's state buffers, one float
-per parameter each, stepped by micrograd/_optim_py.py (the twin of
-csrc/mg_optim.c).  The parameters are fixed at creation and the buffers are
-only read or written whole, with their length checked, so no step can see a
-buffer and a parameter list of different lengths.
+An optimizer group's parameters, as listed (a parameter may be listed twice),
+and the state of its distinct parameters: the algorithm's buffers, one float
+per distinct parameter each, and their step counts, stepped by
+micrograd/_optim_py.py (the twin of csrc/mg_optim.c).  The parameters are
+fixed at creation and the state is only read or written whole, with its
+length checked, so no step can see a state and a parameter list that
+disagree.
 """
 from ._convert import operand, to_float
 from ._number_py import BACKEND, Number
@@ -15,27 +17,41 @@ __all__ = ["ParamArray"]
 
 
 class ParamArray:
-    """Parameters (Numbers of this backend) and an algorithm's state buffers."""
+    """Parameters (Numbers of this backend) and their optimizer state."""
 
-    __slots__ = ("_params", "_algorithm", "_buffers")
+    __slots__ = ("_params", "_distinct", "_idx", "_algorithm", "_buffers", "_steps")
 
     def __init__(self, params, algorithm, initial=0.0):
         params = tuple(params)
         for p in params:
             if not isinstance(p, Number):
                 operand(p, BACKEND)              # the mixing error, if it is one
-                raise TypeError(f"optimizer parameters must be Numbers, not {type(p).__name__}")
+                raise TypeError(f"optimizer can only optimize Numbers, but one of the "
+                                f"params is {type(p).__name__}")
         spec = ALGORITHMS[algorithm]
         fill = to_float(initial, BACKEND)
-        self._params, self._algorithm = params, spec
-        self._buffers = [[fill] * len(params) for _ in spec.buffers]
+        where, distinct, idx = {}, [], []
+        for p in params:
+            if id(p) not in where:
+                where[id(p)] = len(distinct)
+                distinct.append(p)
+            idx.append(where[id(p)])
+        self._params, self._distinct, self._idx = params, tuple(distinct), idx
+        self._algorithm = spec
+        self._buffers = [[fill] * len(distinct) for _ in spec.buffers]
+        self._steps = [0.0] * len(distinct)
 
     @property
     def params(self):
         return self._params
 
+    @property
+    def distinct(self):
+        """The distinct parameters, in order of first listing: the state's order."""
+        return self._distinct
+
     def same(self, params):
-        """Whether params holds exactly this array's Numbers, in order."""
+        """Whether params lists exactly this array's Numbers, in order."""
         return len(params) == len(self._params) and all(
             p is q for p, q in zip(params, self._params))
 
@@ -45,17 +61,26 @@ class ParamArray:
             p._gradient = 0.0
 
     def get_state(self, name):
-        """A copy of the named buffer, as a list of floats."""
+        """A copy of the named buffer ("step": the step counts), one float per
+        distinct parameter."""
+        if name == "step":
+            return list(self._steps)
         return list(self._buffers[self._algorithm.buffers.index(name)])
 
     def set_state(self, name, values):
-        """Replace the named buffer; values must be one real per parameter."""
-        values = [to_float(v, BACKEND) for v in values]
-        if len(values) != len(self._params):
-            raise ValueError(f"state {name!r} has {len(values)} values for "
-                             f"{len(self._params)} parameters")
-        self._buffers[self._algorithm.buffers.index(name)] = values
+        """Replace the named buffer: one real per distinct parameter."""
+        if name == "step":
+            self._steps = self._checked(name, values)
+        else:
+            self._buffers[self._algorithm.buffers.index(name)] = self._checked(name, values)
 
-    def step(self, step, options):
-        """One update of every parameter with the options record."""
-        STEPS[self._algorithm.name](self._params, self._buffers, float(step), options)
+    def _checked(self, name, values):
+        values = [to_float(v, BACKEND) for v in values]
+        if len(values) != len(self._distinct):
+            raise ValueError(f"state {name!r} has {len(values)} values for "
+                             f"{len(self._distinct)} parameters")
+        return values
+
+    def step(self, options):
+        """One update of every listed parameter with the options record."""
+        STEPS[self._algorithm.name](self._params, self._idx, self._buffers, self._steps, options)

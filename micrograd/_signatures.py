@@ -1,0 +1,69 @@
+"""One wording for argument errors, on both backends.
+
+The compiled core's functions are Cython's, and Cython words a call with the
+wrong arguments its own way ("add() takes exactly 1 positional argument (0
+given)"), the same in every Python version; Python words it differently, and
+differently from version to version.  So the reference's public functions
+check their arguments first and say it as Cython does, and the core's
+functions made at import (the table's unary methods) say it the same way.
+"""
+import functools
+import inspect
+
+__all__ = ["checked_args", "check_class", "arity_error", "read_only", "no_delete"]
+
+
+def arity_error(name, least, most, given):
+    """The TypeError for `given` positional arguments where least..most fit."""
+    exact = least == most
+    count = most if given > most else least
+    word = "exactly" if exact else ("at most" if given > most else "at least")
+    return TypeError(f"{name}() takes {word} {count} positional argument"
+                     f"{'' if count == 1 else 's'} ({given} given)")
+
+
+def checked_args(fn):
+    """fn, checking its arguments as Cython does (self not counted)."""
+    params = list(inspect.signature(fn).parameters.values())
+    if params and params[0].name == "self":
+        params = params[1:]
+        skip = 1
+    else:
+        skip = 0
+    names = [p.name for p in params]
+    least = sum(1 for p in params if p.default is inspect.Parameter.empty)
+    most = len(names)
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        given = len(args) - skip
+        if given > most:
+            raise arity_error(name, least, most, given)
+        for key in kwargs:
+            if key not in names:
+                raise TypeError(f"{name}() got an unexpected keyword argument '{key}'")
+            if names.index(key) < given:
+                raise TypeError(f"{name}() got multiple values for keyword argument '{key}'")
+        if given < least and any(n not in kwargs for n in names[given:least]):
+            raise arity_error(name, least, most, given)
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def check_class(cls):
+    """Every public method of cls (and __init__) through checked_args."""
+    for key, value in list(vars(cls).items()):
+        if inspect.isfunction(value) and (key == "__init__" or not key.startswith("_")):
+            setattr(cls, key, checked_args(value))
+    return cls
+
+
+def read_only(cls_name, attr):
+    """The AttributeError for setting or deleting a read-only attribute."""
+    return AttributeError(f"{cls_name}.{attr} is read-only")
+
+
+def no_delete(cls_name, attr):
+    """The AttributeError for deleting a settable attribute."""
+    return AttributeError(f"{cls_name}.{attr} cannot be deleted")

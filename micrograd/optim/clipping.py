@@ -1,0 +1,46 @@
+"""Gradient clipping, as torch.nn.utils: by total norm, or by value.
+
+Both work in IEEE-754 arithmetic like torch's float64 kernels: a norm that
+overflows is inf (and the gradients are then scaled by 0, NaN where a
+gradient is inf), a NaN gradient makes a NaN norm; nothing raises.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from .._ops_py import cpow, fdiv
+from .optimizer import real
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+
+
+def clip_grad_norm_(parameters: Iterable[Any], max_norm: float, norm_type: float = 2.0) -> float:
+    """Scale gradients so that their total norm is at most max_norm; returns
+    the norm before clipping (as torch: coefficient max_norm / (norm + 1e-6),
+    capped at 1, applied to every gradient)."""
+    params = list(parameters)
+    max_norm, norm_type = real(max_norm, "max_norm"), real(norm_type, "norm_type")
+    grads = [abs(p.gradient) for p in params]
+    if not grads:
+        return 0.0
+    if norm_type == math.inf:
+        total = grads[0]
+        for g in grads[1:]:
+            total = g if (g > total or g != g) and total == total else total
+    else:
+        total = 0.0
+        for g in grads:
+            total += g * g if norm_type == 2.0 else cpow(g, norm_type)
+        total = math.sqrt(total) if norm_type == 2.0 else cpow(total, fdiv(1.0, norm_type))
+    coef = min(fdiv(max_norm, total + 1e-6), 1.0) if total == total else math.nan
+    for p in params:
+        p.gradient = p.gradient * coef
+    return total
+
+
+def clip_grad_value_(parameters: Iterable[Any], clip_value: float) -> None:
+    """Clamp every gradient into [-clip_value, clip_value]."""
+    clip_value = real(clip_value, "clip_value")
+    for p in parameters:
+        p.gradient = min(max(p.gradient, -clip_value), clip_value)
