@@ -47,10 +47,20 @@ class BuildPy(build_py):
         shutil.copyfile(OP_TABLE, target)
 
 
+def _regen():
+    """tools/regen.py, which writes the core's table-made methods."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_mg_regen", os.path.join("tools", "regen.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def extensions():
     if _flag("MICROGRAD_PUREPYTHON"):
         return []
     from Cython.Build import cythonize
+    _regen().write_core_methods()
     from setuptools import Extension
     csrc = sorted(os.path.join("csrc", f) for f in os.listdir("csrc")
                   if f.startswith("mg_") and f.endswith(".c"))

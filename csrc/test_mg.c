@@ -237,6 +237,50 @@ static void test_deep_chain(void)
     free(nodes);
 }
 
+/* Stops on its ctx-th call: a Ctrl-C that lands in the sort (the early
+ * calls) or in the sweep (the later ones). */
+static int stop_at(void *ctx)
+{
+    int *left = ctx;
+    return --*left == 0;
+}
+
+static void test_stop_anywhere_leaves_marks_clean(void)
+{
+    /* x[i] = x[i-1] - x[i-2]: shared operands keep the sort's stack deep, and
+     * the gradients stay bounded (they repeat with period 6) */
+    size_t i, n = 200001;
+    int k, calls, status;
+    mg_node *nodes = malloc(n * sizeof(mg_node));
+    double first0, first1;
+    CHECK(nodes != NULL);
+    if (!nodes) return;
+    mg_node_leaf(&nodes[0], 0.5);
+    mg_node_leaf(&nodes[1], 0.25);
+    for (i = 2; i < n; i++)
+        mg_node_binary(&nodes[i], MG_SUB, nodes[i - 1].value - nodes[i - 2].value,
+                       &nodes[i - 1], &nodes[i - 2]);
+    CHECK(mg_backward(&nodes[n - 1], 1.0, NULL, NULL) == 0);
+    /* (x[n-1] = x[1] - x[0] for this n, so both leaves get -1 or 1) */
+    first0 = nodes[0].gradient;
+    first1 = nodes[1].gradient;
+    CHECK(first0 != 0.0 && first1 != 0.0);
+    /* about 12 checks in the sort, 12 in the sweep: stop at each in turn */
+    for (k = 1; k <= 30; k++) {
+        calls = k;
+        status = mg_backward(&nodes[n - 1], 1.0, stop_at, &calls);
+        CHECK(status == (calls == 0 ? -2 : 0));
+        for (i = 0; i < n; i++)
+            CHECK(!(nodes[i].flags & MG_FLAG_MARK));
+        /* stopped or not, the graph is whole: a full backward gives the same */
+        nodes[0].gradient = nodes[1].gradient = 0.0;
+        CHECK(mg_backward(&nodes[n - 1], 1.0, NULL, NULL) == 0);
+        CHECK(nodes[0].gradient == first0 && nodes[1].gradient == first1);
+        nodes[0].gradient = nodes[1].gradient = 0.0;
+    }
+    free(nodes);
+}
+
 static void test_ieee_backward(void)
 {
     mg_node x, r;
@@ -255,6 +299,7 @@ int main(void)
     test_untaken_branch_is_skipped();
     test_tape_replay();
     test_deep_chain();
+    test_stop_anywhere_leaves_marks_clean();
     test_ieee_backward();
     if (failures) {
         fprintf(stderr, "test_mg: %d failed\n", failures);

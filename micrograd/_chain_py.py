@@ -8,9 +8,10 @@ Chains share (records, errors, repr) is micrograd._steps.
 """
 from . import _optable as T
 from ._number_py import Number, clamp, maximum, minimum, where
-from ._signatures import arity_error, check_class
-from ._steps import applied, log_for_step, rdiv, repr_of, rsub, start_value, step_error, \
-    steps_of, StepLog
+from ._signatures import check_class, no_arguments, wrong_self
+from ._pickle import restore_chain as _restore_chain
+from ._steps import applied, chain_state, log_for_step, rdiv, replay, repr_of, rsub, \
+    start_value, step_error, steps_of, StepLog
 
 __all__ = ["Chain"]
 
@@ -86,11 +87,20 @@ class Chain:
     def __repr__(self):
         return repr_of(self)
 
+    def __reduce__(self):
+        return _restore_chain, chain_state(self)
+
+    def __copy__(self):
+        return self                     # a Chain is never mutated
+
+    def __deepcopy__(self, memo):
+        return replay(type(self), *chain_state(self), memo=memo)
+
 
 def _unary_step(name, doc):
-    def step(self, *args):
-        if args:
-            raise arity_error(name, 0, 0, len(args))
+    def step(self, *args, **kwargs):
+        if args or kwargs or not isinstance(self, Chain):
+            raise no_arguments(name, args, kwargs) if args or kwargs else wrong_self("Chain", self)
         return self._then(name, None, getattr(self._value, name))
     step.__name__ = step.__qualname__ = name
     step.__doc__ = f"A {name} step: {doc}."

@@ -146,14 +146,15 @@ cdef class Chain:
     def __repr__(self):
         return _steps.repr_of(self)
 
+    def __reduce__(self):
+        return _restore_chain, _steps.chain_state(self)
 
-def _unary_step(int code, str name, str doc):
-    def step(Chain self):
-        return _un(self, name, code)
-    step.__name__ = step.__qualname__ = name
-    step.__doc__ = f"A {name} step: {doc}."
-    return step
+    def __copy__(self):
+        return self                     # a Chain is never mutated
+
+    def __deepcopy__(self, memo):
+        return _steps.replay(type(self), *_steps.chain_state(self), memo=memo)
 
 
-for _op in _optable.of_kind("UNARY"):
-    _install(Chain, _op.name, _unary_step(_op.code, _op.name, _op.doc))
+(<PyTypeObject *>Chain).tp_name = "Chain"
+_set_module(Chain, "micrograd._core")

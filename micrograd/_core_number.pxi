@@ -225,9 +225,15 @@ cdef class Number:
     __array_ufunc__ = None          # NumPy defers to our reflected operators
 
     def __init__(self, value, _children=(), _op=""):
+        cdef double v
         if _children:
             raise TypeError(_REFUSED_CHILDREN)
-        self.node.value = _real(value)
+        v = _real(value)
+        if self.node.op != MG_LEAF:
+            raise TypeError(f"Number.__init__: this Number is the result of an op "
+                            f"({_NAMES[self.node.op]!r}) and cannot become a leaf; make a new one")
+        self.node.value = v
+        self.node.gradient = 0.0
 
     def __dealloc__(self):
         cdef uint32_t i, n = self.node.n
@@ -252,6 +258,10 @@ cdef class Number:
     def value(self, v):
         self.node.value = _real(v)
 
+    @value.deleter
+    def value(self):
+        raise _no_delete("Number", "value")
+
     @property
     def gradient(self):
         return self.node.gradient
@@ -259,6 +269,10 @@ cdef class Number:
     @gradient.setter
     def gradient(self, g):
         self.node.gradient = _real(g)
+
+    @gradient.deleter
+    def gradient(self):
+        raise _no_delete("Number", "gradient")
 
     @property
     def data(self):
@@ -270,6 +284,10 @@ cdef class Number:
     def data(self, v):
         self.node.value = _real(v)
 
+    @data.deleter
+    def data(self):
+        raise _no_delete("Number", "data")
+
     @property
     def grad(self):
         return self.node.gradient
@@ -278,9 +296,21 @@ cdef class Number:
     def grad(self, g):
         self.node.gradient = _real(g)
 
+    @grad.deleter
+    def grad(self):
+        raise _no_delete("Number", "grad")
+
     @property
     def op(self):
         return _NAMES[self.node.op]
+
+    @op.setter
+    def op(self, value):
+        raise _read_only("Number", "op")
+
+    @op.deleter
+    def op(self):
+        raise _read_only("Number", "op")
 
     @property
     def children(self):
@@ -293,15 +323,39 @@ cdef class Number:
                 out.append(<object>_owner(kid))
         return tuple(out)
 
+    @children.setter
+    def children(self, value):
+        raise _read_only("Number", "children")
+
+    @children.deleter
+    def children(self):
+        raise _read_only("Number", "children")
+
     @property
     def _prev(self):
         """micrograd 0.1.0's name: the set of children."""
         return set(self.children)
 
+    @_prev.setter
+    def _prev(self, value):
+        raise _read_only("Number", "_prev")
+
+    @_prev.deleter
+    def _prev(self):
+        raise _read_only("Number", "_prev")
+
     @property
     def _op(self):
         """micrograd 0.1.0's op label ('+', '*', '**2', 'ReLU', '' for a leaf)."""
         return _op_symbol(self.node.op, self.node.c)
+
+    @_op.setter
+    def _op(self, value):
+        raise _read_only("Number", "_op")
+
+    @_op.deleter
+    def _op(self):
+        raise _read_only("Number", "_op")
 
     def __repr__(self):
         if self.node.trace and _traced(self):
@@ -325,7 +379,10 @@ cdef class Number:
         return format(self.node.value, spec) if spec else str(self)
 
     def __reduce__(self):
-        return _restore, (self.node.value, self.node.gradient)
+        if type(self) is Number:
+            return _restore, (self.node.value, self.node.gradient)
+        return (_restore_subclass, (type(self), self.node.value, self.node.gradient),
+                getattr(self, "__dict__", None))
 
     def __copy__(self):
         return _copied(self, None)
@@ -420,23 +477,14 @@ cdef class Number:
 # Python's own messages ("unsupported operand type(s) for +: 'Number' and
 # 'str'") name a static type by tp_name; the reference's class is plain
 # "Number", so the core's is too.
+# A bare tp_name would make the class's __module__ "builtins"; pickle and
+# help() look the class up by __module__, so that is set back.
 (<PyTypeObject *>Number).tp_name = "Number"
+_set_module(Number, "micrograd._core")
 
 _probe = Number(0.0)
 _NODE_OFFSET = <char *>&(<Number>_probe).node - <char *><PyObject *>_probe
 del _probe
-
-
-def _unary_method(int code, str name, str doc):
-    def method(Number self):
-        return _make_unary(code, self)
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = doc[0].upper() + doc[1:] + "."
-    return method
-
-
-for _op in _optable.of_kind("UNARY"):
-    _install(Number, _op.name, _unary_method(_op.code, _op.name, _op.doc))
 
 
 cdef Number _copied(Number n, object memo):

@@ -12,6 +12,7 @@ the inline layouts (the constant of ``x * 2.0`` sits in ``_c``; a RANGE
 op's upper bound sits in the second slot, where C keeps it too), and for the
 block layouts (where, sum, dot) a float in a slot is a constant operand.
 """
+import threading
 from copy import deepcopy
 
 from . import _ops_py as ops
@@ -20,8 +21,8 @@ from ._compat import REFUSED_CHILDREN, op_symbol
 from ._convert import checked, is_number, operand, to_float
 from ._errors import traced_read
 from ._gradmode_py import _mode
-from ._pickle import restore
-from ._signatures import arity_error, check_class, checked_args, no_delete, read_only
+from ._pickle import restore, restore_subclass
+from ._signatures import check_class, checked_args, no_arguments, no_delete, read_only, wrong_self
 
 BACKEND = "python"
 LEAF = T.LEAF
@@ -217,7 +218,10 @@ class Number:
         return format(self._value, spec) if spec else str(self)
 
     def __reduce__(self):
-        return restore, (self._value, self._gradient)
+        if type(self) is Number:
+            return restore, (self._value, self._gradient)
+        return restore_subclass, (type(self), self._value, self._gradient), \
+            getattr(self, "__dict__", None)
 
     def __copy__(self):
         return _copied(self, None)
@@ -308,9 +312,9 @@ class Number:
 
 
 def _unary_method(code, name, doc):
-    def method(self, *args):
-        if args:
-            raise arity_error(name, 0, 0, len(args))
+    def method(self, *args, **kwargs):
+        if args or kwargs or not isinstance(self, Number):
+            raise no_arguments(name, args, kwargs) if args or kwargs else wrong_self("Number", self)
         return _unary(self, code)
     method.__name__ = method.__qualname__ = name
     method.__doc__ = doc[0].upper() + doc[1:] + "."
@@ -481,9 +485,20 @@ def propagate(node, reached):
 _KINDS = tuple(op.kind for op in T.OPS)
 
 
+# The core's backward holds the GIL from start to end, so two threads calling
+# it on one graph take turns; this lock gives the reference the same turns
+# (without it, one thread zeroes the interior gradients the other is using).
+_BACKWARD_LOCK = threading.RLock()
+
+
 def backward(root, seed):
     """Twin of mg_backward: interior nodes restart from zero, leaves accumulate,
     and only the nodes something reached are propagated (see mg_graph.h)."""
+    with _BACKWARD_LOCK:
+        _backward(root, seed)
+
+
+def _backward(root, seed):
     if root._code == LEAF:
         root._gradient += seed
         return

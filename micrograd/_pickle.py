@@ -7,7 +7,14 @@ the reference, or on a pure-Python install, and the other way round
 as a leaf.  ``micrograd._backend`` tells this module which backend is active
 (importing any part of micrograd runs it first), so that this module, which
 both backends' Numbers name, imports neither of them.
+
+A Chain pickles as its start and its steps, and loads by running the steps
+again in the loading process's backend (the same values, bit for bit).  A
+user's subclass of Number pickles by its class, so it loads in the backend
+the class derives from, with its __dict__.
 """
+from ._steps import replay
+
 _active = None
 
 
@@ -22,3 +29,18 @@ def restore(value, gradient):
     n = _active.Number(value)
     n.gradient = gradient
     return n
+
+
+def restore_subclass(cls, value, gradient):
+    """A leaf of a user's subclass of Number; pickle then restores its
+    __dict__.  The subclass names its own backend, so this is that one's."""
+    n = cls.__new__(cls)
+    base = next(k for k in cls.__mro__ if "_mg_backend" in vars(k))
+    base.__init__(n, value)
+    n.gradient = gradient
+    return n
+
+
+def restore_chain(start, names, operands):
+    """A Chain of the active backend, its steps run again from its start."""
+    return replay(_active.Chain, start, names, operands)

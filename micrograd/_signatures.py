@@ -10,7 +10,8 @@ functions made at import (the table's unary methods) say it the same way.
 import functools
 import inspect
 
-__all__ = ["checked_args", "check_class", "arity_error", "read_only", "no_delete"]
+__all__ = ["checked_args", "check_class", "arity_error", "no_arguments", "wrong_self",
+           "read_only", "no_delete"]
 
 
 def arity_error(name, least, most, given):
@@ -22,6 +23,29 @@ def arity_error(name, least, most, given):
                      f"{'' if count == 1 else 's'} ({given} given)")
 
 
+def no_arguments(name, args, kwargs):
+    """The TypeError for a table-made method, given more than self.  The
+    core's are module functions of one argument (self) installed on the
+    class, so Cython counts self."""
+    if args:
+        return arity_error(name, 1, 1, len(args) + 1)
+    return TypeError(f"{name}() got an unexpected keyword argument '{next(iter(kwargs))}'")
+
+
+def _no_arguments_function(fn):
+    """A module function of no arguments, refused as Cython refuses one."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if args:
+            raise TypeError(f"{name}() takes no arguments ({len(args)} given)")
+        if kwargs:
+            raise TypeError(f"{name}() takes no keyword arguments")
+        return fn()
+    return wrapper
+
+
 def checked_args(fn):
     """fn, checking its arguments as Cython does (self not counted)."""
     params = list(inspect.signature(fn).parameters.values())
@@ -30,6 +54,8 @@ def checked_args(fn):
         skip = 1
     else:
         skip = 0
+    if not params and not skip:
+        return _no_arguments_function(fn)
     names = [p.name for p in params]
     least = sum(1 for p in params if p.default is inspect.Parameter.empty)
     most = len(names)
@@ -57,6 +83,12 @@ def check_class(cls):
         if inspect.isfunction(value) and (key == "__init__" or not key.startswith("_")):
             setattr(cls, key, checked_args(value))
     return cls
+
+
+def wrong_self(cls_name, obj):
+    """The TypeError for a table-made method called on something else."""
+    return TypeError(f"Argument 'self' has incorrect type (expected {cls_name}, "
+                     f"got {type(obj).__name__})")
 
 
 def read_only(cls_name, attr):

@@ -11,12 +11,13 @@ unless the parent is not the log's last chain, in which case it forks a copy
 """
 import numbers
 from collections import namedtuple
+from copy import deepcopy
 from decimal import Decimal
 
 from ._convert import checked, is_number
 
 __all__ = ["Step", "StepLog", "start_value", "log_for_step", "step_error", "steps_of",
-           "repr_of", "applied", "rsub", "rdiv"]
+           "repr_of", "applied", "rsub", "rdiv", "chain_state", "replay"]
 
 Step = namedtuple("Step", "name op operand")
 Step.__doc__ = ("One recorded step: the method's name, the name of the op it applied "
@@ -94,6 +95,31 @@ def repr_of(chain):
     for step in steps_of(chain):
         parts.append(f".{step.name}({_show_operand(step)})")
     return "".join(parts) + f" -> {chain._value!r}"
+
+
+def chain_state(chain):
+    """(start, names, operands): what replay needs to make the chain again."""
+    log, n = chain._log, chain._count
+    return log.start, tuple(log.names[:n]), tuple(log.operands[:n])
+
+
+def replay(chain_type, start, names, operands, memo=None):
+    """The chain made again by running its steps from its start, for pickle
+    and deepcopy (with memo, the start and operands are deep-copied first):
+    the same values bit for bit, in a new graph of chain_type's backend."""
+    if memo is not None:
+        start, operands = deepcopy((start, operands), memo)
+    chain = chain_type(start)
+    for name, operand in zip(names, operands):
+        if name == "gelu_tanh":
+            chain = chain.gelu("tanh")
+        elif operand is None:
+            chain = getattr(chain, name)()
+        elif name in _KEYWORDS:
+            chain = getattr(chain, name)(*operand)
+        else:
+            chain = getattr(chain, name)(operand)
+    return chain
 
 
 def applied(fn, name, value):

@@ -8,7 +8,9 @@ install, and exit status 2.
 """
 import argparse
 import os
+import math
 import platform
+import subprocess
 import sys
 
 from . import __version__
@@ -51,27 +53,57 @@ def welcome():
     return 0
 
 
-def demo(args):
-    wanted = args.backend
-    if wanted and wanted != BACKEND:
-        env = dict(os.environ)
-        env.pop("MICROGRAD_PUREPYTHON", None)
-        if wanted == "python":
-            env["MICROGRAD_PUREPYTHON"] = "1"
-        else:
-            env["MICROGRAD_REQUIRE_CORE"] = "1"
-        argv = [sys.executable, "-m", "micrograd"] + sys.argv[1:]
-        os.execve(sys.executable, argv, env)         # choose the backend afresh
+def _checked(kind, wants, test=None):
+    """An argparse type: kind(text), refused with `wants` if kind raises
+    ValueError or test(value) is false."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"wants {wants}, not {text!r}") from None
+        if test is not None and not test(value):
+            raise argparse.ArgumentTypeError(f"wants {wants}, not {text!r}")
+        return value
+    parse.__name__ = kind.__name__       # argparse names the type in some messages
+    return parse
+
+
+def _hidden(text):
+    sizes = [int(h) for h in text.split(",") if h.strip()] if text.strip() else []
+    if any(h < 1 for h in sizes):
+        raise ValueError(text)
+    return sizes
+
+
+def _plot_path(text):
+    folder = os.path.dirname(os.path.abspath(text))
+    if not text.lower().endswith((".png", ".svg", ".pdf")):
+        raise argparse.ArgumentTypeError(f"wants a .png, .svg or .pdf file name, not {text!r}")
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"folder {folder!r} does not exist")
+    return text
+
+
+def _other_backend(wanted, argv):
+    """Run the same command on the other backend in a fresh interpreter (the
+    backend is chosen once per process) and return its exit status."""
+    env = dict(os.environ)
+    env.pop("MICROGRAD_PUREPYTHON", None)
+    if wanted == "python":
+        env["MICROGRAD_PUREPYTHON"] = "1"
+    else:
+        env["MICROGRAD_REQUIRE_CORE"] = "1"
+    return subprocess.run([sys.executable, "-m", "micrograd", *argv], env=env).returncode
+
+
+def demo(args, argv):
+    if args.backend and args.backend != BACKEND:
+        return _other_backend(args.backend, argv)
     tqdm = need("tqdm", "demo").tqdm
     if args.plot:
         need("matplotlib", "demo")
     from .demo import train
-    try:
-        hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
-    except ValueError:
-        print(f"micrograd demo: --hidden wants sizes like 16,16, not {args.hidden!r}",
-              file=sys.stderr)
-        return 2
+    hidden = args.hidden
     bar = tqdm(total=args.steps, desc=f"training ({BACKEND})", unit="step")
 
     def report(step, loss, accuracy):
@@ -95,16 +127,23 @@ def main(argv=None):
     parser.add_argument("--version", action="version", version=f"micrograd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{demo,bench}")
     d = sub.add_parser("demo", help="train an MLP on two moons with a progress bar")
-    d.add_argument("--steps", type=int, default=100, help="training steps (default 100)")
-    d.add_argument("--seed", type=int, default=1337, help="seed for data and weights")
-    d.add_argument("--hidden", default="16,16", help="hidden layer sizes (default 16,16)")
+    d.add_argument("--steps", type=_checked(int, "an int >= 1", lambda n: n >= 1), default=100,
+                   help="training steps (default 100)")
+    d.add_argument("--seed", type=_checked(int, "an int in [0, 2**32)",
+                                              lambda n: 0 <= n < 2 ** 32),
+                   default=1337, help="seed for data and weights")
+    d.add_argument("--hidden", type=_checked(_hidden, "sizes >= 1 like 16,16"),
+                   default=[16, 16], help="hidden layer sizes (default 16,16)")
     d.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    d.add_argument("--lr", type=float, default=None,
+    d.add_argument("--lr", type=_checked(float, "a finite number > 0",
+                                         lambda r: math.isfinite(r) and r > 0), default=None,
                    help="learning rate (default: sgd 1.0 decaying to 0.1, adam 0.05)")
     d.add_argument("--backend", choices=["core", "python"], default=None)
-    d.add_argument("--plot", metavar="FILE.png", help="draw the decision boundary and loss curve")
+    d.add_argument("--plot", metavar="FILE.png", type=_plot_path,
+                   help="draw the decision boundary and loss curve (.png, .svg or .pdf)")
     sub.add_parser("bench", help="the benchmarks on both backends (and torch), side by side",
                    add_help=False)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, rest = parser.parse_known_args(argv)
     try:
         if args.command == "bench":
@@ -113,8 +152,12 @@ def main(argv=None):
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         if args.command == "demo":
-            return demo(args)
+            return demo(args, argv)
         return welcome()
     except MissingExtra as exc:
         print(f"micrograd {args.command}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        name = f"micrograd {args.command}" if args.command else "micrograd"
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130

@@ -4,7 +4,9 @@
 function of reals that returns floats.  The inputs become fresh leaves, and
 every other node that the call reaches (a model's parameters, say) gets its
 ``.gradient`` back afterwards, so no gradient a caller can see is touched.
-``gradcheck`` compares backward with central finite differences.
+``gradcheck`` compares backward with central finite differences.  They
+work inside ``no_grad`` too: like torch.func.grad, they are transforms of f,
+so a caller's ``no_grad`` does not switch off the graph f builds.
 """
 from __future__ import annotations
 
@@ -46,7 +48,10 @@ def _evaluate(f, args, argnums):
     mod = module_of(args)
     # fresh leaves, never the caller's Numbers
     leaves = [mod.Number(a.value if is_number(a) else a) for a in args]
-    out = f(*leaves)
+    # a transform, as torch.func.grad: an outer no_grad does not reach inside
+    # (a no_grad inside f still holds)
+    with mod.enable_grad():
+        out = f(*leaves)
     if not is_number(out):
         raise TypeError(f"the function must return a Number, not {type(out).__name__}")
     mine = {id(leaf) for leaf in leaves}

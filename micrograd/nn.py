@@ -13,10 +13,12 @@ a seedable initializer (`rng=random.Random(0)` or `seed=0` on MLP), and
 """
 from __future__ import annotations
 
+import numbers
 import random
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from ._backend import impl as _impl
+from ._convert import is_number
 
 if TYPE_CHECKING:
     from ._core import Number
@@ -58,6 +60,28 @@ class Module:
             p.value = state[name]
 
 
+def _width(n, what):
+    """n as a layer width: an int >= 0 (0 is allowed, as in torch.nn.Linear)."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"{what} must be an int >= 0, not {n!r}")
+    return int(n)
+
+
+def _inputs(x, nin, who):
+    """x as a list of nin inputs.  A lone Number or real is one input, so a
+    layer of one neuron (which returns its output bare, as 0.1.0 does) can
+    feed the next layer."""
+    if is_number(x) or isinstance(x, numbers.Real) or getattr(x, "ndim", None) == 0:
+        xs = [x]
+    elif isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"{who} takes a sequence of {nin} inputs, not {type(x).__name__}")
+    else:
+        xs = list(x)
+    if len(xs) != nin:
+        raise ValueError(f"{who} takes {nin} input{'' if nin == 1 else 's'}, got {len(xs)}")
+    return xs
+
+
 def _activation_of(nonlin, activation):
     if activation is None:
         return "relu" if nonlin else None
@@ -73,7 +97,7 @@ class Neuron(Module):
     def __init__(self, nin: int, nonlin: bool = True, activation: Any = None,
                  rng: Optional[random.Random] = None) -> None:
         uniform = (rng or random).uniform
-        self.w = [_impl.Number(uniform(-1, 1)) for _ in range(nin)]
+        self.w = [_impl.Number(uniform(-1, 1)) for _ in range(_width(nin, "nin"))]
         self.b = _impl.Number(0)
         self.activation = _activation_of(nonlin, activation)
 
@@ -97,7 +121,7 @@ class Neuron(Module):
         self.activation = state["_activation"]
 
     def __call__(self, x: Iterable[Any]) -> Any:
-        return self._forward([1.0] + list(x))
+        return self._forward([1.0] + _inputs(x, len(self.w), repr(self)))
 
     def _forward(self, ones_x):
         """[1.0] + x given: a Layer builds it once for all its neurons."""
@@ -121,10 +145,11 @@ class Layer(Module):
     """nout neurons over the same inputs; one output is returned bare."""
 
     def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
-        self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+        self.nin = _width(nin, "nin")
+        self.neurons = [Neuron(nin, **kwargs) for _ in range(_width(nout, "nout"))]
 
     def __call__(self, x: Iterable[Any]) -> Any:
-        ones_x = [1.0] + list(x)
+        ones_x = [1.0] + _inputs(x, self.nin, f"Layer({self.nin}, {len(self.neurons)})")
         out = [n._forward(ones_x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
@@ -148,7 +173,13 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: Sequence[int], activations: Optional[Sequence[Any]] = None,
                  seed: Optional[int] = None) -> None:
-        sizes = [nin] + list(nouts)
+        if isinstance(nouts, (str, bytes)) or not hasattr(nouts, "__iter__"):
+            raise TypeError(f"nouts must be a sequence of layer widths, not "
+                            f"{type(nouts).__name__}")
+        sizes = [_width(nin, "nin")] + [_width(n, "each of nouts") for n in nouts]
+        if len(sizes) == 1:
+            raise ValueError("an MLP needs at least one layer: nouts is empty")
+        nouts = sizes[1:]
         if activations is None:
             activations = ["relu"] * (len(nouts) - 1) + [None]
         if len(activations) != len(nouts):
