@@ -34,15 +34,26 @@ from micrograd._signatures import (no_arguments as _no_arguments, no_delete as _
                                    read_only as _read_only)
 
 cdef extern from "Python.h":
+    ctypedef int (*visitproc)(PyObject *o, void *arg) noexcept
+    ctypedef int (*traverseproc)(PyObject *o, visitproc visit, void *arg) noexcept
+    ctypedef int (*inquiry)(PyObject *o) noexcept
     ctypedef struct PyTypeObject:
         const char *tp_name
         PyObject *tp_dict
+        traverseproc tp_traverse
+        inquiry tp_clear
     Py_ssize_t Py_REFCNT(PyObject *o)
     void Py_DECREF(PyObject *o)
     void *Py_TYPE(PyObject *o)
     void PyType_Modified(PyTypeObject *t)
     void Py_SET_TYPE(PyObject *o, PyTypeObject *t)
+    int PyType_HasFeature(PyTypeObject *t, unsigned long feature)   # inline: no call
+    unsigned long Py_TPFLAGS_HAVE_GC
     int PyErr_CheckSignals()     # no except clause: the error stays set for mg_backward
+
+cdef extern from *:
+    # Cython's own branch hint (its generated C defines the macro)
+    bint _unlikely "unlikely"(bint condition) noexcept
 
 cdef extern from *:
     """

@@ -48,11 +48,22 @@ cdef inline Number _fresh(double value):
     return out
 
 
+cdef inline bint _tracked(PyObject *o) noexcept:
+    return PyType_HasFeature(<PyTypeObject *>Py_TYPE(o), Py_TPFLAGS_HAVE_GC)
+
+
+cdef inline bint _either_tracked(Number a, Number b) noexcept:
+    """Whether the cyclic GC tracks a or b (b may be None): the result is
+    then a _GCNumber, so that a cycle through the graph stays visible to
+    the collector (see _GCNumber)."""
+    return _unlikely(_tracked(<PyObject *>a) or (b is not None and _tracked(<PyObject *>b)))
+
+
 cdef Number _make_binary(int op, Number a, Number b):
     cdef double v
     if mg_eval_binary(op, a.node.value, b.node.value, &v) != MG_OK:
         _fail(op, (a.node.value, b.node.value))
-    cdef Number out = _fresh(v)
+    cdef Number out = _fresh_gc(v) if _either_tracked(a, b) else _fresh(v)
     if mg_grad_enabled():
         Py_INCREF(a)
         Py_INCREF(b)
@@ -66,7 +77,7 @@ cdef Number _make_const(int op, Number x, double c):
     cdef double v
     if mg_eval_binary(op, x.node.value, c, &v) != MG_OK:
         _fail(op, (x.node.value, c))
-    cdef Number out = _fresh(v)
+    cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
     if mg_grad_enabled():
         Py_INCREF(x)
         mg_node_const(&out.node, op, v, &x.node, c)
@@ -79,7 +90,7 @@ cdef Number _make_unary(int op, Number x):
     cdef double v
     if mg_eval_unary(op, x.node.value, &v) != MG_OK:
         _fail(op, (x.node.value,))
-    cdef Number out = _fresh(v)
+    cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
     if mg_grad_enabled():
         Py_INCREF(x)
         mg_node_unary(&out.node, op, v, &x.node)
@@ -91,7 +102,7 @@ cdef Number _make_unary(int op, Number x):
 cdef Number _make_range(int op, Number x, double lo, double hi):
     cdef double v
     mg_eval_range(op, x.node.value, lo, hi, &v)
-    cdef Number out = _fresh(v)
+    cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
     if mg_grad_enabled():
         Py_INCREF(x)
         mg_node_range(&out.node, op, v, &x.node, lo, hi)
@@ -162,7 +173,8 @@ cdef void _release(mg_node *kid) noexcept:
     global _parked, _capparked, _nparked
     cdef PyObject *o = _owner(kid)
     cdef PyObject **grown
-    if kid.n == 0 or Py_REFCNT(o) != 1 or Py_TYPE(o) != <void *>Number:
+    if kid.n == 0 or Py_REFCNT(o) != 1 or (Py_TYPE(o) != <void *>Number
+                                           and Py_TYPE(o) != <void *>_GCNumber):
         Py_DECREF(o)
         return
     if _nparked == _capparked:
@@ -379,7 +391,7 @@ cdef class Number:
         return format(self.node.value, spec) if spec else str(self)
 
     def __reduce__(self):
-        if type(self) is Number:
+        if type(self) is Number or type(self) is _GCNumber:
             return _restore, (self.node.value, self.node.gradient)
         return (_restore_subclass, (type(self), self.node.value, self.node.gradient),
                 getattr(self, "__dict__", None))
@@ -482,6 +494,72 @@ cdef class Number:
 (<PyTypeObject *>Number).tp_name = "Number"
 _set_module(Number, "micrograd._core")
 
+@cython.final
+cdef class _GCNumber(Number):
+    """A Number the cyclic GC tracks: the result of an op with a tracked
+    operand.
+
+    Plain Numbers hold no Python objects but their operands, and stay out of
+    the collector (it would cost every node time and 16 bytes).  But a user's
+    subclass with a __dict__ is tracked, and can close a cycle through the
+    graph (`t.out = t * 2.0`): the collector must see the edge from the
+    result back to t.  So a result with a tracked operand is one of these,
+    whose traverse visits its operands and whose clear lets go of them.
+    It behaves as a Number in every way, and is named Number.
+    """
+
+    cdef object _unused     # an object field makes Cython give the class GC support
+
+
+cdef Number _fresh_gc(double value):
+    cdef Number out = _GCNumber.__new__(_GCNumber)
+    out.node.value = value
+    return out
+
+
+cdef int _gc_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
+    cdef mg_node *node = <mg_node *>(<char *>o + _NODE_OFFSET)
+    cdef mg_node *kid
+    cdef uint32_t i
+    cdef int r
+    for i in range(node.n):
+        kid = mg_node_kid(node, i)
+        if kid != NULL:
+            r = visit(_owner(kid), arg)
+            if r:
+                return r
+    return 0
+
+
+cdef int _gc_clear(PyObject *o) noexcept:
+    """Let go of the operands (the node becomes a leaf of the same value)."""
+    cdef mg_node *node = <mg_node *>(<char *>o + _NODE_OFFSET)
+    cdef mg_node *two[2]
+    cdef mg_node **kids = two
+    cdef uint32_t i, n = node.n
+    if n == 0:
+        return 0
+    if n > 2:
+        kids = <mg_node **>malloc(n * sizeof(mg_node *))
+        if kids == NULL:
+            return 0            # no memory: the cycle stays, nothing breaks
+    for i in range(n):
+        kids[i] = mg_node_kid(node, i)
+    mg_node_release(node)
+    node.op = MG_LEAF
+    for i in range(n):
+        if kids[i] != NULL:
+            _release(kids[i])
+    if kids != two:
+        free(kids)
+    _drain()
+    return 0
+
+
+(<PyTypeObject *>_GCNumber).tp_traverse = _gc_traverse
+(<PyTypeObject *>_GCNumber).tp_clear = _gc_clear
+(<PyTypeObject *>_GCNumber).tp_name = "Number"
+
 _probe = Number(0.0)
 _NODE_OFFSET = <char *>&(<Number>_probe).node - <char *><PyObject *>_probe
 del _probe
@@ -490,7 +568,7 @@ del _probe
 cdef Number _copied(Number n, object memo):
     """copy (memo None) and deepcopy: a leaf of the same type and backend with
     the same value and gradient, and a subclass's attributes copied along."""
-    cdef Number out = Number.__new__(type(n))
+    cdef Number out = Number.__new__(Number if type(n) is _GCNumber else type(n))
     out.node.value = n.node.value
     out.node.gradient = n.node.gradient
     if hasattr(n, "__dict__"):
@@ -504,11 +582,16 @@ cdef Number _copied(Number n, object memo):
 cdef object _block(int op, list slots):
     """A SELECT or NARY node; a leaf when no operand is a Number."""
     cdef Py_ssize_t i, n = len(slots)
-    cdef Number out = _fresh(0.0)
+    cdef Number out
     cdef mg_node **kids
     cdef double *consts
-    cdef bint any_node = False
+    cdef bint any_node = False, tracked = False
     cdef double v
+    for i in range(n):
+        if isinstance(slots[i], Number) and _tracked(<PyObject *>slots[i]):
+            tracked = True                  # see _either_tracked
+            break
+    out = _fresh_gc(0.0) if tracked else _fresh(0.0)
     if n == 0:
         return out
     if mg_node_block(&out.node, op, <uint32_t>n) < 0:
