@@ -27,13 +27,23 @@ void mg_sgd_step(mg_node *const *p, const uint32_t *idx, size_t n, double *const
         uint32_t u = idx[i];
         double g = grad_of(p[i], o->weight_decay, o->maximize);
         if (o->momentum != 0.0) {
-            if (steps[u] == 0.0) buf[u] = g;
-            else buf[u] = buf[u] * o->momentum + (1.0 - o->dampening) * g;
-            steps[u] += 1.0;
+            /* A parameter without a buffer when the step began starts one from
+             * this gradient at each of its listings (torch reads every
+             * listing's buffer before it updates any); a negative count marks
+             * it so for the rest of the step. */
+            if (steps[u] <= 0.0) {
+                buf[u] = g;
+                steps[u] -= 1.0;
+            } else {
+                buf[u] = buf[u] * o->momentum + (1.0 - o->dampening) * g;
+                steps[u] += 1.0;
+            }
             g = o->nesterov ? g + o->momentum * buf[u] : buf[u];
         }
         p[i]->value = p[i]->value + (-o->lr) * g;
     }
+    for (i = 0; i < n; i++)
+        if (steps[idx[i]] < 0.0) steps[idx[i]] = -steps[idx[i]];
 }
 
 /* The bias corrections of a step number: computed once for all the

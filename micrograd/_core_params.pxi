@@ -7,7 +7,7 @@
 # read and written only whole with their length checked: nothing reachable
 # from Python can give a C loop a length that differs from the array's.
 from libc.stdint cimport uint32_t as _u32
-from micrograd._optim_spec import ALGORITHMS as _ALGORITHMS
+from micrograd._optim_spec import ALGORITHMS as _ALGORITHMS, REINIT as _REINIT
 
 
 @cython.final
@@ -24,6 +24,7 @@ cdef class _ParamArray:
     cdef readonly tuple params
     cdef readonly tuple distinct
     cdef object algorithm
+    cdef bint made
 
     def __cinit__(self, params, str algorithm, initial=0.0):
         cdef size_t i
@@ -58,6 +59,11 @@ cdef class _ParamArray:
             self.store[i] = fill
         for i in range(self.ndistinct):
             self.steps[i] = 0.0
+
+    def __init__(self, params, str algorithm, initial=0.0):
+        if self.made:
+            raise TypeError(_REINIT)
+        self.made = True
 
     def __dealloc__(self):
         free(self.nodes)

@@ -27,16 +27,24 @@ def grad_of(p, weight_decay, maximize):
 
 
 def sgd_step(p, idx, bufs, steps, o):
-    """The momentum buffer starts as the parameter's first gradient."""
+    """The momentum buffer starts as the parameter's first gradient (at each
+    listing of a parameter without one when the step began, as torch)."""
     buf = bufs[0]
     for i in range(len(p)):
         u = idx[i]
         g = grad_of(p[i], o.weight_decay, o.maximize)
         if o.momentum != 0.0:
-            buf[u] = g if steps[u] == 0.0 else buf[u] * o.momentum + (1.0 - o.dampening) * g
-            steps[u] += 1.0
+            if steps[u] <= 0.0:
+                buf[u] = g
+                steps[u] -= 1.0
+            else:
+                buf[u] = buf[u] * o.momentum + (1.0 - o.dampening) * g
+                steps[u] += 1.0
             g = g + o.momentum * buf[u] if o.nesterov else buf[u]
         p[i]._value = p[i]._value + (-o.lr) * g
+    for u in idx:
+        if steps[u] < 0.0:
+            steps[u] = -steps[u]
 
 
 def bias_for(step, o):

@@ -25,3 +25,6 @@ ADAGRAD = Algorithm("adagrad", namedtuple("AdagradOptions", "lr lr_decay weight_
                     ("sum",))
 
 ALGORITHMS = {a.name: a for a in (SGD, ADAM, RMSPROP, ADAGRAD)}
+
+# a parameter array's parameters and state are fixed when it is made
+REINIT = "a parameter array is made once; make a new one instead of calling __init__ again"

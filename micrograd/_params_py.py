@@ -11,7 +11,7 @@ disagree.
 from ._convert import operand, to_float
 from ._number_py import BACKEND, Number
 from ._optim_py import STEPS
-from ._optim_spec import ALGORITHMS
+from ._optim_spec import ALGORITHMS, REINIT
 
 __all__ = ["ParamArray"]
 
@@ -22,6 +22,8 @@ class ParamArray:
     __slots__ = ("_params", "_distinct", "_idx", "_algorithm", "_buffers", "_steps")
 
     def __init__(self, params, algorithm, initial=0.0):
+        if hasattr(self, "_params"):
+            raise TypeError(REINIT)
         params = tuple(params)
         for p in params:
             if not isinstance(p, Number):

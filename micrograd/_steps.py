@@ -47,8 +47,9 @@ def start_value(start, number_type):
     if isinstance(start, (numbers.Real, Decimal)) or getattr(start, "ndim", None) == 0:
         return number_type(start), start
     if isinstance(start, (str, bytes, bytearray)) or not hasattr(start, "__iter__"):
+        what = "None" if start is None else f"a {type(start).__name__}"
         raise TypeError(f"Chain start must be a Number, a real or an iterable of them, "
-                        f"not {type(start).__name__}")
+                        f"not {what}")
     items = list(start)
     if not items:
         raise ValueError("Chain start is empty: give a Number, a real or a non-empty iterable")
