@@ -110,9 +110,11 @@ def demo(args, argv):
         bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.0%}", refresh=False)
         bar.update(1)
 
-    result = train(steps=args.steps, seed=args.seed, hidden=hidden, optimizer=args.optimizer,
-                   lr=args.lr, on_step=report)
-    bar.close()
+    try:
+        result = train(steps=args.steps, seed=args.seed, hidden=hidden, optimizer=args.optimizer,
+                       lr=args.lr, on_step=report)
+    finally:
+        bar.close()             # before any message about why training stopped
     print(f"final loss {result['losses'][-1]:.4f}, accuracy {result['accuracy']:.1%}, "
           f"{1e3 * result['seconds_per_step']:.2f} ms per step on the {BACKEND} backend")
     if args.plot:

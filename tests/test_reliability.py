@@ -577,3 +577,136 @@ def test_mse_of_a_huge_residual_is_inf_not_an_error(impl, torch):
     want = torch.nn.functional.mse_loss(torch.tensor([1e200], dtype=torch.float64),
                                         torch.tensor([0.0], dtype=torch.float64))
     assert got.value == want.item() == math.inf
+
+
+# -- clear errors instead of tracebacks ---------------------------------------------
+
+def _cli(*argv, env=None, **kwargs):
+    full = {k: v for k, v in os.environ.items() if k != "MICROGRAD_REQUIRE_CORE"}
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "micrograd", *argv], capture_output=True,
+                          text=True, env=full, cwd=ROOT, timeout=120, **kwargs)
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--steps", "0"], "--steps: wants an int >= 1"),
+    (["--steps", "-1"], "--steps: wants an int >= 1"),
+    (["--hidden", "0"], "--hidden: wants sizes >= 1"),
+    (["--hidden", "-3"], "--hidden: wants sizes >= 1"),
+    (["--hidden", "a,b"], "--hidden: wants sizes >= 1"),
+    (["--lr", "nan"], "--lr: wants a finite number > 0"),
+    (["--lr", "-1"], "--lr: wants a finite number > 0"),
+    (["--lr", "inf"], "--lr: wants a finite number > 0"),
+    (["--seed", "-1"], "--seed: wants an int in [0, 2**32)"),
+    (["--plot", "/nonexistent/dir/x.png"], "--plot: folder '/nonexistent/dir' does not exist"),
+    (["--plot", "x.txt"], "--plot: wants a .png, .svg or .pdf file name"),
+])
+def test_bad_demo_arguments_are_one_line_before_any_work(args, says):
+    proc = _cli("demo", *args)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "training" not in proc.stderr
+    assert says in proc.stderr.strip().splitlines()[-1]
+    assert proc.stderr.startswith("usage: python -m micrograd demo")
+
+
+def test_a_width_one_hidden_layer_trains(tmp_path):
+    pytest.importorskip("tqdm", reason="the demo extra is not installed")
+    proc = _cli("demo", "--steps", "2", "--hidden", "1")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_ctrl_c_in_the_demo_is_one_line_and_exit_130():
+    pytest.importorskip("tqdm", reason="the demo extra is not installed")
+    import signal
+    import time
+    full = {k: v for k, v in os.environ.items() if k != "MICROGRAD_REQUIRE_CORE"}
+    proc = subprocess.Popen([sys.executable, "-m", "micrograd", "demo", "--steps", "100000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=full, cwd=ROOT)
+    seen = ""
+    while "training" not in seen:                 # the progress bar has started
+        char = proc.stderr.read(1)
+        assert char, "the demo ended before training"
+        seen += char
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and err.strip().splitlines()[-1].endswith(
+        "micrograd demo: interrupted")
+
+
+def test_cli_main_runs_the_other_backend_without_replacing_the_caller(capfd):
+    pytest.importorskip("tqdm", reason="the demo extra is not installed")
+    from micrograd import cli
+    other = "python" if micrograd.BACKEND == "core" else "core"
+    if other == "core" and CORE is None:
+        pytest.skip("micrograd._core is not built")
+    status = cli.main(["demo", "--steps", "1", "--hidden", "2", "--backend", other])
+    assert status == 0
+    assert f"on the {other} backend" in capfd.readouterr().out       # and we are still here
+
+
+# -- models, chains and losses say what is wrong ------------------------------------
+
+def test_a_width_one_layer_feeds_the_next(impl):
+    m = nn.MLP(2, [1, 1], seed=3)
+    out = m([0.5, -2.0])
+    h = m.layers[0]([0.5, -2.0])
+    assert out.value == m.layers[1]([h]).value
+    out.backward()
+    assert all(type(p.grad) is float for p in m.parameters())
+
+
+@pytest.mark.parametrize("make,call,kind,says", [
+    (lambda: nn.Neuron(2), lambda n: n([1.0]), ValueError, "ReLUNeuron(2) takes 2 inputs, got 1"),
+    (lambda: nn.Layer(3, 2), lambda n: n([1.0] * 4), ValueError, "Layer(3, 2) takes 3 inputs, got 4"),
+    (lambda: nn.MLP(2, [3, 1]), lambda n: n("ab"), TypeError, "takes a sequence of 2 inputs, not str"),
+    (lambda: nn.MLP(2, [3, 1]), lambda n: n(None), TypeError, "not NoneType"),
+    (lambda: None, lambda _: nn.MLP(2, []), ValueError, "at least one layer: nouts is empty"),
+    (lambda: None, lambda _: nn.MLP(2, 3), TypeError, "nouts must be a sequence of layer widths"),
+    (lambda: None, lambda _: nn.MLP(2, [-1]), ValueError, "each of nouts must be an int >= 0"),
+    (lambda: None, lambda _: nn.MLP(2.5, [1]), ValueError, "nin must be an int >= 0, not 2.5"),
+])
+def test_model_misuse_messages(make, call, kind, says):
+    with pytest.raises(kind) as got:
+        call(make())
+    assert says in str(got.value)
+
+
+def test_chain_starts(impl):
+    assert impl.Chain(np.array(2.0)).exp().result().value == math.exp(2.0)
+    assert impl.Chain(np.float32(0.5)).result().value == 0.5
+    with pytest.raises(TypeError) as got:
+        impl.Chain(None)
+    assert str(got.value) == ("Chain start must be a Number, a real or an iterable of them, "
+                              "not None")
+
+
+def test_losses_take_numpy_arrays(impl, torch):
+    rows = [[impl.Number(v) for v in r] for r in ([0.5, -1.0, 2.0], [1.5, 0.0, -0.5])]
+    labels = np.array([0, 2])                      # as make_blobs returns them
+    got = losses.cross_entropy(rows, labels)
+    assert got.value == losses.cross_entropy(rows, [0, 2]).value
+    want = torch.nn.functional.cross_entropy(
+        torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.0, -0.5]], dtype=torch.float64),
+        torch.tensor([0, 2]))
+    assert got.value == pytest.approx(want.item(), rel=1e-14)
+    preds = np.array([0.5, 1.5, -2.0])
+    assert losses.mse(preds, np.array([0.0, 1.0, 1.0])).value == pytest.approx(
+        (0.25 + 0.25 + 9.0) / 3, rel=1e-15)
+    with pytest.raises(ValueError, match="empty batch"):
+        losses.cross_entropy([], [])
+    with pytest.raises(ValueError, match="empty batch"):
+        losses.mse([], [])
+    with pytest.raises(TypeError, match="class index, not float"):
+        losses.cross_entropy(rows, [0.0, 2.0])
+
+
+def test_bce_at_infinite_logits_is_torchs(impl, torch):
+    for x in (math.inf, -math.inf, 800.0, -800.0):
+        for t in (0.0, 1.0, 0.3):
+            got = losses.binary_cross_entropy(impl.Number(x), t)
+            want = torch.nn.functional.binary_cross_entropy_with_logits(
+                torch.tensor(x, dtype=torch.float64), torch.tensor(t, dtype=torch.float64))
+            assert repr(got.value) == repr(want.item()), (x, t)
