@@ -30,8 +30,8 @@ from micrograd._convert import (checked as _py_checked, is_number as _is_number,
                                 to_float as _py_to_float)
 from micrograd._pickle import (restore as _restore, restore_chain as _restore_chain,
                                restore_subclass as _restore_subclass)
-from micrograd._signatures import (no_arguments as _no_arguments, no_delete as _no_delete,
-                                   read_only as _read_only)
+from micrograd._signatures import (format_spec as _format_spec, no_arguments as _no_arguments,
+                                   no_delete as _no_delete, read_only as _read_only)
 
 cdef extern from "Python.h":
     ctypedef int (*visitproc)(PyObject *o, void *arg) noexcept

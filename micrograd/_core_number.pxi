@@ -386,6 +386,7 @@ cdef class Number:
         return True
 
     def __format__(self, spec):
+        _format_spec(spec)
         if self.node.trace and _traced(self):
             _refuse(self, "formatting")
         return format(self.node.value, spec) if spec else str(self)

@@ -22,7 +22,8 @@ from ._convert import checked, is_number, operand, to_float
 from ._errors import traced_read
 from ._gradmode_py import _mode
 from ._pickle import restore, restore_subclass
-from ._signatures import check_class, checked_args, no_arguments, no_delete, read_only, wrong_self
+from ._signatures import (check_class, checked_args, format_spec, no_arguments, no_delete,
+                          read_only, wrong_self)
 
 BACKEND = "python"
 LEAF = T.LEAF
@@ -213,6 +214,7 @@ class Number:
         return True
 
     def __format__(self, spec):
+        format_spec(spec)
         if self._trace and _traced(self):
             _refuse(self, "formatting")
         return format(self._value, spec) if spec else str(self)

@@ -11,7 +11,7 @@ import functools
 import inspect
 
 __all__ = ["checked_args", "check_class", "arity_error", "no_arguments", "wrong_self",
-           "read_only", "no_delete"]
+           "format_spec", "read_only", "no_delete"]
 
 
 def arity_error(name, least, most, given):
@@ -38,10 +38,10 @@ def _no_arguments_function(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        if args:
-            raise TypeError(f"{name}() takes no arguments ({len(args)} given)")
         if kwargs:
             raise TypeError(f"{name}() takes no keyword arguments")
+        if args:
+            raise TypeError(f"{name}() takes no arguments ({len(args)} given)")
         return fn()
     return wrapper
 
@@ -89,6 +89,14 @@ def wrong_self(cls_name, obj):
     """The TypeError for a table-made method called on something else."""
     return TypeError(f"Argument 'self' has incorrect type (expected {cls_name}, "
                      f"got {type(obj).__name__})")
+
+
+def format_spec(spec):
+    """spec, if it is a str: format()'s refusal otherwise (a compiled
+    __format__ given bytes would pass them on to float's, a SystemError)."""
+    if not isinstance(spec, str):
+        raise TypeError(f"format() argument 2 must be str, not {type(spec).__name__}")
+    return spec
 
 
 def read_only(cls_name, attr):

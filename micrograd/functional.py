@@ -23,7 +23,13 @@ class GradcheckError(AssertionError):
 
 
 def _argnums(argnums, nargs):
-    picked = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if isinstance(argnums, int) and not isinstance(argnums, bool):
+        picked = (argnums,)
+    elif isinstance(argnums, (tuple, list)) and all(
+            isinstance(i, int) and not isinstance(i, bool) for i in argnums):
+        picked = tuple(argnums)
+    else:
+        raise TypeError(f"argnums must be an int or a tuple of ints, not {argnums!r}")
     for i in picked:
         if not -nargs <= i < nargs:
             raise IndexError(f"argnums {i} is out of range for {nargs} argument(s)")

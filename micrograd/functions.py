@@ -56,7 +56,7 @@ def minimum(a, b):
 def clamp(x, lo=None, hi=None):
     """x limited to [lo, hi] (either may be None), with torch's gradient at the
     bounds: it passes where lo <= x <= hi."""
-    return module_of([x]).clamp(x, lo, hi)
+    return module_of([x, lo, hi]).clamp(x, lo, hi)
 
 
 def stop_gradient(x):

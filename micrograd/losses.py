@@ -84,7 +84,7 @@ def hinge(score: Any, label: Any, margin: float = 1.0, reduction: str = "mean") 
     """The max-margin (SVM) loss of the classic micrograd demo."""
     _check_reduction(reduction)
     scores, labels = _pairs(score, label)
-    mod = module_of(scores + labels)
+    mod = module_of(scores + labels + [margin])
     terms = [(margin - _number(s, mod) * y).relu() for s, y in zip(scores, labels)]
     return _reduce(terms, reduction, mod)
 

@@ -9,17 +9,32 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+from .._convert import is_number
 from .._ops_py import cpow, fdiv
 from .optimizer import real
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
 
+def _params(parameters, who):
+    """The Numbers to clip: one Number, or an iterable of them (as torch)."""
+    if is_number(parameters):
+        return [parameters]
+    if isinstance(parameters, (str, bytes)) or not hasattr(parameters, "__iter__"):
+        raise TypeError(f"{who}: parameters must be a Number or an iterable of Numbers, "
+                        f"not {type(parameters).__name__}")
+    params = list(parameters)
+    for p in params:
+        if not is_number(p):
+            raise TypeError(f"{who}: parameters must be Numbers, not {type(p).__name__}")
+    return params
+
+
 def clip_grad_norm_(parameters: Iterable[Any], max_norm: float, norm_type: float = 2.0) -> float:
     """Scale gradients so that their total norm is at most max_norm; returns
     the norm before clipping (as torch: coefficient max_norm / (norm + 1e-6),
     capped at 1, applied to every gradient)."""
-    params = list(parameters)
+    params = _params(parameters, "clip_grad_norm_")
     max_norm, norm_type = real(max_norm, "max_norm"), real(norm_type, "norm_type")
     grads = [abs(p.gradient) for p in params]
     if not grads:
@@ -41,6 +56,7 @@ def clip_grad_norm_(parameters: Iterable[Any], max_norm: float, norm_type: float
 
 def clip_grad_value_(parameters: Iterable[Any], clip_value: float) -> None:
     """Clamp every gradient into [-clip_value, clip_value]."""
+    params = _params(parameters, "clip_grad_value_")
     clip_value = real(clip_value, "clip_value")
-    for p in parameters:
+    for p in params:
         p.gradient = min(max(p.gradient, -clip_value), clip_value)
