@@ -8,7 +8,7 @@ CTEST_FLAGS := -std=c99 -Wall -Wextra -Wconversion -O2 -ffp-contract=off -Icsrc
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
 PYTEST_ARGS ?=
 
-.PHONY: venv build test test-core test-py test-deep ctest sanitize bench demo wheel-test matrix clean
+.PHONY: venv build test test-core test-py test-deep ctest sanitize bench demo wheel-test wheelhouse docs matrix clean
 WT := build/wheel-test
 PYVERSIONS ?= 3.9 3.10 3.11 3.12 3.13
 
@@ -75,6 +75,14 @@ wheel-test: venv       ## sdist -> wheel -> fresh venv -> the suite, outside the
 	grep -q "backend  python (this is a pure-Python install" $(WT)/pure.txt
 	test -z "$$(find $(WT)/pure -name '_core*.so')"
 
+wheelhouse: venv       ## manylinux wheels for every CPython 3.9-3.13 here, each tested in a fresh venv
+	$(PY) tools/install_extra.py wheelhouse
+	$(PY) tools/wheelhouse.py $(WHEELHOUSE_ARGS)
+
+docs: build            ## the documentation site into docs/_build/html (warnings are errors)
+	$(PY) tools/install_extra.py docs
+	$(PY) -m sphinx -W -n --keep-going -b html docs docs/_build/html
+
 matrix:                ## build and test on every CPython 3.9-3.13 found here
 	@for v in $(PYVERSIONS); do \
 	  py=python$$v; $$py -c '' 2>/dev/null || py=$$(ls -d $$HOME/.pyenv/versions/$$v.*/bin/python$$v 2>/dev/null | tail -1); \
@@ -88,7 +96,7 @@ matrix:                ## build and test on every CPython 3.9-3.13 found here
 
 clean:                 ## every build product
 	rm -rf build dist *.egg-info micrograd/*.egg-info micrograd/_core.c micrograd/_core.html \
-	    micrograd/_core_methods.pxi \
+	    micrograd/_core_methods.pxi docs/_build wheelhouse \
 	    micrograd/_core*.so micrograd/_core*.pyd .pytest_cache .hypothesis .mypy_cache moons.png \
 	    csrc/*.o
 	find . -name __pycache__ -not -path "./.venv/*" -prune -exec rm -rf {} +

@@ -15,7 +15,8 @@ SDIST_NEEDS = ["micrograd/_core.pyx", "micrograd/_core_number.pxi", "micrograd/_
                "tools/regen.py", "setup.py", "pyproject.toml", "README.md", "LICENSE",
                "tests/conftest.py", "tests/test_backward.py"]
 WHEEL_NEEDS = ["micrograd/_core.pyi", "micrograd/functions.pyi", "micrograd/py.typed",
-               "micrograd/__init__.py", "micrograd/mg_ops.def"]
+               "micrograd/__init__.py", "micrograd/mg_ops.def", "micrograd/optim/__init__.py",
+               "micrograd/bench/__init__.py"]
 
 
 def main(dist):

@@ -69,3 +69,16 @@ def test_cibuildwheel_configuration():
         ids = proc.stdout.split()
         assert [f"cp3{m}-{tag}" in ids for m in range(9, 14)] == [True] * 5, ids
         assert not any(i.startswith(("cp38", "cp314", "pp")) for i in ids)
+
+
+def test_every_subpackage_is_packaged():
+    """A folder of the package with an __init__.py must be listed in
+    pyproject.toml, or the wheel silently leaves it out."""
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is Python 3.11+")
+    with open(CONFIG, "rb") as f:
+        listed = set(tomllib.load(f)["tool"]["setuptools"]["packages"])
+    root = os.path.dirname(HERE)
+    found = {os.path.relpath(d, root).replace(os.sep, ".")
+             for d, _, files in os.walk(os.path.join(root, "micrograd"))
+             if "__init__.py" in files and "__pycache__" not in d}
+    assert found == listed
