@@ -37,18 +37,22 @@ __all__ = ["relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "soft
 
 
 def leaky_relu(x: Real, negative_slope: float = 0.01) -> Number:
+    """x where x > 0, else negative_slope * x (torch.nn.functional.leaky_relu)."""
     return _number(x).leaky_relu(negative_slope)
 
 
 def elu(x: Real, alpha: float = 1.0) -> Number:
+    """x where x > 0, else alpha * expm1(x) (torch.nn.functional.elu)."""
     return _number(x).elu(alpha)
 
 
 def gelu(x: Real, approximate: str = "none") -> Number:
+    """x * Phi(x), Phi the normal CDF; approximate='tanh' for the tanh form (as torch)."""
     return _number(x).gelu(approximate)
 
 
 def softplus(x: Real, beta: float = 1.0, threshold: float = 20.0) -> Number:
+    """log(1 + exp(beta*x)) / beta, and x where beta*x > threshold (as torch)."""
     return _number(x).softplus(beta, threshold)
 
 

@@ -73,7 +73,7 @@ def _evaluate(f, args, argnums):
 
 def value_and_grad(f: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0
                    ) -> Callable[..., tuple[float, Any]]:
-    """f(*args) -> Number  becomes  (*reals) -> (value, gradient(s))."""
+    """``f(*args) -> Number`` becomes ``(*reals) -> (value, gradient(s))``."""
     def wrapped(*args: Any) -> tuple[float, Any]:
         picked = _argnums(argnums, len(args))
         value, grads = _evaluate(f, args, picked)
@@ -83,7 +83,7 @@ def value_and_grad(f: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0
 
 
 def grad(f: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0) -> Callable[..., Any]:
-    """f(*args) -> Number  becomes  (*reals) -> gradient(s) as floats."""
+    """``f(*args) -> Number`` becomes ``(*reals) -> gradient(s)``, as floats."""
     vg = value_and_grad(f, argnums)
 
     def wrapped(*args: Any) -> Any:

@@ -133,3 +133,88 @@ def test_draw_dot(impl):
     g = viz.draw_dot(x * x, format="png", rankdir="TB")
     assert isinstance(g, graphviz.Digraph) and g.format == "png"
     assert "rankdir=TB" in g.source and "label=\"mul\"" in g.source
+
+
+FAKE_ORIGINAL = '''
+class Value:
+    """Just enough of micrograd 0.1.0's Value for the bench script."""
+    def __init__(self, data, _children=()):
+        self.data, self.grad, self._prev, self._back = data, 0, _children, None
+
+    def _op(self, other, data, da, db):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(data(self.data, other.data), (self, other))
+        out._back = lambda: (self._add(da(self.data, other.data) * out.grad),
+                             other._add(db(self.data, other.data) * out.grad))
+        return out
+
+    def _add(self, g):
+        self.grad += g
+
+    def __add__(self, o): return self._op(o, lambda a, b: a + b, lambda a, b: 1, lambda a, b: 1)
+    def __mul__(self, o): return self._op(o, lambda a, b: a * b, lambda a, b: b, lambda a, b: a)
+    __radd__, __rmul__ = __add__, __mul__
+
+    def relu(self):
+        return self._op(0.0, lambda a, b: max(a, 0.0), lambda a, b: float(a > 0), lambda a, b: 0)
+
+    def backward(self):
+        order, seen, stack = [], set(), [(self, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+            elif id(node) not in seen:
+                seen.add(id(node))
+                stack.append((node, True))
+                stack.extend((k, False) for k in node._prev)
+        self.grad = 1
+        for node in reversed(order):
+            if node._back:
+                node._back()
+'''
+
+FAKE_NN = '''
+import random
+from micrograd.engine import Value
+
+
+class MLP:
+    def __init__(self, nin, nouts):
+        sizes = [nin] + nouts
+        self.layers = [[[Value(random.uniform(-1, 1)) for _ in range(sizes[i] + 1)]
+                        for _ in range(sizes[i + 1])] for i in range(len(nouts))]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = [sum((w * xi for w, xi in zip(n[1:], x)), n[0]).relu() for n in layer]
+        return x[0]
+
+    def parameters(self):
+        return [w for layer in self.layers for n in layer for w in n]
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = 0
+'''
+
+
+@pytest.mark.core
+@pytest.mark.skipif(CORE is None, reason="micrograd._core is not built")
+def test_bench_original_runs_the_other_package(tmp_path):
+    pkg = tmp_path / "micrograd"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "engine.py").write_text(FAKE_ORIGINAL)
+    (pkg / "nn.py").write_text(FAKE_NN)
+    proc = cli("bench", "--quick", "--json", "--workload", "chain", "--no-torch",
+               "--original", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(proc.stdout)["results"]["original"]
+    assert res["original"]["file"].startswith(str(tmp_path))
+    assert not res["core"]["file"].startswith(str(tmp_path))
+    assert res["ratio"]["mlp_ms_per_step"] == (res["original"]["mlp_ms_per_step"]
+                                               / res["core"]["mlp_ms_per_step"])
+    proc = cli("bench", "--quick", "--workload", "chain", "--no-torch", "--original",
+               str(tmp_path / "nowhere"))
+    assert proc.returncode == 2 and "no micrograd/engine.py there" in proc.stderr

@@ -18,4 +18,4 @@ def test_readme_example_runs(code):
 
 
 def test_readme_has_examples():
-    assert len(blocks()) >= 5
+    assert len(blocks()) >= 2        # the rest live in docs/, run by tests/test_docs.py

@@ -9,6 +9,7 @@ import sys
 
 from micrograd import _core_py
 
+from . import original as original_bench
 from . import tape as tape_bench
 from .others import MOONS, TORCH_BENCHES, load_torch
 from .workloads import BENCHES, SIZES, WORKLOADS, mlp_run
@@ -77,9 +78,11 @@ def run_tape(name, cfg, progress, with_others):
     return out
 
 
-def run(workloads=None, quick=False, progress=None, with_torch=True, with_others=True):
+def run(workloads=None, quick=False, progress=None, with_torch=True, with_others=True,
+        original=None):
     """Run the workloads (all by default) on both backends, and on torch where
-    it imports and a workload has a torch version; a JSON-able dict."""
+    it imports and a workload has a torch version; with `original`, the path
+    of karpathy's micrograd, its column too; a JSON-able dict."""
     if _core is None:
         raise RuntimeError("micrograd._core is not built: the benchmarks compare it "
                            "with the reference (see README: make build)")
@@ -105,6 +108,10 @@ def run(workloads=None, quick=False, progress=None, with_torch=True, with_others
         if "check" in per["core"]:      # both backends promise the same bits
             per["backends_agree"] = per["core"]["check"] == per["python"]["check"]
         result["results"][name] = per
+    if original is not None:
+        if progress:
+            progress(f"the original micrograd from {original} ...")
+        result["results"]["original"] = original_bench.run(original, quick)
     return result
 
 
@@ -228,6 +235,8 @@ def format_table(result):
                 line += f" {per['torch'][key]:>10{fmt}} {per['ratio_torch'][key]:>9.1f}x"
             lines.append(line)
     lines += _tape_lines(res)
+    if "original" in res:
+        lines += original_bench.table_lines(res["original"])
     agree = {n: p["backends_agree"] for n, p in res.items() if "backends_agree" in p}
     if agree:
         lines += ["", "root value and leaf gradient identical on both backends: "
@@ -244,11 +253,15 @@ def main(argv=None):
                                         f"{', '.join(WORKLOADS + TAPE_WORKLOADS)}")
     p.add_argument("--no-torch", action="store_true",
                    help="leave out the other systems (PyTorch, JAX, CasADi)")
+    p.add_argument("--original", metavar="PATH",
+                   help="also run karpathy's micrograd from PATH (the folder holding its "
+                        "micrograd package) and report its column")
     args = p.parse_args(argv)
     # Progress goes to stderr so stdout stays a clean table or JSON object.
     try:
         result = run(args.workload, args.quick, with_torch=not args.no_torch,
-                     progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+                     progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+                     original=args.original)
     except RuntimeError as exc:
         print(f"micrograd bench: {exc}", file=sys.stderr)
         return 2

@@ -61,6 +61,9 @@ class Optimizer:
 
     # -- groups -------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group ({'params': [...], and any hyper-parameters}); what it does
+        not give comes from the defaults.  A parameter already in a group is
+        refused, with torch's message."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
         params = param_group["params"]

@@ -1,0 +1,105 @@
+"""Charts and a table from a recorded benchmark run.
+
+    python -m micrograd bench --json --original PATH > benchmarks/bench.json
+    python benchmarks/plot.py benchmarks/bench.json OUT_DIR
+
+writes OUT_DIR/bench_table.md (the bench's own table, as printed) and one bar
+chart per workload, OUT_DIR/bench_<workload>.svg, each system a bar on a log
+scale.  The documentation build calls render() (docs/_ext/mgdocs.py), so the
+performance page always shows the recorded run and nothing drawn by hand.
+"""
+import json
+import os
+import sys
+
+# workload -> (title, unit, [(system label, key path)], metric key)
+CHARTS = {
+    "ops": ("Graph of 10^5 nodes, y = (y*a + b).tanh()", "ns per node", [
+        ("forward", "forward_ns_per_node"), ("backward", "backward_ns_per_node")]),
+    "deep": ("A 10^6-deep chain", "ns per node", [
+        ("forward", "forward_ns_per_node"), ("backward", "backward_ns_per_node"),
+        ("free", "free_ns_per_node")]),
+    "mlp": ("Classic MLP training step", "ms per step", [
+        ("nn + optim", "nn_ms_per_step"), ("engine.Value", "compat_ms_per_step")]),
+    "chain": ("Chain against operators", "ns per step", [
+        ("operators", "operator_ns_per_op"), ("Chain", "chain_ns_per_step")]),
+    "memory": ("Memory", "bytes per node", [("RSS growth", "bytes_per_node")]),
+}
+SYSTEMS = [("core", "micrograd core"), ("python", "micrograd reference"),
+           ("torch", "PyTorch (float64)")]
+MOONS = [("core", "tape (core)"), ("op_by_op", "op by op (core)"), ("python", "tape (reference)"),
+         ("torch", "PyTorch eager"), ("jax", "JAX jit"), ("casadi", "CasADi"),
+         ("casadi_c", "CasADi as C")]
+
+
+def _bars(path, title, unit, groups, series):
+    """A grouped bar chart: groups on the x axis, one bar per series."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    width = 0.8 / max(len(series), 1)
+    for i, (label, values) in enumerate(series):
+        xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        bars = ax.bar(xs, [v or 0 for v in values], width, label=label)
+        for bar, v in zip(bars, values):
+            if v:
+                ax.annotate(f"{v:.3g}", (bar.get_x() + bar.get_width() / 2, v),
+                            ha="center", va="bottom", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylabel(unit)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, format="svg")
+    plt.close(fig)
+
+
+def charts(result, out):
+    """One SVG per workload present in the run; the names written."""
+    res, written = result["results"], []
+    for name, (title, unit, metrics) in CHARTS.items():
+        if name not in res:
+            continue
+        series = [(label, [res[name][key].get(m) for _, m in metrics])
+                  for key, label in SYSTEMS if key in res[name]]
+        _bars(os.path.join(out, f"bench_{name}.svg"), title, unit,
+              [label for label, _ in metrics], series)
+        written.append(name)
+    if "moons" in res:
+        m = res["moons"]
+        present = [(k, label) for k, label in MOONS if k in m and "step_ms" in m[k]]
+        _bars(os.path.join(out, "bench_moons.svg"), "Two-moons training step (MLP 2-16-16-1)",
+              "µs per step", ["step"], [(label, [1e3 * m[k]["step_ms"]]) for k, label in present])
+        written.append("moons")
+    if "original" in res:
+        from micrograd.bench.original import ROWS
+        o = res["original"]
+
+        def get(d, key):
+            head, _, tail = key.partition(".")
+            return d[head][tail] if tail else d[key]
+        _bars(os.path.join(out, "bench_original.svg"), "The original micrograd against the core",
+              "ns per op or node; ms per step", [label for label, _ in ROWS],
+              [("original micrograd", [get(o["original"], k) for _, k in ROWS]),
+               ("micrograd core", [get(o["core"], k) for _, k in ROWS])])
+        written.append("original")
+    return written
+
+
+def render(json_path, out):
+    """The table and the charts of a recorded run into folder out."""
+    from micrograd.bench.report import format_table
+    with open(json_path, encoding="utf-8") as f:
+        result = json.load(f)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "bench_table.md"), "w", encoding="utf-8") as f:
+        f.write("```text\n" + format_table(result) + "\n```\n")
+    return charts(result, out)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    print("wrote", ", ".join(render(sys.argv[1], sys.argv[2])))
