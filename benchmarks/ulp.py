@@ -204,6 +204,9 @@ OPS = [
     Op("atan", "atan", lambda n: n.atan(), torch.atan,
        lambda x: mp.atan(M(x)), lambda x: 1 / (1 + M(x) ** 2),
        [(-3.0, 3.0, 300), 1.34e154, 1.35e154, 1e155, 1e160, 4e161, 5e161, -1.4e154, -1e158]),
+    Op("erf", "erf", lambda n: n.erf(), torch.erf,
+       lambda x: mp.erf(M(x)), lambda x: 2 / mp.sqrt(mp.pi) * mp.exp(-M(x) ** 2),
+       [(-6.0, 6.0, 400), (-27.0, -5.0, 100), (5.0, 27.0, 100)]),
 ]
 
 

@@ -422,6 +422,20 @@ MG_INLINE double bwd_atan(double g, double x, double y)
     return (fabs(x) <= 1e150) ? g / (x * x + 1.0) : g / x / x;
 }
 
+MG_INLINE int fwd_erf(double x, double *out) { *out = erf(x); return MG_OK; }
+/* 2/sqrt(pi) e^(-x*x), the square in double-double (e^-(p+l) = e^-p (1 - l)),
+ * so that no rounding of x*x is magnified by the exponential; 0 past |x| = 28,
+ * where it underflows anyway */
+MG_INLINE double bwd_erf(double g, double x, double y)
+{
+    double p, l, e;
+    (void)y;
+    if (fabs(x) > 28.0) return g * 0.0;
+    mg_two_prod(x, x, &p, &l);
+    e = exp(-p);
+    return g * (1.1283791670955126 * (e - e * l));
+}
+
 MG_INLINE int fwd_tanh(double x, double *out) { *out = tanh(x); return MG_OK; }
 /* torch's 1 - y*y near 0; beyond, sech^2 x = 4e/(1+e)^2 with e = e^-2|x|,
  * which does not cancel where y is near +-1 */

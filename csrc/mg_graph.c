@@ -12,10 +12,17 @@
 #define MG_THREAD_LOCAL __thread
 #endif
 
-static MG_THREAD_LOCAL int grad_disabled = 0;
+/* One word per thread: bit 1 grad mode off, bit 2 anomaly mode on; zero is
+ * the common case, so mg_plain() is one load and one compare. */
+#define NO_GRAD 1
+#define ANOMALY 2
+static MG_THREAD_LOCAL int mode = 0;
 
-int mg_grad_enabled(void) { return !grad_disabled; }
-void mg_set_grad_enabled(int enabled) { grad_disabled = !enabled; }
+int mg_grad_enabled(void) { return !(mode & NO_GRAD); }
+void mg_set_grad_enabled(int enabled) { mode = enabled ? (mode & ~NO_GRAD) : (mode | NO_GRAD); }
+int mg_anomaly_enabled(void) { return (mode & ANOMALY) != 0; }
+void mg_set_anomaly(int enabled) { mode = enabled ? (mode | ANOMALY) : (mode & ~ANOMALY); }
+int mg_plain(void) { return mode == 0; }
 
 /* Trace ids wrap at 2^16 - 1, skipping 0; a stale id can only matter for a
  * node made inside a trace 65,535 traces ago and read inside the current one. */
@@ -41,7 +48,7 @@ static void node_init(mg_node *node, int op, double value, uint32_t n)
     node->c = 0.0;
     node->kids.two[0] = node->kids.two[1] = NULL;
     node->op = (uint8_t)op;
-    node->flags = 0;
+    node->flags &= MG_FLAG_EXTRA;     /* the Cython layer's; never cleared here */
     node->trace = (uint16_t)trace_current;
     node->n = n;
 }
@@ -139,6 +146,6 @@ void mg_node_release(mg_node *node)
         node->kids.many = NULL;
     }
     node->n = 0;
-    node->flags = 0;
+    node->flags &= MG_FLAG_EXTRA;
     node->op = MG_LEAF;
 }

@@ -79,6 +79,8 @@ enum {
 #define MG_FLAG_BLOCK 2u    /* operands live in the kids.many block */
 #define MG_FLAG_REACHED 4u  /* got a contribution in this backward pass (clear
                                outside a sweep: every sweep clears it behind it) */
+#define MG_FLAG_EXTRA 8u    /* the Cython layer keeps a record for this node (a hook,
+                               a gradient graph, where anomaly mode saw it made) */
 
 typedef struct mg_node mg_node;
 struct mg_node {
@@ -130,6 +132,9 @@ double *mg_block_consts(const mg_node *node);
 int mg_block_eval(mg_node *node);           /* value from the operands; -1 bad shape */
 void mg_node_release(mg_node *node);        /* frees a block; the node becomes a leaf */
 
+/* A RANGE node's upper bound (its lower one is `c`). */
+static inline double mg_node_hi(const mg_node *node) { return node->kids.one.c2; }
+
 /* Operand i's node, or NULL for a constant slot (inline: the sort's hot path). */
 static inline mg_node *mg_node_kid(const mg_node *node, uint32_t i)
 {
@@ -141,6 +146,13 @@ static inline mg_node *mg_node_kid(const mg_node *node, uint32_t i)
 /* Grad mode (thread-local, like torch.no_grad) --------------------------- */
 int mg_grad_enabled(void);
 void mg_set_grad_enabled(int enabled);
+/* Anomaly mode (thread-local, micrograd.detect_anomaly): the Cython layer
+ * checks each new value for NaN and records where each node was made.
+ * mg_plain() is 1 when grad mode is on and anomaly mode off, the common case:
+ * one call tells the node builders they may take their fast path. */
+int mg_anomaly_enabled(void);
+void mg_set_anomaly(int enabled);
+int mg_plain(void);
 
 /* Tracing (thread-local): while a trace is open, every node made gets its id
  * in `trace`, so the Cython layer can refuse to read such a node's value

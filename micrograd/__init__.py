@@ -11,11 +11,13 @@
 ``'python'`` (the pure-Python reference); see micrograd/_backend.py.
 """
 from . import functions as _functions
+from ._anomaly import AnomalyError
 from ._backend import BACKEND, impl as _impl
 from ._version import __version__
 from .activations import elu, gelu, leaky_relu, log_softmax, softmax, softplus
 from .chain import Step
-from .functional import GradcheckError, grad, gradcheck, value_and_grad
+from .functional import (GradcheckError, grad, gradcheck, hessian, hvp, jacobian,
+                         value_and_grad)
 from .functions import *  # noqa: F401,F403  (exp, log1p, atan, ..., where, maximum, clamp)
 from .tape import Tape, TraceError, trace
 from .viz import draw_dot, to_dot
@@ -27,10 +29,13 @@ no_grad = _impl.no_grad
 enable_grad = _impl.enable_grad
 is_grad_enabled = _impl.is_grad_enabled
 set_grad_enabled = _impl.set_grad_enabled
+detect_anomaly = _impl.detect_anomaly
+is_anomaly_enabled = _impl.is_anomaly_enabled
 Chain = _impl.Chain
 
 __all__ = (["BACKEND", "Number", "sum", "dot", "no_grad", "enable_grad", "is_grad_enabled",
             "set_grad_enabled", "__version__", "Chain", "Step", "grad", "value_and_grad",
             "gradcheck", "GradcheckError", "leaky_relu", "elu", "gelu", "softplus", "softmax",
-            "log_softmax", "to_dot", "draw_dot", "trace", "Tape", "TraceError"]
+            "log_softmax", "to_dot", "draw_dot", "trace", "Tape", "TraceError", "hessian", "hvp",
+            "jacobian", "detect_anomaly", "is_anomaly_enabled", "AnomalyError"]
            + _functions.__all__)

@@ -20,7 +20,9 @@ cdef extern from "mg_graph.h" nogil:
     enum:
         MG_OK, MG_EZERODIV, MG_EDOM, MG_ERANGE
     enum:
-        MG_FLAG_MARK, MG_FLAG_BLOCK
+        MG_FLAG_MARK, MG_FLAG_BLOCK, MG_FLAG_REACHED, MG_FLAG_EXTRA
+    enum:
+        MG_CHECK_EVERY
 
     # ===========================================================================
     # The node, embedded in each Number
@@ -55,15 +57,33 @@ cdef extern from "mg_graph.h" nogil:
     int mg_block_eval(mg_node *node) noexcept
     void mg_node_release(mg_node *node) noexcept
     mg_node *mg_node_kid(const mg_node *node, uint32_t i) noexcept
+    double mg_node_hi(const mg_node *node) noexcept
 
     int mg_grad_enabled() noexcept
     void mg_set_grad_enabled(int enabled) noexcept
+    int mg_anomaly_enabled() noexcept
+    void mg_set_anomaly(int enabled) noexcept
+    int mg_plain() noexcept
     unsigned mg_trace_current() noexcept
     unsigned mg_trace_begin() noexcept
     void mg_trace_end(unsigned previous) noexcept
 
     # -1: out of memory (no exception set); -2: check() raised (exception set)
     int mg_backward(mg_node *root, double seed, mg_check_fn check, void *ctx) except -2
+
+    # The traversal and one node's propagation, for the sweeps written in
+    # Cython (hooks, anomaly mode, gradient graphs): csrc/mg_graph.h
+    ctypedef struct mg_order:
+        mg_node **nodes
+        size_t len, cap
+        int prunes
+    int mg_topo_sort(mg_node *root, mg_order *order, mg_check_fn check, void *ctx) except -2
+    int mg_topo_collect(mg_node *root, mg_order *order, int zero, mg_check_fn check,
+                        void *ctx) except -2
+    void mg_order_unmark(const mg_order *order) noexcept
+    void mg_order_free(mg_order *order) noexcept
+    void mg_propagate(mg_node *node) noexcept
+    void mg_propagate_tracked(mg_node *node) noexcept
 
 cdef extern from "mg_optim.h" nogil:
     # ===========================================================================

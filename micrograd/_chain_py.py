@@ -6,6 +6,7 @@ ever mutated).  The steps are kept as (name, operand) pairs in a StepLog
 shared along a line of chains, so a step costs one small object; what both
 Chains share (records, errors, repr) is micrograd._steps.
 """
+from . import _notebook
 from . import _optable as T
 from ._number_py import Number, clamp, maximum, minimum, where
 from ._signatures import check_class, no_arguments, wrong_self
@@ -34,15 +35,33 @@ class Chain:
         return _link(value, self, name, operand)
 
     # -- binary steps -----------------------------------------------------------
-    def add(self, other): return self._then("add", other, self._value.add, other)
-    def sub(self, other): return self._then("sub", other, self._value.sub, other)
-    def mul(self, other): return self._then("mul", other, self._value.mul, other)
-    def div(self, other): return self._then("div", other, self._value.div, other)
-    def pow(self, other): return self._then("pow", other, self._value.pow, other)
-    def rsub(self, other): return self._then("rsub", other, rsub, self._value, other)
-    def rdiv(self, other): return self._then("rdiv", other, rdiv, self._value, other)
-    def maximum(self, other): return self._then("maximum", other, maximum, self._value, other)
-    def minimum(self, other): return self._then("minimum", other, minimum, self._value, other)
+    def add(self, other):
+        """Step: running value + other."""
+        return self._then("add", other, self._value.add, other)
+    def sub(self, other):
+        """Step: running value - other."""
+        return self._then("sub", other, self._value.sub, other)
+    def mul(self, other):
+        """Step: running value * other."""
+        return self._then("mul", other, self._value.mul, other)
+    def div(self, other):
+        """Step: running value / other."""
+        return self._then("div", other, self._value.div, other)
+    def pow(self, other):
+        """Step: running value ** other."""
+        return self._then("pow", other, self._value.pow, other)
+    def rsub(self, other):
+        """Step: other - running value."""
+        return self._then("rsub", other, rsub, self._value, other)
+    def rdiv(self, other):
+        """Step: other / running value."""
+        return self._then("rdiv", other, rdiv, self._value, other)
+    def maximum(self, other):
+        """Step: the larger of the running value and other."""
+        return self._then("maximum", other, maximum, self._value, other)
+    def minimum(self, other):
+        """Step: the smaller of the running value and other."""
+        return self._then("minimum", other, minimum, self._value, other)
 
     def where(self, cond, other):
         """where(cond, running value, other): the running value where cond > 0."""
@@ -50,20 +69,25 @@ class Chain:
 
     # -- unary steps (one per UNARY row of the table, installed below) -----------
     def gelu(self, approximate="none"):
+        """Step: gelu (approximate='tanh' for the tanh form)."""
         name = "gelu_tanh" if approximate == "tanh" else "gelu"
         return self._then(name, None, self._value.gelu, approximate)
 
     # -- activations with parameters ----------------------------------------------
     def softplus(self, beta=1.0, threshold=20.0):
+        """Step: softplus, as torch's."""
         return self._then("softplus", (beta, threshold), self._value.softplus, beta, threshold)
 
     def leaky_relu(self, negative_slope=0.01):
+        """Step: leaky_relu, as torch's."""
         return self._then("leaky_relu", negative_slope, self._value.leaky_relu, negative_slope)
 
     def elu(self, alpha=1.0):
+        """Step: elu, as torch's."""
         return self._then("elu", alpha, self._value.elu, alpha)
 
     def clamp(self, lo=None, hi=None):
+        """Step: the running value limited to [lo, hi]."""
         return self._then("clamp", (lo, hi), clamp, self._value, lo, hi)
 
     def apply(self, fn):
@@ -86,6 +110,9 @@ class Chain:
 
     def __repr__(self):
         return repr_of(self)
+
+    def _repr_html_(self):
+        return _notebook.chain_html(self)
 
     def __reduce__(self):
         return _restore_chain, chain_state(self)

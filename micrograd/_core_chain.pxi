@@ -5,7 +5,7 @@
 # more than the operator.  Start parsing, error wrapping, `steps` and the repr
 # are micrograd._steps', shared by both Chains.
 # =============================================================================
-from micrograd import _steps
+from micrograd import _notebook, _steps
 
 
 @cython.final
@@ -109,20 +109,25 @@ cdef class Chain:
 
     # -- unary steps (one per UNARY row of the table, installed below) -----------
     def gelu(self, approximate="none"):
+        """Step: gelu (approximate='tanh' for the tanh form)."""
         name = "gelu_tanh" if approximate == "tanh" else "gelu"
         return self._then(name, None, self._value.gelu, approximate)
 
     # -- activations with parameters ----------------------------------------------
     def softplus(self, beta=1.0, threshold=20.0):
+        """Step: softplus, as torch's."""
         return self._then("softplus", (beta, threshold), self._value.softplus, beta, threshold)
 
     def leaky_relu(self, negative_slope=0.01):
+        """Step: leaky_relu, as torch's."""
         return self._then("leaky_relu", negative_slope, self._value.leaky_relu, negative_slope)
 
     def elu(self, alpha=1.0):
+        """Step: elu, as torch's."""
         return self._then("elu", alpha, self._value.elu, alpha)
 
     def clamp(self, lo=None, hi=None):
+        """Step: the running value limited to [lo, hi]."""
         return self._then("clamp", (lo, hi), clamp, self._value, lo, hi)
 
     def apply(self, fn):
@@ -145,6 +150,9 @@ cdef class Chain:
 
     def __repr__(self):
         return _steps.repr_of(self)
+
+    def _repr_html_(self):
+        return _notebook.chain_html(self)
 
     def __reduce__(self):
         return _restore_chain, _steps.chain_state(self)

@@ -6,6 +6,8 @@
 # =============================================================================
 # Conversions and errors
 # =============================================================================
+from micrograd import _notebook
+
 cdef extern from "Python.h":
     double PyFloat_AS_DOUBLE(object o)
     double PyFloat_AsDouble(object o) except? -1.0
@@ -64,12 +66,13 @@ cdef Number _make_binary(int op, Number a, Number b):
     if mg_eval_binary(op, a.node.value, b.node.value, &v) != MG_OK:
         _fail(op, (a.node.value, b.node.value))
     cdef Number out = _fresh_gc(v) if _either_tracked(a, b) else _fresh(v)
-    if mg_grad_enabled():
-        Py_INCREF(a)
-        Py_INCREF(b)
-        mg_node_binary(&out.node, op, v, &a.node, &b.node)
-    elif a.node.trace or b.node.trace:
-        _untraced_operands(a, b)
+    if not mg_plain():
+        _unusual(op, v, (a.node.value, b.node.value), out, a, b)
+        if not mg_grad_enabled():
+            return out
+    Py_INCREF(a)
+    Py_INCREF(b)
+    mg_node_binary(&out.node, op, v, &a.node, &b.node)
     return out
 
 
@@ -78,11 +81,12 @@ cdef Number _make_const(int op, Number x, double c):
     if mg_eval_binary(op, x.node.value, c, &v) != MG_OK:
         _fail(op, (x.node.value, c))
     cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
-    if mg_grad_enabled():
-        Py_INCREF(x)
-        mg_node_const(&out.node, op, v, &x.node, c)
-    elif x.node.trace:
-        _untraced_operands(x, None)
+    if not mg_plain():
+        _unusual(op, v, (x.node.value, c), out, x, None)
+        if not mg_grad_enabled():
+            return out
+    Py_INCREF(x)
+    mg_node_const(&out.node, op, v, &x.node, c)
     return out
 
 
@@ -91,11 +95,12 @@ cdef Number _make_unary(int op, Number x):
     if mg_eval_unary(op, x.node.value, &v) != MG_OK:
         _fail(op, (x.node.value,))
     cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
-    if mg_grad_enabled():
-        Py_INCREF(x)
-        mg_node_unary(&out.node, op, v, &x.node)
-    elif x.node.trace:
-        _untraced_operands(x, None)
+    if not mg_plain():
+        _unusual(op, v, (x.node.value,), out, x, None)
+        if not mg_grad_enabled():
+            return out
+    Py_INCREF(x)
+    mg_node_unary(&out.node, op, v, &x.node)
     return out
 
 
@@ -103,11 +108,12 @@ cdef Number _make_range(int op, Number x, double lo, double hi):
     cdef double v
     mg_eval_range(op, x.node.value, lo, hi, &v)
     cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
-    if mg_grad_enabled():
-        Py_INCREF(x)
-        mg_node_range(&out.node, op, v, &x.node, lo, hi)
-    elif x.node.trace:
-        _untraced_operands(x, None)
+    if not mg_plain():
+        _unusual(op, v, (x.node.value, lo, hi), out, x, None)
+        if not mg_grad_enabled():
+            return out
+    Py_INCREF(x)
+    mg_node_range(&out.node, op, v, &x.node, lo, hi)
     return out
 
 
@@ -215,6 +221,65 @@ cdef object _refuse(Number n, str how):
     raise _traced_read(_NAMES[n.node.op], how)
 
 
+cdef void _unusual(int op, double v, tuple operands, Number out, Number a, Number b) except *:
+    """The node builders' slow path (grad mode off, or anomaly mode on):
+    anomaly mode's check and note, and the trace's refusal of a no_grad result."""
+    if mg_anomaly_enabled():
+        _anomalous(op, v, operands, out)
+    if not mg_grad_enabled() and (a.node.trace or (b is not None and b.node.trace)):
+        _untraced_operands(a, b)
+
+
+cdef void _anomalous(int op, double v, object operands, Number out) except *:
+    """Twin of _number_py._anomalous."""
+    where = _site()
+    if v != v and not any(o != o for o in operands):
+        raise _forward_error(_NAMES[op], list(operands), where)
+    _record(out)[0] = where
+
+
+# -- records: anomaly sites, hooks, gradient graphs (the reference keeps them
+# in a slot; here a side table keyed by address, flagged on the node, dropped
+# when the Number is freed) ------------------------------------------------------
+cdef dict _RECORDS = {}
+cdef Py_ssize_t _hooks_live = 0     # hooks registered and not removed: backward watches
+
+
+cdef list _record(Number n):
+    cdef Py_ssize_t key = <Py_ssize_t><void *>n
+    if n.node.flags & MG_FLAG_EXTRA:
+        return _RECORDS[key]
+    rec = [None, None, None]
+    _RECORDS[key] = rec
+    n.node.flags |= MG_FLAG_EXTRA
+    return rec
+
+
+cdef inline object _record_of(Number n):
+    if n.node.flags & MG_FLAG_EXTRA:
+        return _RECORDS[<Py_ssize_t><void *>n]
+    return None
+
+
+cdef void _forget(Number n) noexcept:
+    global _hooks_live
+    rec = _RECORDS.pop(<Py_ssize_t><void *>n, None)
+    if rec is not None and rec[1]:
+        _hooks_live -= len(rec[1])
+
+
+cdef void _drop_graph(mg_node *node) except *:
+    """zero_grad's part: the gradient graph goes with the gradient (and with it
+    the cycle leaf -> record -> graph -> leaf, which the side table would keep)."""
+    if node.flags & MG_FLAG_EXTRA:
+        _RECORDS[<Py_ssize_t>_owner(node)][2] = None
+
+
+def _hook_removed():
+    global _hooks_live
+    _hooks_live -= 1
+
+
 cdef void _untraced_operands(Number a, Number b) except *:
     """Without grad, a result is a leaf holding a value: refused under a
     trace if it comes from a traced value (the tape could not recompute it)."""
@@ -250,6 +315,8 @@ cdef class Number:
     def __dealloc__(self):
         cdef uint32_t i, n = self.node.n
         cdef mg_node *kid
+        if self.node.flags & MG_FLAG_EXTRA:
+            _forget(self)
         if n == 0:
             return
         for i in range(n):
@@ -262,6 +329,7 @@ cdef class Number:
     # -- attributes -----------------------------------------------------------
     @property
     def value(self):
+        """The number this node holds (a Python float)."""
         if self.node.trace and _traced(self):
             _refuse(self, "reading .value")
         return self.node.value
@@ -276,6 +344,7 @@ cdef class Number:
 
     @property
     def gradient(self):
+        """d(root)/d(self) after root.backward(); leaves accumulate, as in torch."""
         return self.node.gradient
 
     @gradient.setter
@@ -288,6 +357,7 @@ cdef class Number:
 
     @property
     def data(self):
+        """micrograd 0.1.0's name for .value."""
         if self.node.trace and _traced(self):
             _refuse(self, "reading .data")
         return self.node.value
@@ -302,6 +372,7 @@ cdef class Number:
 
     @property
     def grad(self):
+        """micrograd 0.1.0's name for .gradient."""
         return self.node.gradient
 
     @grad.setter
@@ -314,6 +385,7 @@ cdef class Number:
 
     @property
     def op(self):
+        """The name of the op that made this node ('leaf' for an input)."""
         return _NAMES[self.node.op]
 
     @op.setter
@@ -326,6 +398,7 @@ cdef class Number:
 
     @property
     def children(self):
+        """The Numbers this node was made from, in operand order."""
         cdef uint32_t i
         cdef mg_node *kid
         out = []
@@ -403,6 +476,13 @@ cdef class Number:
     def __deepcopy__(self, memo):
         return _copied(self, memo)
 
+    # -- notebooks: the same HTML and picture on both backends (micrograd._notebook)
+    def _repr_html_(self):
+        return _notebook.number_html(self)
+
+    def _repr_svg_(self):
+        return _notebook.number_svg(self)
+
     # -- operators ------------------------------------------------------------
     def __add__(self, other): return _binary(self, other, MG_ADD, MG_ADD_C)
     def __radd__(self, other): return _reflected(self, other, MG_ADD, MG_ADD_C)
@@ -460,9 +540,11 @@ cdef class Number:
         return _make_const(MG_DIV_C, _make_const(MG_SOFTPLUS, _make_const(MG_MUL_C, self, b), t), b)
 
     def leaky_relu(self, negative_slope=0.01):
+        """x where x > 0, else negative_slope * x (as torch)."""
         return _make_const(MG_LEAKY_RELU, self, _real(negative_slope))
 
     def elu(self, alpha=1.0):
+        """x where x > 0, else alpha * (exp(x) - 1) (as torch)."""
         return _make_const(MG_ELU, self, _real(alpha))
 
     def clamp(self, lo=None, hi=None):
@@ -480,11 +562,55 @@ cdef class Number:
             _refuse(self, "detach()")
         return _fresh(self.node.value)
 
-    def backward(self, gradient=1.0):
-        """Fill .gradient of every node of this graph with d self / d node."""
+    def backward(self, gradient=1.0, create_graph=False):
+        """Fill .gradient of every node of this graph with d self / d node.
+        With create_graph=True, each leaf it reaches also gets .grad_node, its
+        gradient as a Number whose graph can be differentiated again."""
         cdef double seed = _real(gradient)
-        if mg_backward(&self.node, seed, _check_signals, NULL) == -1:
+        if _hooks_live > 0 or mg_anomaly_enabled():
+            _watched_backward(self, seed)
+        elif mg_backward(&self.node, seed, _check_signals, NULL) == -1:
             raise MemoryError("micrograd: out of memory in backward")
+        if create_graph:
+            for node, g in gradient_graphs(self, seed).values():
+                if (<Number>node).node.op == MG_LEAF:
+                    _record(<Number>node)[2] = g
+
+    @property
+    def grad_node(self):
+        """The gradient as a Number with its own graph, from the latest
+        backward(create_graph=True) that reached this leaf (None before one):
+        differentiate it again for second derivatives.  It refers back to the
+        leaf, as torch's create_graph gradients do: zero_grad() (a model's or
+        an optimizer's) drops it, or set it to None."""
+        rec = _record_of(self)
+        return None if rec is None else rec[2]
+
+    @grad_node.setter
+    def grad_node(self, g):
+        if g is not None and not isinstance(g, Number):
+            raise TypeError(f"grad_node must be a Number of the same backend or None, "
+                            f"not {type(g).__name__}")
+        if g is not None or self.node.flags & MG_FLAG_EXTRA:
+            _record(self)[2] = g
+
+    @grad_node.deleter
+    def grad_node(self):
+        raise _no_delete("Number", "grad_node")
+
+    def register_hook(self, fn):
+        """Call fn(gradient) when backward reaches this Number; if it returns a
+        number, that is the gradient from then on (as torch's hooks).  A leaf's
+        hook gets what this pass adds to it.  Returns a handle: handle.remove()."""
+        global _hooks_live
+        if not callable(fn):
+            raise TypeError(f"register_hook takes a callable, not {type(fn).__name__}")
+        rec = _record(self)
+        if rec[1] is None:
+            rec[1] = []
+        rec[1].append(fn)
+        _hooks_live += 1
+        return _Handle(rec[1], fn, _hook_removed)
 
 
 # Python's own messages ("unsupported operand type(s) for +: 'Number' and
@@ -546,8 +672,7 @@ cdef int _gc_clear(PyObject *o) noexcept:
             return 0            # no memory: the cycle stays, nothing breaks
     for i in range(n):
         kids[i] = mg_node_kid(node, i)
-    mg_node_release(node)
-    node.op = MG_LEAF
+    mg_node_release(node)                   # (a record stays: it goes when the Number does)
     for i in range(n):
         if kids[i] != NULL:
             _release(kids[i])
@@ -612,6 +737,9 @@ cdef object _block(int op, list slots):
         _unblock(out, slots)
         raise
     mg_block_eval(&out.node)
+    if any_node and mg_anomaly_enabled():
+        _anomalous(op, out.node.value,
+                   [consts[i] if kids[i] == NULL else kids[i].value for i in range(n)], out)
     if not any_node or not mg_grad_enabled():
         v = out.node.value
         _unblock(out, slots)

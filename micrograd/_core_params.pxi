@@ -85,6 +85,9 @@ cdef class _ParamArray:
         cdef size_t i
         for i in range(self.n):
             self.nodes[i].gradient = 0.0
+        if _RECORDS:
+            for i in range(self.n):
+                _drop_graph(self.nodes[i])
 
     cdef double *_column(self, str name) except NULL:
         if name == "step":

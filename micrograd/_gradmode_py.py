@@ -8,11 +8,13 @@ import threading
 
 from ._signatures import checked_args
 
-__all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad"]
+__all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "detect_anomaly",
+           "is_anomaly_enabled"]
 
 
 class _GradMode(threading.local):
     enabled = True
+    anomaly = False         # micrograd.detect_anomaly (see micrograd/_anomaly.py)
     trace = 0               # the open trace's id, 0 outside a trace
     last = 0                # the last id given out (ids wrap at 2**16 - 1)
 
@@ -34,11 +36,13 @@ def trace_end(previous):
 
 @checked_args
 def is_grad_enabled():
+    """Whether ops record a graph in this thread (False inside no_grad)."""
     return _mode.enabled
 
 
 @checked_args
 def set_grad_enabled(enabled):
+    """Turn graph recording on or off for this thread."""
     _mode.enabled = bool(enabled)
 
 
@@ -64,3 +68,28 @@ class enable_grad:
 
     def __exit__(self, *exc):
         _mode.enabled = self._prev
+
+
+@checked_args
+def is_anomaly_enabled():
+    """Whether detect_anomaly is on in this thread."""
+    return _mode.anomaly
+
+
+class detect_anomaly:
+    """Context manager: inside it, an op that makes NaN from operands that are
+    not NaN raises AnomalyError at once, naming the op, its operands and the
+    line that called it; and a backward step that makes a NaN gradient from
+    finite numbers raises, naming the node and the line that made it.
+    check_nan=False leaves anomaly mode off (as torch's argument)."""
+
+    def __init__(self, check_nan=True):
+        self.check_nan = bool(check_nan)
+
+    def __enter__(self):
+        self._prev = _mode.anomaly
+        _mode.anomaly = self.check_nan
+        return self
+
+    def __exit__(self, *exc):
+        _mode.anomaly = self._prev

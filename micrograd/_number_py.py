@@ -15,8 +15,10 @@ block layouts (where, sum, dot) a float in a slot is a constant operand.
 import threading
 from copy import deepcopy
 
+from . import _notebook
 from . import _ops_py as ops
 from . import _optable as T
+from ._anomaly import Handle, backward_error, finite, forward_error, site
 from ._compat import REFUSED_CHILDREN, op_symbol
 from ._convert import checked, is_number, operand, to_float
 from ._errors import traced_read
@@ -41,6 +43,8 @@ def _node(op, value, kids, c=0.0):
     out = Number.__new__(Number)
     out._value = value
     out._gradient = 0.0
+    if _mode.anomaly:
+        _anomalous(op, value, kids, c, out)
     if _mode.enabled:
         out._code, out._kids, out._c, out._trace = op, kids, c, _mode.trace
     else:
@@ -49,6 +53,52 @@ def _node(op, value, kids, c=0.0):
             if type(k) is not float and _traced(k):
                 _refuse(k, "a no_grad result")
     return out
+
+
+# -- records: anomaly sites, hooks, gradient graphs (see micrograd/_anomaly.py) --------
+SITE, HOOKS, GRAPH = 0, 1, 2
+_hooks_live = [0]           # hooks registered and not removed: backward watches while > 0
+_GRAPHS = [None]            # gradient_graphs, set by micrograd._higher_py (it imports us)
+
+
+def _record(n):
+    rec = getattr(n, "_rec", None)
+    if rec is None:
+        rec = n._rec = [None, None, None]
+    return rec
+
+
+def drop_graph(n):
+    """Twin of the core's _drop_graph: zero_grad drops the gradient graph too."""
+    rec = getattr(n, "_rec", None)
+    if rec is not None:
+        rec[GRAPH] = None
+
+
+def _hook_removed():
+    _hooks_live[0] -= 1
+
+
+def operand_values(op, kids, c):
+    """An op's operands as floats, constants included, in the order the core
+    reports them: (x, c), (x, lo, hi), (a, b), or the slots of a block."""
+    values = [k if type(k) is float else k._value for k in kids]
+    kind = _KINDS[op]
+    if kind in ("CONST", "PARAM"):
+        return values + [c]
+    if kind == "RANGE":
+        return [values[0], c, values[1]]
+    return values
+
+
+def _anomalous(op, value, kids, c, out):
+    """Anomaly mode's check of a new result, and the note of where it was made."""
+    where = site()
+    if value != value:
+        operands = operand_values(op, kids, c)
+        if not any(v != v for v in operands):
+            raise forward_error(T.NAMES[op], operands, where)
+    _record(out)[SITE] = where
 
 
 # -- traced Numbers (see micrograd/tape.py) ------------------------------------------
@@ -117,7 +167,9 @@ def _block(op, slots):
 class Number:
     """A scalar in the graph: a value, a gradient, and the op that made it."""
 
-    __slots__ = ("_value", "_gradient", "_c", "_kids", "_code", "_trace")
+    # _rec, set only where needed: [where anomaly mode saw it made, hooks,
+    # gradient graph] (the core keeps the same record in a side table)
+    __slots__ = ("_value", "_gradient", "_c", "_kids", "_code", "_trace", "_rec")
     _mg_backend = BACKEND
     __array_ufunc__ = None          # NumPy defers to our reflected operators
 
@@ -138,6 +190,7 @@ class Number:
     # -- attributes -----------------------------------------------------------
     @property
     def value(self):
+        """The number this node holds (a Python float)."""
         if self._trace and _traced(self):
             _refuse(self, "reading .value")
         return self._value
@@ -152,6 +205,7 @@ class Number:
 
     @property
     def data(self):
+        """micrograd 0.1.0's name for .value."""
         if self._trace and _traced(self):
             _refuse(self, "reading .data")
         return self._value
@@ -166,6 +220,7 @@ class Number:
 
     @property
     def gradient(self):
+        """d(root)/d(self) after root.backward(); leaves accumulate, as in torch."""
         return self._gradient
 
     @gradient.setter
@@ -178,6 +233,7 @@ class Number:
 
     @property
     def grad(self):
+        """micrograd 0.1.0's name for .gradient."""
         return self._gradient
 
     @grad.setter
@@ -188,14 +244,51 @@ class Number:
     def grad(self):
         raise no_delete("Number", "grad")
 
-    op = property(lambda self: T.NAMES[self._code], _read_only("op"), _read_only("op"))
+    op = property(lambda self: T.NAMES[self._code], _read_only("op"), _read_only("op"),
+                  "The name of the op that made this node ('leaf' for an input).")
     children = property(lambda self: tuple(k for k in self._kids if type(k) is not float),
-                        _read_only("children"), _read_only("children"))
+                        _read_only("children"), _read_only("children"),
+                        "The Numbers this node was made from, in operand order.")
     # micrograd 0.1.0's names: the set of children, and the op label
     # ('+', '*', '**2', 'ReLU', '' for a leaf)
     _prev = property(lambda self: set(self.children), _read_only("_prev"), _read_only("_prev"))
     _op = property(lambda self: op_symbol(self._code, self._c), _read_only("_op"),
                    _read_only("_op"))
+
+    @property
+    def grad_node(self):
+        """The gradient as a Number with its own graph, from the latest
+        backward(create_graph=True) that reached this leaf (None before one):
+        differentiate it again for second derivatives.  It refers back to the
+        leaf, as torch's create_graph gradients do: zero_grad() (a model's or
+        an optimizer's) drops it, or set it to None."""
+        rec = getattr(self, "_rec", None)
+        return None if rec is None else rec[GRAPH]
+
+    @grad_node.setter
+    def grad_node(self, g):
+        if g is not None and not isinstance(g, Number):
+            raise TypeError(f"grad_node must be a Number of the same backend or None, "
+                            f"not {type(g).__name__}")
+        if g is not None or getattr(self, "_rec", None) is not None:
+            _record(self)[GRAPH] = g
+
+    @grad_node.deleter
+    def grad_node(self):
+        raise no_delete("Number", "grad_node")
+
+    def register_hook(self, fn):
+        """Call fn(gradient) when backward reaches this Number; if it returns a
+        number, that is the gradient from then on (as torch's hooks).  A leaf's
+        hook gets what this pass adds to it.  Returns a handle: handle.remove()."""
+        if not callable(fn):
+            raise TypeError(f"register_hook takes a callable, not {type(fn).__name__}")
+        rec = _record(self)
+        if rec[HOOKS] is None:
+            rec[HOOKS] = []
+        rec[HOOKS].append(fn)
+        _hooks_live[0] += 1
+        return Handle(rec[HOOKS], fn, _hook_removed)
 
     def __repr__(self):
         if self._trace and _traced(self):
@@ -231,6 +324,13 @@ class Number:
     def __deepcopy__(self, memo):
         return _copied(self, memo)
 
+    # -- notebooks: the same HTML and picture on both backends (micrograd._notebook)
+    def _repr_html_(self):
+        return _notebook.number_html(self)
+
+    def _repr_svg_(self):
+        return _notebook.number_svg(self)
+
     # -- operators ------------------------------------------------------------
     def __add__(self, other): return _binary(self, other, T.ADD, T.ADD_C)
     def __radd__(self, other): return _reflected(self, other, T.ADD, T.ADD_C)
@@ -256,11 +356,21 @@ class Number:
     def __abs__(self): return _unary(self, T.ABS)
 
     # -- binary methods, the names the original Chain article gave them -------------------------
-    def add(self, other): return checked(self.__add__(other), self, other, "+")
-    def sub(self, other): return checked(self.__sub__(other), self, other, "-")
-    def mul(self, other): return checked(self.__mul__(other), self, other, "*")
-    def div(self, other): return checked(self.__truediv__(other), self, other, "/")
-    def pow(self, other): return checked(self.__pow__(other), self, other, "** or pow()")
+    def add(self, other):
+        """self + other, as a method (the Chain article's name)."""
+        return checked(self.__add__(other), self, other, "+")
+    def sub(self, other):
+        """self - other, as a method."""
+        return checked(self.__sub__(other), self, other, "-")
+    def mul(self, other):
+        """self * other, as a method."""
+        return checked(self.__mul__(other), self, other, "*")
+    def div(self, other):
+        """self / other, as a method."""
+        return checked(self.__truediv__(other), self, other, "/")
+    def pow(self, other):
+        """self ** other, as a method."""
+        return checked(self.__pow__(other), self, other, "** or pow()")
 
     def maximum(self, other):
         """The larger of self and other (NaN if either is NaN)."""
@@ -288,9 +398,11 @@ class Number:
         return _param(_param(_param(self, T.MUL_C, b), T.SOFTPLUS, t), T.DIV_C, b)
 
     def leaky_relu(self, negative_slope=0.01):
+        """x where x > 0, else negative_slope * x (as torch)."""
         return _param(self, T.LEAKY_RELU, to_float(negative_slope, BACKEND))
 
     def elu(self, alpha=1.0):
+        """x where x > 0, else alpha * (exp(x) - 1) (as torch)."""
         return _param(self, T.ELU, to_float(alpha, BACKEND))
 
     def clamp(self, lo=None, hi=None):
@@ -308,9 +420,16 @@ class Number:
             _refuse(self, "detach()")
         return Number(self._value)
 
-    def backward(self, gradient=1.0):
-        """Fill .gradient of every node of this graph with d self / d node."""
-        backward(self, to_float(gradient, BACKEND))
+    def backward(self, gradient=1.0, create_graph=False):
+        """Fill .gradient of every node of this graph with d self / d node.
+        With create_graph=True, each leaf it reaches also gets .grad_node, its
+        gradient as a Number whose graph can be differentiated again."""
+        seed = to_float(gradient, BACKEND)
+        backward(self, seed)
+        if create_graph:
+            for node, g in _GRAPHS[0](self, seed).values():
+                if node._code == LEAF:
+                    _record(node)[GRAPH] = g
 
 
 def _unary_method(code, name, doc):
@@ -501,6 +620,9 @@ def backward(root, seed):
 
 
 def _backward(root, seed):
+    if _hooks_live[0] > 0 or _mode.anomaly:
+        _watched_backward(root, seed)
+        return
     if root._code == LEAF:
         root._gradient += seed
         return
@@ -512,3 +634,67 @@ def _backward(root, seed):
     for node in reversed(order):
         if id(node) in reached:
             propagate(node, reached)
+
+
+def _hooks_of(n):
+    rec = getattr(n, "_rec", None)
+    return None if rec is None else rec[HOOKS]
+
+
+def _run_hooks(hooks, g):
+    for fn in list(hooks):
+        out = fn(g)
+        if out is not None:
+            g = to_float(out, BACKEND)
+    return g
+
+
+def _watched_backward(root, seed):
+    """Twin of the core's watched sweep: backward with hooks called and, in
+    anomaly mode, each step checked for a NaN gradient made from finite numbers.
+    A hooked leaf's hooks get what this pass adds to it, then it accumulates."""
+    order = topo_sort(root) if root._code != LEAF else []
+    leaves = {}
+    for node in [root] + order:
+        for k in (node._kids if node._code != LEAF else ()):
+            if type(k) is not float and k._code == LEAF and _hooks_of(k):
+                leaves[id(k)] = k
+    if root._code == LEAF and _hooks_of(root):
+        leaves[id(root)] = root
+    saved = {i: (k, k._gradient) for i, k in leaves.items()}
+    for k in leaves.values():
+        k._gradient = 0.0
+    try:
+        if root._code == LEAF:
+            root._gradient += seed
+        else:
+            for node in order:
+                node._gradient = 0.0
+            root._gradient = seed
+            reached = {id(root)}
+            for node in reversed(order):
+                if id(node) not in reached:
+                    continue
+                hooks = _hooks_of(node)
+                if hooks:
+                    node._gradient = _run_hooks(hooks, node._gradient)
+                if _mode.anomaly:
+                    _checked_propagate(node, reached)
+                else:
+                    propagate(node, reached)
+    finally:
+        for k, before in saved.values():
+            k._gradient = before + _run_hooks(_hooks_of(k), k._gradient)
+
+
+def _checked_propagate(node, reached):
+    kids = [k for k in node._kids if type(k) is not float]
+    was = [k._gradient != k._gradient for k in kids]
+    propagate(node, reached)
+    for i, (k, nan_before) in enumerate(zip(kids, was)):
+        if k._gradient != k._gradient and not nan_before:
+            operands = operand_values(node._code, node._kids, node._c)
+            if finite(node._gradient, node._value, *operands):
+                rec = getattr(node, "_rec", None)
+                raise backward_error(T.NAMES[node._code], i, node._gradient, operands,
+                                     None if rec is None else rec[SITE])

@@ -256,6 +256,18 @@ def ieee_cos(x): return ccos(x)
 def bwd_cos(g, x, y): return g * -csin(x)
 def fwd_atan(x): return math.atan(x)
 def bwd_atan(g, x, y): return g / (x * x + 1.0) if abs(x) <= 1e150 else g / x / x
+def fwd_erf(x): return math.erf(x)
+
+
+def bwd_erf(g, x, y):
+    """2/sqrt(pi) e^(-x*x), the square in double-double; 0 past |x| = 28."""
+    if abs(x) > 28.0:
+        return g * 0.0
+    p, lo = two_prod(x, x)
+    e = math.exp(-p)
+    return g * (1.1283791670955126 * (e - e * lo))
+
+
 def fwd_tanh(x): return math.tanh(x)
 
 

@@ -9,7 +9,7 @@ length checked, so no step can see a state and a parameter list that
 disagree.
 """
 from ._convert import operand, to_float
-from ._number_py import BACKEND, Number
+from ._number_py import BACKEND, Number, drop_graph
 from ._optim_py import STEPS
 from ._optim_spec import ALGORITHMS, REINIT
 
@@ -61,6 +61,7 @@ class ParamArray:
         """Every parameter's gradient back to 0.0."""
         for p in self._params:
             p._gradient = 0.0
+            drop_graph(p)
 
     def get_state(self, name):
         """A copy of the named buffer ("step": the step counts), one float per

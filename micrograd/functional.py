@@ -7,15 +7,45 @@ every other node that the call reaches (a model's parameters, say) gets its
 ``gradcheck`` compares backward with central finite differences.  They
 work inside ``no_grad`` too: like torch.func.grad, they are transforms of f,
 so a caller's ``no_grad`` does not switch off the graph f builds.
+
+Transforms nest, as JAX's do: ``grad(grad(f))(x)`` is the second derivative.
+Inside another transform's evaluation, ``grad`` of Numbers returns Numbers,
+the gradient graphs of ``backward(create_graph=True)``
+(micrograd/_higher_py.py), which the outer transform differentiates again.
+``hessian``, ``hvp`` (a Hessian-vector product, without the Hessian) and
+``jacobian`` (for several outputs) are built the same way.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Sequence, Union
 
 from ._backend import module_of
 from ._convert import is_number
 
-__all__ = ["grad", "value_and_grad", "gradcheck", "GradcheckError"]
+__all__ = ["grad", "value_and_grad", "gradcheck", "GradcheckError", "hessian", "hvp",
+           "jacobian"]
+
+_depth = threading.local()          # how many transforms are evaluating f in this thread
+
+
+class _Inside:
+    """While a transform evaluates f: grad mode on, and one level deeper."""
+
+    def __init__(self, mod):
+        self.grad = mod.enable_grad()
+
+    def __enter__(self):
+        _depth.n = getattr(_depth, "n", 0) + 1
+        self.grad.__enter__()
+
+    def __exit__(self, *exc):
+        self.grad.__exit__(*exc)
+        _depth.n -= 1
+
+
+def _nested():
+    return getattr(_depth, "n", 0) > 0
 
 
 class GradcheckError(AssertionError):
@@ -49,17 +79,34 @@ def _reachable(root):
     return out
 
 
+def _checked_output(out):
+    if not is_number(out):
+        raise TypeError(f"the function must return a Number, not {type(out).__name__}")
+    return out
+
+
+def _graphs_of(out, wrt, mod):
+    """The gradient graphs of out with respect to each of wrt (a Number 0.0
+    for one out does not depend on)."""
+    graphs = mod.gradient_graphs(out)
+    return tuple(graphs[id(x)][1] if id(x) in graphs else mod.Number(0.0) for x in wrt)
+
+
 def _evaluate(f, args, argnums):
     """(value, gradients of the picked args) with the caller's gradients restored."""
     mod = module_of(args)
+    if _nested() and any(is_number(a) for a in args):
+        # inside another transform: differentiable answers, on the caller's Numbers
+        args = [a if is_number(a) else mod.Number(a) for a in args]
+        with _Inside(mod):
+            out = _checked_output(f(*args))
+            return out, _graphs_of(out, [args[i] for i in argnums], mod)
     # fresh leaves, never the caller's Numbers
     leaves = [mod.Number(a.value if is_number(a) else a) for a in args]
     # a transform, as torch.func.grad: an outer no_grad does not reach inside
     # (a no_grad inside f still holds)
-    with mod.enable_grad():
-        out = f(*leaves)
-    if not is_number(out):
-        raise TypeError(f"the function must return a Number, not {type(out).__name__}")
+    with _Inside(mod):
+        out = _checked_output(f(*leaves))
     mine = {id(leaf) for leaf in leaves}
     saved = [(n, n.gradient) for n in _reachable(out) if id(n) not in mine]
     try:
@@ -119,3 +166,66 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: floa
                              f"backward gives {a!r}, central differences give {n!r} "
                              f"(|difference| {error:.3g} > atol {atol} + rtol {rtol} * |numeric|)")
     return True
+
+
+def _leaves_for(args):
+    mod = module_of(args)
+    return mod, [mod.Number(a.value if is_number(a) else a) for a in args]
+
+
+def _rows(outs, leaves):
+    """d out / d leaf for each out, by one float backward each; every other
+    gradient the outs reach is put back afterwards."""
+    mine = {id(leaf) for leaf in leaves}
+    saved = [(n, n.gradient) for out in outs for n in _reachable(out) if id(n) not in mine]
+    rows = []
+    try:
+        for out in outs:
+            for leaf in leaves:
+                leaf.gradient = 0.0
+            out.backward()
+            rows.append([leaf.gradient for leaf in leaves])
+    finally:
+        for node, g in saved:
+            node.gradient = g
+    return rows
+
+
+def hessian(f: Callable[..., Any]) -> Callable[..., list]:
+    """``f(*args) -> Number`` becomes ``(*reals) -> H``, the matrix of second
+    derivatives as a list of rows: the gradient graphs of f, each
+    differentiated once more."""
+    def wrapped(*args: Any) -> list:
+        mod, leaves = _leaves_for(args)
+        with _Inside(mod):
+            out = _checked_output(f(*leaves))
+            graphs = _graphs_of(out, leaves, mod)
+        return _rows(graphs, leaves)
+    wrapped.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
+    return wrapped
+
+
+def hvp(f: Callable[..., Any], xs: Sequence[Any], vs: Sequence[Any]) -> list:
+    """The Hessian of f at xs times the vector vs, as floats, without forming
+    the Hessian: one gradient graph, its dot product with vs, one backward."""
+    xs, vs = list(xs), [float(v) for v in vs]
+    if len(xs) != len(vs):
+        raise ValueError(f"hvp: {len(xs)} points but {len(vs)} vector entries")
+    mod, leaves = _leaves_for(xs)
+    with _Inside(mod):
+        out = _checked_output(f(*leaves))
+        product = mod.dot(_graphs_of(out, leaves, mod), vs)
+    return _rows([product], leaves)[0]
+
+
+def jacobian(f: Callable[..., Any]) -> Callable[..., list]:
+    """``f(*args) -> Number or sequence of Numbers`` becomes ``(*reals) -> J``,
+    a row of d out_i / d args for each output (one row for a single Number)."""
+    def wrapped(*args: Any) -> list:
+        mod, leaves = _leaves_for(args)
+        with _Inside(mod):
+            outs = f(*leaves)
+        outs = [outs] if is_number(outs) else list(outs)
+        return _rows([_checked_output(o) for o in outs], leaves)
+    wrapped.__name__ = f"jacobian({getattr(f, '__name__', 'f')})"
+    return wrapped

@@ -8,8 +8,11 @@ adds in the original's order, b + w0*x0 + w1*x1 + ..., as one n-ary `dot`
 node, so the numbers come out the same.
 
 Beyond 0.1.0: an activation per layer (`activation='tanh'`, or a callable),
-a seedable initializer (`rng=random.Random(0)` or `seed=0` on MLP), and
-`state_dict()` / `load_state_dict()` keyed by stable names.
+a seedable initializer (`rng=random.Random(0)` or `seed=0` on MLP),
+`state_dict()` / `load_state_dict()` keyed by stable names, NumPy rows as
+inputs and `predict(X)` over a NumPy batch, the PyTorch bridge (`to_torch()`,
+`MLP.from_torch()`, `torch_state_dict()`, `load_torch_state_dict()`; see
+micrograd/torch_bridge.py) and a table of layers in a notebook.
 """
 from __future__ import annotations
 
@@ -17,7 +20,10 @@ import numbers
 import random
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
-from ._backend import impl as _impl
+import numpy as np
+
+from . import _notebook, torch_bridge
+from ._backend import impl as _impl, module_of
 from ._convert import is_number
 
 if TYPE_CHECKING:
@@ -35,10 +41,14 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define __call__")
 
     def zero_grad(self) -> None:
+        """Set every parameter's gradient to 0 (gradients accumulate across
+        backward calls), and drop its gradient graph (grad_node)."""
         for p in self.parameters():
             p.grad = 0
+            p.grad_node = None
 
     def parameters(self) -> list[Number]:
+        """The model's parameters (leaf Numbers), in a fixed order."""
         return []
 
     def named_parameters(self) -> list[tuple[str, Number]]:
@@ -59,6 +69,55 @@ class Module:
         for name, p in named.items():
             p.value = state[name]
 
+    def predict(self, X: Any) -> np.ndarray:
+        """The model on each row of X (a 2-D array or a list of rows), without
+        a graph: a float64 array of shape (n,) for one output, else (n, nout).
+        Each value is model(row).value, bit for bit."""
+        rows = np.asarray(X)
+        if rows.ndim != 2:
+            raise ValueError(f"predict takes a batch of shape (n, inputs), one row per "
+                             f"sample, not shape {rows.shape}; call the model on one row")
+        with module_of(self.parameters()).no_grad():
+            outs = [self(row) for row in rows.tolist()]
+        values = [float(y) if is_number(y) else [float(v) for v in y] for y in outs]
+        nout = self._nout()
+        empty = (0,) if nout is None or nout == 1 else (0, nout)
+        return np.array(values, dtype=np.float64) if values else np.empty(empty)
+
+    def _nout(self) -> Optional[int]:
+        """How many outputs a call gives, where the model says."""
+        return None
+
+    # -- the PyTorch bridge (micrograd/torch_bridge.py) ------------------------
+    def _linear_layers(self) -> list[tuple[int, list[Neuron]]]:
+        """(nin, neurons) for each layer, in order."""
+        raise TypeError(f"{type(self).__name__} has no PyTorch form: Neuron, Layer and MLP "
+                        f"convert")
+
+    def to_torch(self) -> Any:
+        """A torch.nn.Sequential of float64 Linear and activation modules with
+        this model's weights (pip install 'micrograd-core[torch]')."""
+        return torch_bridge.to_torch(self._linear_layers())
+
+    def torch_state_dict(self) -> dict[str, Any]:
+        """The weights as to_torch().state_dict() has them: float64 tensors
+        keyed "0.weight", "0.bias", "2.weight", ... as the Sequential numbers
+        its modules (activations take a number and have no weights)."""
+        return torch_bridge.state_dict(self._linear_layers())
+
+    def load_torch_state_dict(self, state: Any) -> None:
+        """Set the weights from a state dict of to_torch()'s layout (tensors,
+        arrays or lists); a mismatched key or shape raises before any change."""
+        torch_bridge.load_state_dict(self._linear_layers(), state)
+
+    # -- notebooks -------------------------------------------------------------
+    def _layer_rows(self) -> list[tuple[Any, ...]]:
+        """(layer, inputs, outputs, activation, parameters) per layer."""
+        return []
+
+    def _repr_html_(self) -> Optional[str]:
+        return _notebook.module_html(self)
+
 
 def _width(n, what):
     """n as a layer width: an int >= 0 (0 is allowed, as in torch.nn.Linear)."""
@@ -71,8 +130,15 @@ def _inputs(x, nin, who):
     """x as a list of nin inputs.  A lone Number or real is one input, so a
     layer of one neuron (which returns its output bare, as 0.1.0 does) can
     feed the next layer."""
-    if is_number(x) or isinstance(x, numbers.Real) or getattr(x, "ndim", None) == 0:
+    ndim = getattr(x, "ndim", None)
+    if ndim == 0 or is_number(x) or isinstance(x, numbers.Real):
         xs = [x]
+    elif ndim is not None and hasattr(x, "tolist"):
+        if ndim != 1:
+            raise ValueError(f"{who} takes one row of {nin} inputs, not an array of shape "
+                             f"{getattr(x, 'shape', '?')}; predict() takes a batch")
+        # the Python floats float() gives for each item, without a NumPy scalar each
+        xs = x.tolist()
     elif isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
         raise TypeError(f"{who} takes a sequence of {nin} inputs, not {type(x).__name__}")
     else:
@@ -103,6 +169,7 @@ class Neuron(Module):
 
     @property
     def activation(self):
+        """The activation: a name such as 'tanh', a callable, or None for linear."""
         return self._activation
 
     @activation.setter
@@ -129,10 +196,20 @@ class Neuron(Module):
         return act if self._fn is None else self._fn(act)
 
     def parameters(self) -> list[Number]:
+        """The weights w0, w1, ..., then the bias b."""
         return self.w + [self.b]
 
     def named_parameters(self) -> list[tuple[str, Number]]:
         return [(f"w{i}", w) for i, w in enumerate(self.w)] + [("b", self.b)]
+
+    def _nout(self) -> Optional[int]:
+        return 1
+
+    def _linear_layers(self) -> list[tuple[int, list[Neuron]]]:
+        return [(len(self.w), [self])]
+
+    def _layer_rows(self) -> list[tuple[Any, ...]]:
+        return [_row(0, len(self.w), [self])]
 
     def __repr__(self) -> str:
         f = self.activation
@@ -154,11 +231,21 @@ class Layer(Module):
         return out[0] if len(out) == 1 else out
 
     def parameters(self) -> list[Number]:
+        """Each neuron's parameters in turn."""
         return [p for n in self.neurons for p in n.parameters()]
 
     def named_parameters(self) -> list[tuple[str, Number]]:
         return [(f"neurons.{i}.{name}", p) for i, n in enumerate(self.neurons)
                 for name, p in n.named_parameters()]
+
+    def _nout(self) -> Optional[int]:
+        return len(self.neurons)
+
+    def _linear_layers(self) -> list[tuple[int, list[Neuron]]]:
+        return [(self.nin, self.neurons)]
+
+    def _layer_rows(self) -> list[tuple[Any, ...]]:
+        return [_row(0, self.nin, self.neurons)]
 
     def __repr__(self) -> str:
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
@@ -195,11 +282,49 @@ class MLP(Module):
         return x
 
     def parameters(self) -> list[Number]:
+        """Each layer's parameters in turn."""
         return [p for layer in self.layers for p in layer.parameters()]
 
     def named_parameters(self) -> list[tuple[str, Number]]:
         return [(f"layers.{i}.{name}", p) for i, layer in enumerate(self.layers)
                 for name, p in layer.named_parameters()]
 
+    def _nout(self) -> Optional[int]:
+        return self.layers[-1]._nout()
+
+    def _linear_layers(self) -> list[tuple[int, list[Neuron]]]:
+        return [(layer.nin, layer.neurons) for layer in self.layers]
+
+    def _layer_rows(self) -> list[tuple[Any, ...]]:
+        return [_row(i, layer.nin, layer.neurons) for i, layer in enumerate(self.layers)]
+
+    @classmethod
+    def from_torch(cls, module: Any) -> MLP:
+        """The MLP of a torch.nn.Sequential of Linear (with bias) and activation
+        modules (relu, tanh, sigmoid, gelu, silu, elu, leaky_relu, softplus with
+        torch's default parameters), each activation after a Linear; its
+        weights exactly (float32 weights convert exactly to float64)."""
+        nin, layers = torch_bridge.read_sequential(module)
+        # seed=0: the weights are overwritten, so draw none from the global random
+        model = cls(nin, [len(bias) for _, bias, _ in layers],
+                    activations=[act for _, _, act in layers], seed=0)
+        for layer, (weight, bias, _) in zip(model.layers, layers):
+            for n, row, b in zip(layer.neurons, weight, bias):
+                for w, v in zip(n.w, row):
+                    w.value = v
+                n.b.value = b
+        return model
+
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+
+def _row(i, nin, neurons):
+    """A layer's row of the notebook table."""
+    def name(f):
+        if f is None:
+            return "linear"
+        return f if isinstance(f, str) else getattr(f, "__name__", "custom")
+    names = sorted({name(n.activation) for n in neurons})
+    return (i, nin, len(neurons), ", ".join(names) or "-",
+            sum(len(n.parameters()) for n in neurons))

@@ -55,6 +55,7 @@ TRUTH = {   # name: x (an mpf) -> (value, derivative)
     "sin": lambda x: (mpmath.sin(x), mpmath.cos(x)),
     "cos": lambda x: (mpmath.cos(x), -mpmath.sin(x)),
     "atan": lambda x: (mpmath.atan(x), 1 / (1 + x * x)),
+    "erf": lambda x: (mpmath.erf(x), 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-x * x)),
     "tanh": lambda x: (mpmath.tanh(x), mpmath.sech(x) ** 2),
     "sigmoid": lambda x: (_s(x), _ds(x)),
     "silu": lambda x: (x * _s(x), _s(x) + x * _ds(x)),

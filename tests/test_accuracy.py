@@ -26,6 +26,7 @@ OPS = [
     ("sin", lambda n: n.sin(), (-1e5, 1e5)),
     ("cos", lambda n: n.cos(), (-1e5, 1e5)),
     ("atan", lambda n: n.atan(), (-1e300, 1e300)),
+    ("erf", lambda n: n.erf(), (-30.0, 30.0)),
     ("tanh", lambda n: n.tanh(), (-1e300, 1e300)),
     ("sigmoid", lambda n: n.sigmoid(), (-1e300, 1e300)),
     ("silu", lambda n: n.silu(), (-745.0, 1e300)),

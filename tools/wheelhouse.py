@@ -165,7 +165,7 @@ def make_wheel(version, python, out, pytest_args=()):
             _make_wheel(res, tmp, out, list(pytest_args))
         except Failed as exc:
             res.error = exc.step
-            print(f"[{version}] {exc.step} FAILED:\n" + "\n".join(exc.output.splitlines()[-40:]))
+            print(f"[{version}] {exc.step} FAILED:\n{exc.output}", flush=True)
     res.seconds = time.monotonic() - start
     return res
 

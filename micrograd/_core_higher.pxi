@@ -1,0 +1,391 @@
+# Included by _core.pyx; the twin of micrograd/_higher_py.py.
+# =============================================================================
+# Gradients as graphs: backward(create_graph=True), and the functional
+# transforms' grad of grad, hessian and hvp.  The reverse sweep builds each
+# node's gradient as a Number from ordinary ops, the local derivative of each
+# op of the table written as ops in torch's formulas; the reference builds the
+# same ops in the same order, so the two give the same bits.  Nodes here never
+# raise: where an op of a derivative would raise on floats, it is a leaf with
+# the IEEE value (see _higher_py.py for the rules' reasons).
+# =============================================================================
+from libc.math cimport log as _c_log, NAN as _C_NAN
+
+cdef extern from "mg_graph.h":
+    enum:
+        _H_EXP "MG_EXP"
+        _H_LOG "MG_LOG"
+        _H_SQRT "MG_SQRT"
+        _H_SIN "MG_SIN"
+        _H_COS "MG_COS"
+        _H_ATAN "MG_ATAN"
+        _H_TANH "MG_TANH"
+        _H_SIGMOID "MG_SIGMOID"
+        _H_RELU "MG_RELU"
+        _H_SILU "MG_SILU"
+        _H_EXPM1 "MG_EXPM1"
+        _H_LOG1P "MG_LOG1P"
+        _H_ERF "MG_ERF"
+
+cdef double _SQRT_HALF = 0.7071067811865476
+cdef double _INV_SQRT_2PI = 0.3989422804014327
+cdef double _SQRT_2_OVER_PI = 0.7978845608028654
+cdef double _GELU_KAPPA = 0.044715
+cdef double _TWO_OVER_SQRT_PI = 1.1283791670955126
+
+
+cdef Number _ib(int op, Number a, Number b):
+    """a <op> b; a leaf with the IEEE value where floats raise."""
+    cdef double v
+    if mg_eval_binary(op, a.node.value, b.node.value, &v) != MG_OK:
+        return _fresh(v)
+    cdef Number out = _fresh_gc(v) if _either_tracked(a, b) else _fresh(v)
+    Py_INCREF(a)
+    Py_INCREF(b)
+    mg_node_binary(&out.node, op, v, &a.node, &b.node)
+    return out
+
+
+cdef Number _ik(int op, Number x, double c):
+    cdef double v
+    if mg_eval_binary(op, x.node.value, c, &v) != MG_OK:
+        return _fresh(v)
+    cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
+    Py_INCREF(x)
+    mg_node_const(&out.node, op, v, &x.node, c)
+    return out
+
+
+cdef Number _iu(int op, Number x):
+    cdef double v
+    if mg_eval_unary(op, x.node.value, &v) != MG_OK:
+        return _fresh(v)
+    cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
+    Py_INCREF(x)
+    mg_node_unary(&out.node, op, v, &x.node)
+    return out
+
+
+cdef inline double _sgn(double x) noexcept:
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
+
+
+cdef object _unary_rule(int op, Number g, Number x, Number y):
+    """g times d op(x)/dx, as ops (None: no contribution)."""
+    cdef Number cdf, pdf, x2, inner, t, left, slope, right, s
+    if op == MG_NEG:
+        return _iu(MG_NEG, g)
+    if op == MG_ABS:
+        return _ik(MG_MUL_C, g, _sgn(x.node.value))
+    if op == _H_EXP:
+        return _ib(MG_MUL, g, y)
+    if op == _H_EXPM1:
+        return _ib(MG_MUL, g, _ik(MG_ADD_C, y, 1.0))
+    if op == _H_LOG:
+        return _ib(MG_DIV, g, x)
+    if op == _H_LOG1P:
+        return _ib(MG_DIV, g, _ik(MG_ADD_C, x, 1.0))
+    if op == _H_SQRT:
+        return _ib(MG_DIV, g, _ik(MG_MUL_C, y, 2.0))
+    if op == _H_SIN:
+        return _ib(MG_MUL, g, _iu(_H_COS, x))
+    if op == _H_COS:
+        return _ib(MG_MUL, g, _iu(MG_NEG, _iu(_H_SIN, x)))
+    if op == _H_ATAN:
+        return _ib(MG_DIV, g, _ik(MG_ADD_C, _ib(MG_MUL, x, x), 1.0))
+    if op == _H_TANH:
+        return _ib(MG_MUL, g, _ik(MG_RSUB_C, _ib(MG_MUL, y, y), 1.0))
+    if op == _H_SIGMOID:
+        return _ib(MG_MUL, g, _ib(MG_MUL, _ik(MG_RSUB_C, y, 1.0), y))
+    if op == _H_RELU:
+        return g if y.node.value > 0.0 else None
+    if op == MG_GELU:
+        cdf = _ik(MG_MUL_C, _ik(MG_ADD_C, _iu(_H_ERF, _ik(MG_MUL_C, x, _SQRT_HALF)), 1.0), 0.5)
+        pdf = _ik(MG_MUL_C, _iu(_H_EXP, _ik(MG_MUL_C, _ib(MG_MUL, x, x), -0.5)), _INV_SQRT_2PI)
+        return _ib(MG_MUL, g, _ib(MG_ADD, cdf, _ib(MG_MUL, x, pdf)))
+    if op == MG_GELU_TANH:
+        x2 = _ib(MG_MUL, x, x)
+        inner = _ik(MG_MUL_C, _ib(MG_ADD, x, _ik(MG_MUL_C, _ib(MG_MUL, x2, x), _GELU_KAPPA)),
+                    _SQRT_2_OVER_PI)
+        t = _iu(_H_TANH, inner)
+        left = _ik(MG_MUL_C, _ik(MG_ADD_C, t, 1.0), 0.5)
+        slope = _ik(MG_MUL_C, _ik(MG_ADD_C, _ik(MG_MUL_C, x2, 3.0 * _GELU_KAPPA), 1.0),
+                    _SQRT_2_OVER_PI)
+        right = _ib(MG_MUL, _ib(MG_MUL, _ik(MG_MUL_C, x, 0.5),
+                                _ik(MG_RSUB_C, _ib(MG_MUL, t, t), 1.0)), slope)
+        return _ib(MG_MUL, g, _ib(MG_ADD, left, right))
+    if op == _H_SILU:
+        s = _iu(_H_SIGMOID, x)
+        return _ib(MG_MUL, g, _ib(MG_MUL, s, _ik(MG_ADD_C, _ib(MG_MUL, x, _ik(MG_RSUB_C, s, 1.0)),
+                                                 1.0)))
+    if op == _H_ERF:
+        return _ib(MG_MUL, g, _ik(MG_MUL_C, _iu(_H_EXP, _iu(MG_NEG, _ib(MG_MUL, x, x))),
+                                  _TWO_OVER_SQRT_PI))
+    raise AssertionError(f"no derivative rule for {_NAMES[op]}")
+
+
+cdef object _const_rule(int op, Number g, Number x, Number y, double c):
+    """g times d op(x, c)/dx, for the ops with a constant operand."""
+    cdef double xv = x.node.value
+    cdef bint lost
+    if op == MG_ADD_C or op == MG_SUB_C:
+        return g
+    if op == MG_RSUB_C:
+        return _iu(MG_NEG, g)
+    if op == MG_MUL_C:
+        return _ik(MG_MUL_C, g, c)
+    if op == MG_DIV_C:
+        return _ik(MG_DIV_C, g, c)
+    if op == MG_RDIV_C:
+        return _ib(MG_DIV, _ik(MG_MUL_C, g, -c), _ib(MG_MUL, x, x))
+    if op == MG_POW_C:
+        if c == 0.0:
+            return None
+        return _ik(MG_MUL_C, _ib(MG_MUL, g, _ik(MG_POW_C, x, c - 1.0)), c)
+    if op == MG_RPOW_C:
+        if c == 0.0 and xv >= 0.0:
+            return None
+        return _ik(MG_MUL_C, _ib(MG_MUL, g, y), _c_log(c) if c > 0.0 else _C_NAN)
+    if op == MG_MAXIMUM_C or op == MG_MINIMUM_C:
+        lost = xv < c if op == MG_MAXIMUM_C else xv > c
+        if lost:
+            return None
+        return _ik(MG_MUL_C, g, 0.5) if xv == c else g
+    if op == MG_SOFTPLUS:
+        return g if xv > c else _ib(MG_MUL, g, _iu(_H_SIGMOID, x))
+    if op == MG_LEAKY_RELU:
+        return g if xv > 0.0 else _ik(MG_MUL_C, g, c)
+    if op == MG_ELU:
+        return g if xv > 0.0 else _ib(MG_MUL, g, _ik(MG_MUL_C, _iu(_H_EXP, x), c))
+    raise AssertionError(f"no derivative rule for {_NAMES[op]}")
+
+
+cdef tuple _binary_rule(int op, Number g, Number a, Number b, Number y):
+    """(g d/da, g d/db) of a <op> b."""
+    cdef double av = a.node.value, bv = b.node.value
+    cdef bint lost_a, lost_b
+    if op == MG_ADD:
+        return g, g
+    if op == MG_SUB:
+        return g, _iu(MG_NEG, g)
+    if op == MG_MUL:
+        return _ib(MG_MUL, g, b), _ib(MG_MUL, g, a)
+    if op == MG_DIV:
+        return (_ib(MG_DIV, g, b),
+                _iu(MG_NEG, _ib(MG_DIV, _ib(MG_MUL, g, a), _ib(MG_MUL, b, b))))
+    if op == MG_POW:
+        da = None if bv == 0.0 else _ib(MG_MUL, _ib(MG_MUL, g, b),
+                                        _ib(MG_POW, a, _ik(MG_SUB_C, b, 1.0)))
+        if av == 0.0 and bv >= 0.0:
+            db = None
+        elif av > 0.0:
+            db = _ib(MG_MUL, _ib(MG_MUL, g, y), _iu(_H_LOG, a))
+        else:
+            db = _ik(MG_MUL_C, _ib(MG_MUL, g, y), _C_NAN)
+        return da, db
+    if op == MG_MAXIMUM or op == MG_MINIMUM:
+        if op == MG_MAXIMUM:
+            lost_a, lost_b = av < bv, bv < av
+        else:
+            lost_a, lost_b = av > bv, bv > av
+        share = _ik(MG_MUL_C, g, 0.5) if av == bv else g
+        return (None if lost_a else share), (None if lost_b else share)
+    raise AssertionError(f"no derivative rule for {_NAMES[op]}")
+
+
+cdef list _contributions(Number node, Number g):
+    """(operand, its contribution) for each operand the node passes a gradient to."""
+    cdef int op = node.node.op, kind = mg_op_kind(op)
+    cdef mg_node *k0
+    cdef mg_node **kids
+    cdef double *consts
+    cdef uint32_t i, half, n
+    cdef Number x
+    if kind == MG_KIND_UNARY:
+        x = <Number>_owner(mg_node_kid(&node.node, 0))
+        d = _unary_rule(op, g, x, node)
+        return [] if d is None else [(x, d)]
+    if kind == MG_KIND_CONST or kind == MG_KIND_PARAM:
+        x = <Number>_owner(mg_node_kid(&node.node, 0))
+        d = _const_rule(op, g, x, node, node.node.c)
+        return [] if d is None else [(x, d)]
+    if kind == MG_KIND_RANGE:
+        x = <Number>_owner(mg_node_kid(&node.node, 0))
+        if node.node.c <= x.node.value <= mg_node_hi(&node.node):
+            return [(x, g)]
+        return []
+    if kind == MG_KIND_BINARY:
+        a = <Number>_owner(mg_node_kid(&node.node, 0))
+        b = <Number>_owner(mg_node_kid(&node.node, 1))
+        da, db = _binary_rule(op, g, a, b, node)
+        return [(k, d) for k, d in ((a, da), (b, db)) if d is not None]
+    if kind == MG_KIND_STOP:
+        return []
+    kids = mg_block_kids(&node.node)
+    consts = mg_block_consts(&node.node)
+    n = node.node.n
+    out = []
+    if op == MG_SUM:
+        for i in range(n):
+            if kids[i] != NULL:
+                out.append((<Number>_owner(kids[i]), g))
+    elif op == MG_DOT:
+        half = n // 2
+        for i in range(n):
+            if kids[i] == NULL:
+                continue
+            j = i + half if i < half else i - half
+            if kids[j] == NULL:
+                out.append((<Number>_owner(kids[i]), _ik(MG_MUL_C, g, consts[j])))
+            else:
+                out.append((<Number>_owner(kids[i]), _ib(MG_MUL, g, <Number>_owner(kids[j]))))
+    else:                                   # where: the picked operand only
+        cond = consts[0] if kids[0] == NULL else kids[0].value
+        i = 1 if cond > 0.0 else 2
+        if kids[i] != NULL:
+            out.append((<Number>_owner(kids[i]), g))
+    return out
+
+
+def gradient_graphs(Number root, seed=1.0):
+    """{id(node): (node, its gradient as a Number)} for every node the sweep
+    from root reaches, in the order the sweep reaches them."""
+    cdef mg_order order
+    cdef size_t i
+    cdef int was = mg_grad_enabled()
+    cdef Number node
+    grads = {id(root): (root, _fresh(_real(seed)))}
+    if root.node.op == MG_LEAF:
+        return grads
+    if mg_topo_sort(&root.node, &order, _check_signals, NULL) == -1:
+        raise MemoryError("micrograd: out of memory in backward")
+    mg_set_grad_enabled(1)
+    try:
+        for i in range(order.len, 0, -1):
+            node = <Number>_owner(order.nodes[i - 1])
+            entry = grads.get(id(node))
+            if entry is None:                # the branch where() did not take
+                continue
+            for kid, d in _contributions(node, <Number>entry[1]):
+                have = grads.get(id(kid))
+                grads[id(kid)] = (kid, d if have is None else _ib(MG_ADD, <Number>have[1], d))
+    finally:
+        mg_set_grad_enabled(was)
+        mg_order_free(&order)
+    return grads
+
+
+# =============================================================================
+# The watched sweep: backward with hooks called and, in anomaly mode, each step
+# checked (the twin of _number_py._watched_backward).  The plain sweep,
+# mg_backward, is untouched: this one runs only while a hook is registered or
+# anomaly mode is on.
+# =============================================================================
+cdef list _operand_values(Number node):
+    """Twin of _number_py.operand_values: (x, c), (x, lo, hi), (a, b), slots."""
+    cdef int kind = mg_op_kind(node.node.op)
+    cdef uint32_t i
+    cdef mg_node *k
+    cdef mg_node **kids
+    cdef double *consts
+    if kind == MG_KIND_CONST or kind == MG_KIND_PARAM:
+        return [mg_node_kid(&node.node, 0).value, node.node.c]
+    if kind == MG_KIND_RANGE:
+        return [mg_node_kid(&node.node, 0).value, node.node.c, mg_node_hi(&node.node)]
+    if node.node.flags & MG_FLAG_BLOCK:
+        kids, consts = mg_block_kids(&node.node), mg_block_consts(&node.node)
+        return [consts[i] if kids[i] == NULL else kids[i].value for i in range(node.node.n)]
+    return [mg_node_kid(&node.node, i).value for i in range(node.node.n)]
+
+
+cdef list _kid_numbers(Number node):
+    cdef uint32_t i
+    cdef mg_node *k
+    out = []
+    for i in range(node.node.n):
+        k = mg_node_kid(&node.node, i)
+        if k != NULL:
+            out.append(<Number>_owner(k))
+    return out
+
+
+cdef object _hooks_of(Number n):
+    rec = _record_of(n)
+    return None if rec is None else rec[1]
+
+
+cdef double _run_hooks(object hooks, double g) except? -1.0:
+    for fn in list(hooks):
+        out = fn(g)
+        if out is not None:
+            g = _real(out)
+    return g
+
+
+cdef void _checked_propagate(Number node, bint tracked) except *:
+    kids = _kid_numbers(node)
+    was = [(<Number>k).node.gradient != (<Number>k).node.gradient for k in kids]
+    if tracked:
+        mg_propagate_tracked(&node.node)
+    else:
+        mg_propagate(&node.node)
+    for i, (k, nan_before) in enumerate(zip(kids, was)):
+        if (<Number>k).node.gradient != (<Number>k).node.gradient and not nan_before:
+            operands = _operand_values(node)
+            if _finite(node.node.gradient, node.node.value, *operands):
+                rec = _record_of(node)
+                raise _backward_error(_NAMES[node.node.op], i, node.node.gradient, operands,
+                                      None if rec is None else rec[0])
+
+
+cdef void _watched_backward(Number root, double seed) except *:
+    cdef mg_order order
+    cdef size_t i
+    cdef mg_node *m
+    cdef Number node
+    cdef bint tracked, anomaly = mg_anomaly_enabled()
+    order.nodes, order.len, order.cap, order.prunes = NULL, 0, 0, 0
+    if root.node.op != MG_LEAF:
+        if mg_topo_collect(&root.node, &order, 1, _check_signals, NULL) == -1:
+            raise MemoryError("micrograd: out of memory in backward")
+    leaves = {}
+    try:
+        for i in range(order.len):
+            for k in _kid_numbers(<Number>_owner(order.nodes[i])):
+                if (<Number>k).node.op == MG_LEAF and _hooks_of(<Number>k):
+                    leaves[id(k)] = k
+        if root.node.op == MG_LEAF and _hooks_of(root):
+            leaves[id(root)] = root
+        saved = [(k, (<Number>k).node.gradient) for k in leaves.values()]
+        for k in leaves.values():
+            (<Number>k).node.gradient = 0.0
+        try:
+            if root.node.op == MG_LEAF:
+                root.node.gradient += seed
+            else:
+                tracked = order.prunes
+                root.node.gradient = seed
+                root.node.flags |= MG_FLAG_REACHED
+                for i in range(order.len, 0, -1):
+                    m = order.nodes[i - 1]
+                    if (i - 1) % MG_CHECK_EVERY == 0 and _check_signals(NULL) != 0:
+                        raise KeyboardInterrupt()
+                    if tracked and not (m.flags & MG_FLAG_REACHED):
+                        continue
+                    node = <Number>_owner(m)
+                    hooks = _hooks_of(node)
+                    if hooks:
+                        node.node.gradient = _run_hooks(hooks, node.node.gradient)
+                    if anomaly:
+                        _checked_propagate(node, tracked)
+                    elif tracked:
+                        mg_propagate_tracked(m)
+                    else:
+                        mg_propagate(m)
+        finally:
+            for k, before in saved:
+                (<Number>k).node.gradient = before + _run_hooks(_hooks_of(<Number>k),
+                                                                (<Number>k).node.gradient)
+    finally:
+        for i in range(order.len):
+            order.nodes[i].flags &= ~(MG_FLAG_MARK | MG_FLAG_REACHED)
+        mg_order_free(&order)
