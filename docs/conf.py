@@ -36,7 +36,7 @@ napoleon_numpy_docstring = False
 # private ones and `Real` (Union[Number, float, int]) in activations and losses.
 nitpick_ignore_regex = [
     ("py:class", r"(numpy|np|torch|graphviz|collections\.abc|types|random)\..*"),
-    ("py:class", r"_[A-Za-z]+|Real"), ("py:class", r"(ndarray|Tensor|Module)"),
+    ("py:class", r"_[A-Za-z]+|Real"), ("py:class", r"(ndarray|Tensor|Module|Handle)"),
     ("py:class", r"micrograd\._.*")]
 
 

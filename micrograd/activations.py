@@ -1,24 +1,24 @@
 """Activation functions over Numbers, with PyTorch's parameters and formulas.
 
 Each takes a Number (or a real, made a leaf of the active backend) and gives a
-Number; relu, sigmoid, silu and tanh are micrograd.functions' (plain unary ops).  The scalar ones are primitive ops of both backends (one node each,
-bit-identical across backends); softmax and log_softmax work over lists.
+Number; relu, sigmoid, silu and tanh are micrograd.functions' (plain unary ops).  The scalar ones are primitive
+ops of both backends (one node each, bit-identical across backends); softmax and log_softmax work over lists.
 Every formula is written so that no step overflows anywhere on the real line:
 
-==========  ==============================================================
-relu        x < 0 ? 0 : x                      (relu(nan) = nan, as torch)
-leaky_relu  x > 0 ? x : negative_slope * x     (negative_slope = 0.01)
-elu         x > 0 ? x : alpha * expm1(x)       (alpha = 1.0)
-gelu        x/2 * (1 + erf(x / sqrt 2)); approximate='tanh':
-            x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
-silu        x * sigmoid(x)
-sigmoid     x >= 0 ? 1 / (1 + e^-x) : e^x / (1 + e^x)
-tanh        tanh(x)
-softplus    log(1 + e^(beta x)) / beta, x where beta x > threshold
-            (beta = 1, threshold = 20); computed as max(z,0) + log1p(e^-|z|)
-softmax     e^(x_i - m) / sum_j e^(x_j - m),  m = max_j x_j (no gradient through m)
-log_softmax (x_i - m) - log(sum_j e^(x_j - m))
-==========  ==============================================================
+===========  ============================================================================
+relu         x < 0 ? 0 : x                      (relu(nan) = nan, as torch)
+leaky_relu   x > 0 ? x : negative_slope * x     (negative_slope = 0.01)
+elu          x > 0 ? x : alpha * expm1(x)       (alpha = 1.0)
+gelu         x/2 * (1 + erf(x / sqrt 2)); approximate='tanh':
+             x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+silu         x * sigmoid(x)
+sigmoid      x >= 0 ? 1 / (1 + e^-x) : e^x / (1 + e^x)
+tanh         tanh(x)
+softplus     log(1 + e^(beta x)) / beta, x where beta x > threshold
+             (beta = 1, threshold = 20); computed as max(z,0) + log1p(e^-abs(z))
+softmax      e^(x_i - m) / sum_j e^(x_j - m),  m = max_j x_j (no gradient through m)
+log_softmax  (x_i - m) - log(sum_j e^(x_j - m))
+===========  ============================================================================
 """
 from __future__ import annotations
 

@@ -144,7 +144,7 @@ def gradcheck(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6, atol: floa
     """Check backward against central finite differences at inputs.
 
     Returns True, or raises GradcheckError naming the worst input and both
-    figures, where |analytic - numeric| > atol + rtol * |numeric|.
+    figures, where ``abs(analytic - numeric) > atol + rtol * abs(numeric)``.
     """
     values = [float(x.value) if is_number(x) else float(x) for x in inputs]
     mod = module_of(inputs)

@@ -169,7 +169,7 @@ class Neuron(Module):
 
     @property
     def activation(self):
-        """The activation: a name such as 'tanh', a callable, or None for linear."""
+        """Its activation, by name (such as "tanh"), a callable, or None for linear."""
         return self._activation
 
     @activation.setter
