@@ -120,7 +120,8 @@ cdef object _unary_rule(int op, Number g, Number x, Number y):
     if op == _H_ERF:
         return _ib(MG_MUL, g, _ik(MG_MUL_C, _iu(_H_EXP, _iu(MG_NEG, _ib(MG_MUL, x, x))),
                                   _TWO_OVER_SQRT_PI))
-    raise AssertionError(f"no derivative rule for {_NAMES[op]}")
+    raise NotImplementedError(f"{_NAMES[op]} has no rule for create_graph: its gradient "
+                              f"cannot be differentiated again (see micrograd/_higher_py.py)")
 
 
 cdef object _const_rule(int op, Number g, Number x, Number y, double c):
@@ -156,7 +157,8 @@ cdef object _const_rule(int op, Number g, Number x, Number y, double c):
         return g if xv > 0.0 else _ik(MG_MUL_C, g, c)
     if op == MG_ELU:
         return g if xv > 0.0 else _ib(MG_MUL, g, _ik(MG_MUL_C, _iu(_H_EXP, x), c))
-    raise AssertionError(f"no derivative rule for {_NAMES[op]}")
+    raise NotImplementedError(f"{_NAMES[op]} has no rule for create_graph: its gradient "
+                              f"cannot be differentiated again (see micrograd/_higher_py.py)")
 
 
 cdef tuple _binary_rule(int op, Number g, Number a, Number b, Number y):
@@ -189,89 +191,178 @@ cdef tuple _binary_rule(int op, Number g, Number a, Number b, Number y):
             lost_a, lost_b = av > bv, bv > av
         share = _ik(MG_MUL_C, g, 0.5) if av == bv else g
         return (None if lost_a else share), (None if lost_b else share)
-    raise AssertionError(f"no derivative rule for {_NAMES[op]}")
+    raise NotImplementedError(f"{_NAMES[op]} has no rule for create_graph: its gradient "
+                              f"cannot be differentiated again (see micrograd/_higher_py.py)")
 
 
-cdef list _contributions(Number node, Number g):
-    """(operand, its contribution) for each operand the node passes a gradient to."""
+@cython.final
+cdef class _Sweep:
+    """The gradient graphs of one sweep, kept by position: each interior node's
+    is at its place in the topological order, each leaf's after them in the
+    order first reached.  While it runs, a node's float gradient field holds
+    its position (the gradients are saved first and put back after), so a
+    contribution finds its slot without a dict; the reference uses dicts,
+    which changes nothing in the ops built or their order."""
+    cdef mg_order order
+    cdef list grads                 # position -> gradient Number, or None
+    cdef double *saved              # the interior nodes' float gradients
+    cdef mg_node **leaves
+    cdef double *leaf_saved
+    cdef size_t nleaves, cap
+
+    def __cinit__(self):
+        self.order.nodes = NULL
+        self.order.len = 0
+
+    cdef void start(self, Number root) except *:
+        cdef size_t i
+        if mg_topo_sort(&root.node, &self.order, _check_signals, NULL) == -1:
+            raise MemoryError("micrograd: out of memory in backward")
+        self.saved = <double *>malloc((self.order.len + 1) * sizeof(double))
+        if self.saved == NULL:
+            raise MemoryError("micrograd: out of memory in backward")
+        for i in range(self.order.len):
+            self.saved[i] = self.order.nodes[i].gradient
+            self.order.nodes[i].gradient = <double>i
+        self.grads = [None] * <Py_ssize_t>self.order.len
+
+    cdef Py_ssize_t slot(self, mg_node *kid) except -1:
+        cdef void *grown
+        if kid.op != MG_LEAF or kid.flags & MG_FLAG_MARK:
+            return <Py_ssize_t>kid.gradient
+        if self.nleaves == self.cap:
+            self.cap = self.cap * 2 if self.cap else 64
+            grown = realloc(self.leaves, self.cap * sizeof(mg_node *))
+            if grown == NULL:
+                raise MemoryError("micrograd: out of memory in backward")
+            self.leaves = <mg_node **>grown
+            grown = realloc(self.leaf_saved, self.cap * sizeof(double))
+            if grown == NULL:
+                raise MemoryError("micrograd: out of memory in backward")
+            self.leaf_saved = <double *>grown
+        self.leaves[self.nleaves] = kid
+        self.leaf_saved[self.nleaves] = kid.gradient
+        kid.flags |= MG_FLAG_MARK
+        kid.gradient = <double>(self.order.len + self.nleaves)
+        self.nleaves += 1
+        self.grads.append(None)
+        return <Py_ssize_t>kid.gradient
+
+    cdef void add(self, mg_node *kid, object d) except *:
+        """kid's gradient graph += d (the first contribution is kept as it is)."""
+        if d is None:
+            return
+        cdef Py_ssize_t at = self.slot(kid)
+        have = self.grads[at]
+        self.grads[at] = d if have is None else _ib(MG_ADD, <Number>have, <Number>d)
+
+    cdef void finish(self) noexcept:
+        """Every float gradient and mark back as they were."""
+        cdef size_t i
+        if self.saved != NULL:
+            for i in range(self.order.len):
+                self.order.nodes[i].gradient = self.saved[i]
+        for i in range(self.nleaves):
+            self.leaves[i].gradient = self.leaf_saved[i]
+            self.leaves[i].flags &= ~MG_FLAG_MARK
+        free(self.saved)
+        free(self.leaves)
+        free(self.leaf_saved)
+        self.saved = self.leaf_saved = NULL
+        self.leaves = NULL
+        self.nleaves = self.cap = 0
+
+    def __dealloc__(self):
+        self.finish()
+        mg_order_free(&self.order)
+
+
+cdef void _spread(Number node, Number g, _Sweep sw) except *:
+    """Each operand's contribution from node, in operand order."""
     cdef int op = node.node.op, kind = mg_op_kind(op)
     cdef mg_node *k0
+    cdef mg_node *k1
     cdef mg_node **kids
     cdef double *consts
-    cdef uint32_t i, half, n
-    cdef Number x
+    cdef uint32_t i, j, half, n
+    cdef double cond
+    cdef tuple both
     if kind == MG_KIND_UNARY:
-        x = <Number>_owner(mg_node_kid(&node.node, 0))
-        d = _unary_rule(op, g, x, node)
-        return [] if d is None else [(x, d)]
-    if kind == MG_KIND_CONST or kind == MG_KIND_PARAM:
-        x = <Number>_owner(mg_node_kid(&node.node, 0))
-        d = _const_rule(op, g, x, node, node.node.c)
-        return [] if d is None else [(x, d)]
-    if kind == MG_KIND_RANGE:
-        x = <Number>_owner(mg_node_kid(&node.node, 0))
-        if node.node.c <= x.node.value <= mg_node_hi(&node.node):
-            return [(x, g)]
-        return []
-    if kind == MG_KIND_BINARY:
-        a = <Number>_owner(mg_node_kid(&node.node, 0))
-        b = <Number>_owner(mg_node_kid(&node.node, 1))
-        da, db = _binary_rule(op, g, a, b, node)
-        return [(k, d) for k, d in ((a, da), (b, db)) if d is not None]
-    if kind == MG_KIND_STOP:
-        return []
-    kids = mg_block_kids(&node.node)
-    consts = mg_block_consts(&node.node)
-    n = node.node.n
-    out = []
-    if op == MG_SUM:
-        for i in range(n):
+        k0 = mg_node_kid(&node.node, 0)
+        sw.add(k0, _unary_rule(op, g, <Number>_owner(k0), node))
+    elif kind == MG_KIND_CONST or kind == MG_KIND_PARAM:
+        k0 = mg_node_kid(&node.node, 0)
+        sw.add(k0, _const_rule(op, g, <Number>_owner(k0), node, node.node.c))
+    elif kind == MG_KIND_RANGE:
+        k0 = mg_node_kid(&node.node, 0)
+        if node.node.c <= k0.value <= mg_node_hi(&node.node):
+            sw.add(k0, g)
+    elif kind == MG_KIND_BINARY:
+        k0 = mg_node_kid(&node.node, 0)
+        k1 = mg_node_kid(&node.node, 1)
+        both = _binary_rule(op, g, <Number>_owner(k0), <Number>_owner(k1), node)
+        sw.add(k0, both[0])
+        sw.add(k1, both[1])
+    elif kind != MG_KIND_STOP:
+        kids = mg_block_kids(&node.node)
+        consts = mg_block_consts(&node.node)
+        n = node.node.n
+        if op == MG_SUM:
+            for i in range(n):
+                if kids[i] != NULL:
+                    sw.add(kids[i], g)
+        elif op == MG_DOT:
+            half = n // 2
+            for i in range(n):
+                if kids[i] == NULL:
+                    continue
+                j = i + half if i < half else i - half
+                if kids[j] == NULL:
+                    sw.add(kids[i], _ik(MG_MUL_C, g, consts[j]))
+                else:
+                    sw.add(kids[i], _ib(MG_MUL, g, <Number>_owner(kids[j])))
+        else:                               # where: the picked operand only
+            cond = consts[0] if kids[0] == NULL else kids[0].value
+            i = 1 if cond > 0.0 else 2
             if kids[i] != NULL:
-                out.append((<Number>_owner(kids[i]), g))
-    elif op == MG_DOT:
-        half = n // 2
-        for i in range(n):
-            if kids[i] == NULL:
-                continue
-            j = i + half if i < half else i - half
-            if kids[j] == NULL:
-                out.append((<Number>_owner(kids[i]), _ik(MG_MUL_C, g, consts[j])))
-            else:
-                out.append((<Number>_owner(kids[i]), _ib(MG_MUL, g, <Number>_owner(kids[j]))))
-    else:                                   # where: the picked operand only
-        cond = consts[0] if kids[0] == NULL else kids[0].value
-        i = 1 if cond > 0.0 else 2
-        if kids[i] != NULL:
-            out.append((<Number>_owner(kids[i]), g))
-    return out
+                sw.add(kids[i], g)
 
 
-def gradient_graphs(Number root, seed=1.0):
-    """{id(node): (node, its gradient as a Number)} for every node the sweep
-    from root reaches, in the order the sweep reaches them."""
-    cdef mg_order order
+cdef dict _sweep(Number root, double seed, bint leaves_only):
+    """{id(node): its gradient as a Number} for each node the sweep reaches;
+    with leaves_only, the leaves alone."""
     cdef size_t i
     cdef int was = mg_grad_enabled()
     cdef Number node
-    grads = {id(root): (root, _fresh(_real(seed)))}
+    cdef _Sweep sw
     if root.node.op == MG_LEAF:
-        return grads
-    if mg_topo_sort(&root.node, &order, _check_signals, NULL) == -1:
-        raise MemoryError("micrograd: out of memory in backward")
+        return {id(root): _fresh(seed)}
+    cdef dict out = {}
+    sw = _Sweep()
     mg_set_grad_enabled(1)
     try:
-        for i in range(order.len, 0, -1):
-            node = <Number>_owner(order.nodes[i - 1])
-            entry = grads.get(id(node))
-            if entry is None:                # the branch where() did not take
-                continue
-            for kid, d in _contributions(node, <Number>entry[1]):
-                have = grads.get(id(kid))
-                grads[id(kid)] = (kid, d if have is None else _ib(MG_ADD, <Number>have[1], d))
+        sw.start(root)
+        sw.grads[sw.order.len - 1] = _fresh(seed)
+        for i in range(sw.order.len, 0, -1):
+            g = sw.grads[i - 1]
+            if g is not None:               # None: the branch where() did not take
+                _spread(<Number>_owner(sw.order.nodes[i - 1]), <Number>g, sw)
+        if not leaves_only:
+            for i in range(sw.order.len, 0, -1):
+                if sw.grads[i - 1] is not None:
+                    out[<Py_ssize_t>_owner(sw.order.nodes[i - 1])] = sw.grads[i - 1]
+        for i in range(sw.nleaves):
+            out[<Py_ssize_t>_owner(sw.leaves[i])] = sw.grads[sw.order.len + i]
     finally:
         mg_set_grad_enabled(was)
-        mg_order_free(&order)
-    return grads
+        sw.finish()
+    return out
+
+
+def gradient_graphs(Number root, seed=1.0, leaves_only=False):
+    """{id(node): its gradient as a Number} for every node the sweep from root
+    reaches (root included), or for the leaves it reaches alone."""
+    return _sweep(root, _real(seed), bool(leaves_only))
 
 
 # =============================================================================

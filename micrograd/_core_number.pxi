@@ -385,7 +385,7 @@ cdef class Number:
 
     @property
     def op(self):
-        """The name of the op that made this node ('leaf' for an input)."""
+        """The name of the op that made this node ('' for a leaf, as in 0.1.0)."""
         return _NAMES[self.node.op]
 
     @op.setter
@@ -572,9 +572,11 @@ cdef class Number:
         elif mg_backward(&self.node, seed, _check_signals, NULL) == -1:
             raise MemoryError("micrograd: out of memory in backward")
         if create_graph:
-            for node, g in gradient_graphs(self, seed).values():
-                if (<Number>node).node.op == MG_LEAF:
-                    _record(<Number>node)[2] = g
+            # the keys are addresses of Numbers this graph holds alive
+            for key, g in _sweep(self, seed, True).items():
+                node = <Number><PyObject *><Py_ssize_t>key
+                if node.node.op == MG_LEAF:
+                    _record(node)[2] = g
 
     @property
     def grad_node(self):

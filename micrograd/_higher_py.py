@@ -20,7 +20,8 @@ import math
 from . import _ops_py as ops
 from . import _optable as T
 from ._gradmode_py import enable_grad
-from ._number_py import _GRAPHS, LEAF, Number, topo_sort
+from ._convert import to_float
+from ._number_py import _GRAPHS, BACKEND, LEAF, Number, topo_sort
 
 __all__ = ["gradient_graphs"]
 
@@ -116,7 +117,8 @@ def _unary(op, g, x, y):
     if op == T.ERF:
         return _b(T.MUL, g, _k(T.MUL_C, _u(T.EXP, _u(T.NEG, _b(T.MUL, x, x))),
                                1.1283791670955126))          # 2/sqrt(pi)
-    raise AssertionError(f"no derivative rule for {T.NAMES[op]}")
+    raise NotImplementedError(f"{T.NAMES[op]} has no rule for create_graph: its gradient "
+                              f"cannot be differentiated again (see micrograd/_higher_py.py)")
 
 
 def _const(op, g, x, y, c):
@@ -147,7 +149,8 @@ def _const(op, g, x, y, c):
         return g if x._value > 0.0 else _k(T.MUL_C, g, c)
     if op == T.ELU:                          # alpha c: g c exp(x) where x <= 0
         return g if x._value > 0.0 else _b(T.MUL, g, _k(T.MUL_C, _u(T.EXP, x), c))
-    raise AssertionError(f"no derivative rule for {T.NAMES[op]}")
+    raise NotImplementedError(f"{T.NAMES[op]} has no rule for create_graph: its gradient "
+                              f"cannot be differentiated again (see micrograd/_higher_py.py)")
 
 
 def _binary(op, g, a, b, y):
@@ -175,56 +178,73 @@ def _binary(op, g, a, b, y):
         lost_a, lost_b = (av < bv, bv < av) if op == T.MAXIMUM else (av > bv, bv > av)
         share = _k(T.MUL_C, g, 0.5) if av == bv else g
         return (None if lost_a else share), (None if lost_b else share)
-    raise AssertionError(f"no derivative rule for {T.NAMES[op]}")
+    raise NotImplementedError(f"{T.NAMES[op]} has no rule for create_graph: its gradient "
+                              f"cannot be differentiated again (see micrograd/_higher_py.py)")
 
 
-def _contributions(node, g):
-    """(operand, its contribution) for each operand the node passes a gradient to."""
+def _acc(gs, nodes, kid, d):
+    """kid's gradient graph += d (the first contribution is kept as it is)."""
+    if d is None:
+        return
+    have = gs.get(id(kid))
+    gs[id(kid)] = d if have is None else _b(T.ADD, have, d)
+    nodes[id(kid)] = kid
+
+
+def _spread(node, g, gs, nodes):
+    """Each operand's contribution from node, in operand order, into gs."""
     op, kids, kind = node._code, node._kids, _KINDS[node._code]
     if kind == "UNARY":
-        out = _unary(op, g, kids[0], node)
-        return [] if out is None else [(kids[0], out)]
-    if kind in ("CONST", "PARAM"):
-        out = _const(op, g, kids[0], node, node._c)
-        return [] if out is None else [(kids[0], out)]
-    if kind == "RANGE":                      # clamp: g inside [lo, hi], as torch's mask
-        xv = kids[0]._value
-        return [(kids[0], g)] if node._c <= xv <= kids[1] else []
-    if kind == "BINARY":
+        _acc(gs, nodes, kids[0], _unary(op, g, kids[0], node))
+    elif kind in ("CONST", "PARAM"):
+        _acc(gs, nodes, kids[0], _const(op, g, kids[0], node, node._c))
+    elif kind == "RANGE":                    # clamp: g inside [lo, hi], as torch's mask
+        if node._c <= kids[0]._value <= kids[1]:
+            _acc(gs, nodes, kids[0], g)
+    elif kind == "BINARY":
         da, db = _binary(op, g, kids[0], kids[1], node)
-        return [(k, d) for k, d in zip(kids, (da, db)) if d is not None]
-    if kind == "STOP":
-        return []
-    if op == T.SUM:
-        return [(k, g) for k in kids if type(k) is not float]
-    if op == T.DOT:
+        _acc(gs, nodes, kids[0], da)
+        _acc(gs, nodes, kids[1], db)
+    elif kind == "STOP":
+        pass
+    elif op == T.SUM:
+        for k in kids:
+            if type(k) is not float:
+                _acc(gs, nodes, k, g)
+    elif op == T.DOT:
         half = len(kids) // 2
-        out = []
         for i, k in enumerate(kids):
             if type(k) is not float:
                 partner = kids[i + half if i < half else i - half]
-                out.append((k, _k(T.MUL_C, g, partner) if type(partner) is float
-                            else _b(T.MUL, g, partner)))
-        return out
-    picked = kids[1] if ops.where_picks_a(_value(kids[0])) else kids[2]
-    return [] if type(picked) is float else [(picked, g)]
+                _acc(gs, nodes, k, _k(T.MUL_C, g, partner) if type(partner) is float
+                     else _b(T.MUL, g, partner))
+    else:                                    # where: the picked operand only
+        picked = kids[1] if ops.where_picks_a(_value(kids[0])) else kids[2]
+        if type(picked) is not float:
+            _acc(gs, nodes, picked, g)
 
 
-def gradient_graphs(root, seed=1.0):
-    """{id(node): (node, its gradient as a Number)} for every node the sweep
-    from root reaches, in the order the sweep reaches them."""
-    grads = {id(root): (root, Number(seed))}
+def sweep(root, seed):
+    """({id(node): its gradient as a Number}, {id(node): node}) for each node
+    the sweep reaches (the core keys by address and needs no second dict)."""
+    gs, nodes = {id(root): Number(seed)}, {id(root): root}
     if root._code == LEAF:
-        return grads
+        return gs, nodes
     with enable_grad():
         for node in reversed(topo_sort(root)):
-            entry = grads.get(id(node))
-            if entry is None:                # the branch where() did not take
-                continue
-            for kid, d in _contributions(node, entry[1]):
-                have = grads.get(id(kid))
-                grads[id(kid)] = (kid, d if have is None else _b(T.ADD, have[1], d))
-    return grads
+            g = gs.get(id(node))
+            if g is not None:                # None: the branch where() did not take
+                _spread(node, g, gs, nodes)
+    return gs, nodes
 
 
-_GRAPHS[0] = gradient_graphs        # for Number.backward(create_graph=True)
+def gradient_graphs(root, seed=1.0, leaves_only=False):
+    """{id(node): its gradient as a Number} for every node the sweep from root
+    reaches (root included), or for the leaves it reaches alone."""
+    gs, nodes = sweep(root, to_float(seed, BACKEND))
+    if leaves_only:
+        return {key: g for key, g in gs.items() if nodes[key]._code == LEAF}
+    return gs
+
+
+_GRAPHS[0] = sweep                  # for Number.backward(create_graph=True)

@@ -6,14 +6,11 @@ attributes are read, so both backends give the same HTML.
 
 A hook must never raise (Jupyter would print a traceback where the object
 should be): the HTML falls back to the escaped plain repr, the SVG to None.
-The picture of a small graph is drawn by graphviz's ``dot`` program when it
-and the graphviz package are installed.  The HTML carries that picture too,
+The picture of a small graph is drawn by viz.to_svg, in Python, so it needs
+neither graphviz nor its ``dot`` program.  The HTML carries that picture too,
 because Jupyter shows the HTML of an object that has both.
 """
 import html
-import importlib.util
-import shutil
-from functools import lru_cache
 
 from . import viz
 from ._steps import _show_operand, chain_state
@@ -60,25 +57,13 @@ def _count(root, limit):
     return len(seen)
 
 
-def _can_draw():
-    return importlib.util.find_spec("graphviz") is not None and shutil.which("dot") is not None
-
-
-@lru_cache(maxsize=32)
-def _render(source):
-    """SVG text of DOT source; cached, as Jupyter asks for the HTML and the SVG
-    of the same Number one after the other."""
-    import graphviz
-    return graphviz.Source(source).pipe(format="svg", encoding="utf-8")
-
-
 def number_svg(n):
-    """The picture of n's graph (viz.draw_dot), or None: for a graph of more
-    than SVG_MAX_NODES Numbers, without graphviz, or on any failure."""
+    """The picture of n's graph (viz.to_svg), or None: for a graph of more
+    than SVG_MAX_NODES Numbers, or on any failure."""
     try:
-        if _count(n, SVG_MAX_NODES) > SVG_MAX_NODES or not _can_draw():
+        if _count(n, SVG_MAX_NODES) > SVG_MAX_NODES:
             return None
-        return _render(viz.draw_dot(n).source)
+        return viz.to_svg(n, max_nodes=SVG_MAX_NODES)
     except Exception:
         return None
 

@@ -58,7 +58,7 @@ def _node(op, value, kids, c=0.0):
 # -- records: anomaly sites, hooks, gradient graphs (see micrograd/_anomaly.py) --------
 SITE, HOOKS, GRAPH = 0, 1, 2
 _hooks_live = [0]           # hooks registered and not removed: backward watches while > 0
-_GRAPHS = [None]            # gradient_graphs, set by micrograd._higher_py (it imports us)
+_GRAPHS = [None]            # _higher_py.sweep, set there (it imports us)
 
 
 def _record(n):
@@ -245,7 +245,7 @@ class Number:
         raise no_delete("Number", "grad")
 
     op = property(lambda self: T.NAMES[self._code], _read_only("op"), _read_only("op"),
-                  "The name of the op that made this node ('leaf' for an input).")
+                  "The name of the op that made this node ('' for a leaf, as in 0.1.0).")
     children = property(lambda self: tuple(k for k in self._kids if type(k) is not float),
                         _read_only("children"), _read_only("children"),
                         "The Numbers this node was made from, in operand order.")
@@ -427,7 +427,9 @@ class Number:
         seed = to_float(gradient, BACKEND)
         backward(self, seed)
         if create_graph:
-            for node, g in _GRAPHS[0](self, seed).values():
+            gs, nodes = _GRAPHS[0](self, seed)
+            for key, g in gs.items():
+                node = nodes[key]
                 if node._code == LEAF:
                     _record(node)[GRAPH] = g
 

@@ -88,8 +88,8 @@ def _checked_output(out):
 def _graphs_of(out, wrt, mod):
     """The gradient graphs of out with respect to each of wrt (a Number 0.0
     for one out does not depend on)."""
-    graphs = mod.gradient_graphs(out)
-    return tuple(graphs[id(x)][1] if id(x) in graphs else mod.Number(0.0) for x in wrt)
+    graphs = mod.gradient_graphs(out, leaves_only=all(x.op == "" for x in wrt))
+    return tuple(graphs[id(x)] if id(x) in graphs else mod.Number(0.0) for x in wrt)
 
 
 def _evaluate(f, args, argnums):

@@ -267,7 +267,8 @@ def test_create_graph_hooks_and_anomaly_leak_nothing(impl):
         with impl.detect_anomaly():
             (h * h).sin().backward()
     for step in (create_graph, nested, hooks_and_anomaly):
-        assert _grown(step) < 20_000, step.__name__
+        # a leak here is over 1 KB a step; a dict resizing once is under 100 KB
+        assert _grown(step) < 200_000, step.__name__
 
 
 def test_zero_grad_drops_the_gradient_graph(impl):

@@ -370,3 +370,32 @@ def test_top_level_names(impl):
                  "AnomalyError"):
         assert name in micrograd.__all__ and hasattr(micrograd, name)
     assert micrograd.hessian is F.hessian
+
+
+def _unary_rows():
+    from micrograd import _optable as T
+    return [op.name for op in T.of_kind("UNARY")]
+
+
+@pytest.mark.parametrize("name", _unary_rows())
+def test_every_unary_row_differentiates_twice_the_same_on_both_backends(both, name):
+    """Any row of the table, a new one included: the second derivative has the
+    same bits on both backends, or both say the op has no rule (its first
+    derivative still works; CONTRIBUTING.md)."""
+    results = []
+    for impl in both:
+        got = []
+        for v in (0.3, 0.9, 1.7):
+            x = impl.Number(v)
+            y = getattr(x, name)()
+            try:
+                y.backward(create_graph=True)
+                x.gradient = 0.0
+                x.grad_node.backward()
+                got.append(x.gradient)
+            except NotImplementedError as exc:
+                got.append(str(exc))
+        results.append(got)
+    assert len(results[0]) == 3
+    assert all(same_bits(a, b) if isinstance(a, float) else a == b
+               for a, b in zip(*results)), results

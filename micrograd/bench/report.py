@@ -132,6 +132,12 @@ _ROWS = {   # workload -> (label, key, format) rows of the table
     "memory": [("bytes/node", "bytes_per_node", ".1f")],
     "mlp": [("nn+optim ms/step", "nn_ms_per_step", ".2f"),
             ("Value+MLP ms/step", "compat_ms_per_step", ".2f")],
+    "higher": [("gradient ms", "grad_ms", ".2f"),
+               ("Hessian-vector ms", "hvp_ms", ".2f"),
+               ("  HVP / gradient", "hvp_over_grad", ".2f"),
+               ("create_graph / grad", "create_graph_over_grad", ".2f"),
+               ("anomaly mode / grad", "anomaly_over_grad", ".2f"),
+               ("F.hvp / F.grad", "functional_hvp_over_grad", ".2f")],
     "chain": [("operators ns/op", "operator_ns_per_op", ".1f"),
               ("Chain ns/step", "chain_ns_per_step", ".1f"),
               ("Chain / operators", "chain_over_operators", ".2f")],
@@ -217,6 +223,9 @@ def format_table(result):
     if "mlp" in res:
         lines.append(f"mlp:    MLP(2, [16, 16, 1]), 100 two-moons points, hinge + L2, SGD; "
                      f"median of {cfg['mlp_steps']} steps, fresh interpreter per run")
+    if "higher" in res:
+        lines.append(f"higher: sum of tanh(x_i x_i+1 + 0.5) sin(x_i) over {cfg['higher_n']:,} "
+                     f"inputs: gradient, Hessian-vector product, create_graph, anomaly mode")
     if "memory" in res:
         lines.append(f"memory: RSS growth of a fresh process building y = y * x, "
                      f"{cfg['mem_nodes']:,} nodes")

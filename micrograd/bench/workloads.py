@@ -14,12 +14,16 @@ import time
 
 from micrograd import _core_py
 
-WORKLOADS = ("ops", "deep", "memory", "chain", "mlp")
+from .higher import bench_higher
+
+WORKLOADS = ("ops", "deep", "memory", "chain", "mlp", "higher")
 SIZES = {
     False: dict(repeats=5, lanes=1000, steps=100, depth=10**6, mem_nodes=10**6,
-                chain_steps=200_000, mlp_steps=20, moons_steps=100),
+                chain_steps=200_000, mlp_steps=20, moons_steps=100, higher_n=2000,
+                higher_samples=11),
     True: dict(repeats=3, lanes=1000, steps=20, depth=10**5, mem_nodes=2 * 10**5,
-               chain_steps=30_000, mlp_steps=4, moons_steps=20),
+               chain_steps=30_000, mlp_steps=4, moons_steps=20, higher_n=300,
+               higher_samples=5),
 }
 now = time.perf_counter_ns
 # subprocesses import micrograd from where this process did (a source tree too)
@@ -257,4 +261,4 @@ def bench_mlp(m, cfg):
 
 
 BENCHES = {"ops": bench_ops, "deep": bench_deep, "memory": bench_memory, "chain": bench_chain,
-           "mlp": bench_mlp}
+           "mlp": bench_mlp, "higher": bench_higher}
