@@ -24,6 +24,9 @@ CHARTS = {
     "chain": ("Chain against operators", "ns per step", [
         ("operators", "operator_ns_per_op"), ("Chain", "chain_ns_per_step")]),
     "memory": ("Memory", "bytes per node", [("RSS growth", "bytes_per_node")]),
+    "higher": ("Second order, 2,000 inputs", "ms", [
+        ("gradient", "grad_ms"), ("Hessian-vector product", "hvp_ms"),
+        ("backward(create_graph=True)", "create_graph_ms")]),
 }
 SYSTEMS = [("core", "micrograd core"), ("python", "micrograd reference"),
            ("torch", "PyTorch (float64)")]
