@@ -228,8 +228,19 @@ cdef class _Sweep:
 
     cdef Py_ssize_t slot(self, mg_node *kid) except -1:
         cdef void *grown
+        cdef double at
         if kid.op != MG_LEAF or kid.flags & MG_FLAG_MARK:
-            return <Py_ssize_t>kid.gradient
+            # a position another thread's backward overwrote (it could only
+            # run if a finalizer let it in) must not index anything
+            at = kid.gradient
+            if at >= 0.0 and at < <double>self.order.len:
+                if self.order.nodes[<size_t>at] == kid:
+                    return <Py_ssize_t>at
+            elif at >= <double>self.order.len and at < <double>(self.order.len + self.nleaves):
+                if self.leaves[<size_t>at - self.order.len] == kid:
+                    return <Py_ssize_t>at
+            raise RuntimeError("a gradient graph's sweep found its graph changed under it: "
+                               "another thread ran backward on the same graph")
         if self.nleaves == self.cap:
             self.cap = self.cap * 2 if self.cap else 64
             grown = realloc(self.leaves, self.cap * sizeof(mg_node *))

@@ -78,6 +78,8 @@ def test_every_subpackage_is_packaged():
     with open(CONFIG, "rb") as f:
         listed = set(tomllib.load(f)["tool"]["setuptools"]["packages"])
     root = os.path.dirname(HERE)
+    if not os.path.isfile(os.path.join(root, "micrograd", "__init__.py")):
+        pytest.skip("needs the source tree (the tests run outside it, against a wheel)")
     found = {os.path.relpath(d, root).replace(os.sep, ".")
              for d, _, files in os.walk(os.path.join(root, "micrograd"))
              if "__init__.py" in files and "__pycache__" not in d}
