@@ -239,8 +239,8 @@ cdef class _Sweep:
             elif at >= <double>self.order.len and at < <double>(self.order.len + self.nleaves):
                 if self.leaves[<size_t>at - self.order.len] == kid:
                     return <Py_ssize_t>at
-            raise RuntimeError("a gradient graph's sweep found its graph changed under it: "
-                               "another thread ran backward on the same graph")
+            raise RuntimeError("backward ran on the same graph while its gradient graphs "
+                               "were being built (in another thread, or a finalizer)")
         if self.nleaves == self.cap:
             self.cap = self.cap * 2 if self.cap else 64
             grown = realloc(self.leaves, self.cap * sizeof(mg_node *))
