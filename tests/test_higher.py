@@ -11,6 +11,7 @@ differences of second derivatives.
 """
 import math
 import random
+import sys
 
 import pytest
 
@@ -437,11 +438,15 @@ def test_a_backward_run_by_a_finalizer_during_the_sweep_cannot_corrupt_it(impl):
             error = None
         except RuntimeError as exc:
             error = str(exc)
-        if impl is CORE:
+        if impl is CORE and sys.version_info < (3, 12):
+            # the collector runs at an allocation, inside the sweep
             assert error is not None and "backward ran on the same graph" in error
-        else:                                # dicts: nothing to overwrite
-            assert error is None and id(x) in graphs and id(y) in graphs
-        assert left[0] < 10**6               # the finalizers did run inside
+        else:
+            # the reference keeps dicts (nothing to overwrite); from 3.12 the
+            # collector runs only between bytecodes, never inside the core's sweep
+            assert error is None
+            assert close(graphs[id(x)].value, before[0], rel=1e-13)
+        assert left[0] < 10**6               # the finalizers did run
     finally:
         gc.set_threshold(*old)
         left[0] = 0
