@@ -12,11 +12,11 @@ import json
 import os
 import sys
 
-# workload -> (title, unit, [(system label, key path)], metric key)
+# workload -> (title, unit, [(metric label, key)]); the sizes are in the table
 CHARTS = {
-    "ops": ("Graph of 10^5 nodes, y = (y*a + b).tanh()", "ns per node", [
+    "ops": ("Many short lanes of y = (y*a + b).tanh()", "ns per node", [
         ("forward", "forward_ns_per_node"), ("backward", "backward_ns_per_node")]),
-    "deep": ("A 10^6-deep chain", "ns per node", [
+    "deep": ("A deep chain, y = y * 1.0000001 + 0.0", "ns per node", [
         ("forward", "forward_ns_per_node"), ("backward", "backward_ns_per_node"),
         ("free", "free_ns_per_node")]),
     "mlp": ("Classic MLP training step", "ms per step", [
@@ -24,7 +24,7 @@ CHARTS = {
     "chain": ("Chain against operators", "ns per step", [
         ("operators", "operator_ns_per_op"), ("Chain", "chain_ns_per_step")]),
     "memory": ("Memory", "bytes per node", [("RSS growth", "bytes_per_node")]),
-    "higher": ("Second order, 2,000 inputs", "ms", [
+    "higher": ("Gradient and second order", "ms", [
         ("gradient", "grad_ms"), ("Hessian-vector product", "hvp_ms"),
         ("backward(create_graph=True)", "create_graph_ms")]),
 }

@@ -67,7 +67,7 @@ cdef Number _make_binary(int op, Number a, Number b):
         _fail(op, (a.node.value, b.node.value))
     cdef Number out = _fresh_gc(v) if _either_tracked(a, b) else _fresh(v)
     if not mg_plain():
-        _unusual(op, v, (a.node.value, b.node.value), out, a, b)
+        _unusual(op, v, out, a, b, 2, a.node.value, b.node.value, 0.0)
         if not mg_grad_enabled():
             return out
     Py_INCREF(a)
@@ -82,7 +82,7 @@ cdef Number _make_const(int op, Number x, double c):
         _fail(op, (x.node.value, c))
     cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
     if not mg_plain():
-        _unusual(op, v, (x.node.value, c), out, x, None)
+        _unusual(op, v, out, x, None, 2, x.node.value, c, 0.0)
         if not mg_grad_enabled():
             return out
     Py_INCREF(x)
@@ -96,7 +96,7 @@ cdef Number _make_unary(int op, Number x):
         _fail(op, (x.node.value,))
     cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
     if not mg_plain():
-        _unusual(op, v, (x.node.value,), out, x, None)
+        _unusual(op, v, out, x, None, 1, x.node.value, 0.0, 0.0)
         if not mg_grad_enabled():
             return out
     Py_INCREF(x)
@@ -109,7 +109,7 @@ cdef Number _make_range(int op, Number x, double lo, double hi):
     mg_eval_range(op, x.node.value, lo, hi, &v)
     cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
     if not mg_plain():
-        _unusual(op, v, (x.node.value, lo, hi), out, x, None)
+        _unusual(op, v, out, x, None, 3, x.node.value, lo, hi)
         if not mg_grad_enabled():
             return out
     Py_INCREF(x)
@@ -221,11 +221,13 @@ cdef object _refuse(Number n, str how):
     raise _traced_read(_NAMES[n.node.op], how)
 
 
-cdef void _unusual(int op, double v, tuple operands, Number out, Number a, Number b) except *:
+cdef void _unusual(int op, double v, Number out, Number a, Number b, int n, double o0,
+                   double o1, double o2) except *:
     """The node builders' slow path (grad mode off, or anomaly mode on):
-    anomaly mode's check and note, and the trace's refusal of a no_grad result."""
+    anomaly mode's check and note (on the n operand values o0, o1, o2, made a
+    tuple only here), and the trace's refusal of a no_grad result."""
     if mg_anomaly_enabled():
-        _anomalous(op, v, operands, out)
+        _anomalous(op, v, (o0, o1, o2)[:n], out)
     if not mg_grad_enabled() and (a.node.trace or (b is not None and b.node.trace)):
         _untraced_operands(a, b)
 

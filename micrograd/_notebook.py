@@ -1,8 +1,9 @@
 """What a Number, a Chain and an nn model show in a notebook.
 
 Jupyter calls an object's ``_repr_html_`` and ``_repr_svg_``; the Number and
-Chain of both backends and ``nn.Module`` delegate here.  Only public
-attributes are read, so both backends give the same HTML.
+Chain of both backends and ``nn.Module`` delegate here.  What is read is
+what both backends share (public attributes, micrograd._steps' record of a
+Chain, a model's layer rows), so both give the same HTML.
 
 A hook must never raise (Jupyter would print a traceback where the object
 should be): the HTML falls back to the escaped plain repr, the SVG to None.
@@ -83,7 +84,7 @@ def number_html(n):
                      [(repr(value), repr(gradient), n.op or "(leaf)", graph)])
         svg = number_svg(n) if size <= SVG_MAX_NODES else None
         if svg is not None:
-            out += '<div style="overflow-x: auto">' + svg[svg.find("<svg"):] + "</div>"
+            out += '<div style="overflow-x: auto">' + svg + "</div>"
         return out
     except Exception:
         return _fallback(n)

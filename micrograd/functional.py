@@ -102,20 +102,13 @@ def _evaluate(f, args, argnums):
             out = _checked_output(f(*args))
             return out, _graphs_of(out, [args[i] for i in argnums], mod)
     # fresh leaves, never the caller's Numbers
-    leaves = [mod.Number(a.value if is_number(a) else a) for a in args]
+    mod, leaves = _leaves_for(args)
     # a transform, as torch.func.grad: an outer no_grad does not reach inside
     # (a no_grad inside f still holds)
     with _Inside(mod):
         out = _checked_output(f(*leaves))
-    mine = {id(leaf) for leaf in leaves}
-    saved = [(n, n.gradient) for n in _reachable(out) if id(n) not in mine]
-    try:
-        out.backward()
-        grads = tuple(leaves[i].gradient for i in argnums)
-    finally:
-        for node, g in saved:
-            node.gradient = g
-    return out.value, grads
+    row = _rows([out], leaves)[0]
+    return out.value, tuple(row[i] for i in argnums)
 
 
 def value_and_grad(f: Callable[..., Any], argnums: Union[int, Sequence[int]] = 0

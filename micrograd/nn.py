@@ -309,10 +309,7 @@ class MLP(Module):
         model = cls(nin, [len(bias) for _, bias, _ in layers],
                     activations=[act for _, _, act in layers], seed=0)
         for layer, (weight, bias, _) in zip(model.layers, layers):
-            for n, row, b in zip(layer.neurons, weight, bias):
-                for w, v in zip(n.w, row):
-                    w.value = v
-                n.b.value = b
+            torch_bridge.assign(layer.neurons, weight, bias)
         return model
 
     def __repr__(self) -> str:

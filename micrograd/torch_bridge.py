@@ -126,10 +126,15 @@ def load_state_dict(layers: list[tuple[int, list[Any]]], state: Any) -> None:
             raise TypeError(f"torch state_dict: {key} is {t.dtype}, not a real tensor")
         values[key] = t.detach().to("cpu", torch.float64).tolist()
     for pos, _, neurons, _ in plan:
-        for n, row, b in zip(neurons, values[f"{pos}.weight"], values[f"{pos}.bias"]):
-            for w, v in zip(n.w, row):
-                w.value = v
-            n.b.value = b
+        assign(neurons, values[f"{pos}.weight"], values[f"{pos}.bias"])
+
+
+def assign(neurons: list, weight: list[list[float]], bias: list[float]) -> None:
+    """Each neuron's weights from its row of weight, and its bias."""
+    for n, row, b in zip(neurons, weight, bias):
+        for w, v in zip(n.w, row):
+            w.value = v
+        n.b.value = b
 
 
 def read_sequential(module: Any) -> tuple[int, list[tuple[list[list[float]], list[float], Any]]]:

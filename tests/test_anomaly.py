@@ -6,13 +6,13 @@ from finite numbers, naming the op and the line of user code that made it.
 register_hook is torch's: called with the gradient when backward reaches the
 Number; a returned number replaces it.
 """
-import gc
 import math
+import random
 import threading
-import tracemalloc
 
 import pytest
 
+from memory import python_growth
 from micrograd import functional as F
 from micrograd import optim
 from micrograd._anomaly import AnomalyError
@@ -234,21 +234,6 @@ def test_hooks_give_the_same_bits_on_both_backends(both):
 
 
 # -- memory ---------------------------------------------------------------------
-def _grown(step):
-    for _ in range(100):
-        step()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        for _ in range(2000):
-            step()
-        gc.collect()
-        return tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
-
-
 def test_create_graph_hooks_and_anomaly_leak_nothing(impl):
     """A leaf's gradient graph refers back to the leaf, as in torch; zero_grad
     drops it, so a training loop with create_graph=True stays flat."""
@@ -268,13 +253,19 @@ def test_create_graph_hooks_and_anomaly_leak_nothing(impl):
             (h * h).sin().backward()
     for step in (create_graph, nested, hooks_and_anomaly):
         # a leak here is over 1 KB a step; a dict resizing once is under 100 KB
-        assert _grown(step) < 200_000, step.__name__
+        assert python_growth(step, 100, 2000) < 200_000, step.__name__
 
 
-def test_zero_grad_drops_the_gradient_graph(impl):
+def test_zero_grad_drops_the_gradient_graph(impl, monkeypatch):
     from micrograd import nn
     q = impl.Number(0.5)
     (q * q).backward(create_graph=True)
     assert q.grad_node is not None
     optim.Adam([q]).zero_grad()
     assert q.grad_node is None and q.gradient == 0.0
+    monkeypatch.setattr(nn, "_impl", impl)
+    model = nn.Neuron(2, rng=random.Random(0))
+    model([0.3, -0.2]).backward(create_graph=True)
+    assert all(p.grad_node is not None for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad_node is None and p.gradient == 0.0 for p in model.parameters())

@@ -89,13 +89,15 @@ def test_missing_extra_is_one_line_and_exit_2():
 @pytest.mark.skipif(CORE is None, reason="micrograd._core is not built")
 def test_bench_quick_json():
     proc = cli("bench", "--quick", "--json", "--workload", "ops", "--workload", "chain",
-               "--no-torch")
+               "--workload", "higher", "--no-torch")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     ops = result["results"]["ops"]
     assert ops["core"]["forward_ns_per_node"] > 0 and ops["backends_agree"] is True
     assert ops["ratio"]["backward_ns_per_node"] > 0
-    assert set(result["results"]) == {"ops", "chain"}
+    higher = result["results"]["higher"]
+    assert higher["core"]["hvp_ms"] > 0 and higher["python"]["hvp_over_grad"] > 0
+    assert set(result["results"]) == {"ops", "chain", "higher"}
 
 
 @pytest.mark.core

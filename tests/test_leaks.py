@@ -1,16 +1,12 @@
 """Building and dropping graphs leaks nothing: refcounts, Python memory and
 the C blocks of n-ary nodes stay flat, error paths included."""
 import gc
-import os
 import sys
-import tracemalloc
 
 import pytest
 
-
-def rss_bytes():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
+import micrograd
+from memory import no_asan, python_growth, rss_bytes
 
 
 def build(impl, x, y):
@@ -45,25 +41,15 @@ def test_refcounts_stay_flat(impl):
 
 def test_python_memory_stays_flat(impl):
     x, y, zero = impl.Number(0.5), impl.Number(1.5), impl.Number(0.0)
-    for _ in range(200):
+
+    def step():
         build(impl, x, y)
         fail(impl, x, zero)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        for _ in range(3000):
-            build(impl, x, y)
-            fail(impl, x, zero)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
+    grown = python_growth(step, 200, 3000)
     assert grown < 64 * 1024, grown
 
 
-@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
-                    reason="AddressSanitizer holds freed memory in quarantine")
+@no_asan
 def test_nary_blocks_are_freed(impl):
     xs = [impl.Number(float(i)) for i in range(2000)]
     for _ in range(20):
@@ -95,7 +81,7 @@ def test_dropping_a_long_chain_keeps_shared_leaves_alive(impl):
 
 def _trace_replay(impl, X):
     w = impl.Number(0.5)
-    tape = __import__("micrograd").trace(
+    tape = micrograd.trace(
         lambda a, b: impl.dot([w, 2.0], [a, b]).tanh() * (a - b).relu(), impl.Number(0.0),
         impl.Number(0.0))
     tape(X)
@@ -107,23 +93,12 @@ def _trace_replay(impl, X):
 def test_trace_replay_and_free_leak_nothing(impl):
     import numpy as np
     X = np.random.default_rng(0).uniform(-1, 1, (300, 2))
-    for _ in range(20):
-        _trace_replay(impl, X)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        for _ in range(100 if impl.BACKEND == "core" else 5):
-            _trace_replay(impl, X)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
+    grown = python_growth(lambda: _trace_replay(impl, X), 20,
+                          100 if impl.BACKEND == "core" else 5)
     assert grown < 64 * 1024, grown
 
 
-@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
-                    reason="AddressSanitizer holds freed memory in quarantine")
+@no_asan
 def test_tapes_free_their_c_memory(impl):
     if impl.BACKEND != "core":
         pytest.skip("the reference tape is plain Python objects")

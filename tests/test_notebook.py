@@ -68,6 +68,7 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
     accuracy = [line for line in text.splitlines() if line.startswith("accuracy: ")]
     assert len(accuracy) == 1 and int(accuracy[0][len("accuracy: "):-1]) >= 95, text
     assert "<b>Number</b>" in html and ">tanh</td>" in html         # a Number's table
+    assert "<svg" in html                                           # and its picture
     assert "<b>Chain of 2 steps</b>" in html and "<b>MLP: 337 parameters</b>" in html
     try:
         import torch  # noqa: F401

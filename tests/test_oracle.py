@@ -182,9 +182,10 @@ def test_gradients_match_central_differences(impl, program):
         fd = _central(impl, inputs, steps, i, 1e-6 * max(1.0, abs(v)))
         finer = _central(impl, inputs, steps, i, 0.25e-6 * max(1.0, abs(v)))
         # where the curve turns within a step (sin of a large exp, say), the
-        # difference quotient itself is wrong: such cases are not evidence
-        assume(fd is not None and finer is not None
-               and math.isclose(fd, finer, rel_tol=1e-5, abs_tol=1e-6))
+        # difference quotient itself is wrong: that input is not evidence
+        if fd is None or finer is None or not math.isclose(fd, finer, rel_tol=1e-5,
+                                                            abs_tol=1e-6):
+            continue
         g = nodes[i].gradient
         assert math.isclose(g, fd, rel_tol=1e-4, abs_tol=1e-4 * max(1.0, abs(root.value))), \
             (i, g, fd)

@@ -85,7 +85,7 @@ def torch_mlp(torch, cfg):
         loss = torch.relu(1 - y * h[:, 0]).mean() + 1e-4 * sum((p * p).sum() for p in params)
         opt.zero_grad()
         loss.backward()
-        opt.param_groups[0]["lr"] = 1.0 - 0.9 * k / 100
+        opt.param_groups[0]["lr"] = moons_lr(k)
         opt.step()
         times.append(now() - t0)
     return dict(nn_ms_per_step=statistics.median(times) / 1e6)
@@ -105,7 +105,8 @@ def load_torch():
 # =============================================================================
 # The moons step: one workload, every system, the same starting point
 # =============================================================================
-def _lr(k):
+def moons_lr(k):
+    """The learning rate at step k, for every system alike."""
     return 1.0 - 0.9 * k / 100
 
 
@@ -155,12 +156,12 @@ def _drive(step, fresh, steps, **info):
     """
     gc.collect()
     t0 = time.perf_counter()
-    step(fresh(), _lr(0))
+    step(fresh(), moons_lr(0))
     first = time.perf_counter() - t0
     params, times, losses = fresh(), [], []
     for k in range(steps):
         t0 = time.perf_counter()
-        params, loss = step(params, _lr(k))
+        params, loss = step(params, moons_lr(k))
         times.append(time.perf_counter() - t0)
         losses.append(loss)
     losses = [float(v) for v in losses]   # after the clock: a sync per step is not the workload

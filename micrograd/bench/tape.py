@@ -21,6 +21,7 @@ import numpy as np
 
 import micrograd
 
+from .others import moons_lr
 from .workloads import child_env
 
 
@@ -67,7 +68,7 @@ def moons(m, steps=50):
         t0 = time.perf_counter()
         opt.zero_grad()
         loss = tape.backward(batch)
-        opt.param_groups[0]["lr"] = 1.0 - 0.9 * k / 100
+        opt.param_groups[0]["lr"] = moons_lr(k)
         opt.step()
         times.append(time.perf_counter() - t0)
         losses.append(loss + 1e-4 * reg)
