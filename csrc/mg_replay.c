@@ -582,13 +582,13 @@ MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *param
 #undef BWD1
 #undef MG_OP
 
-/* sum[p] = 0.0 + adj[p][0] + adj[p][1] + ..., in lane order, for the
- * parameters on t->folded: eight at a time, so that eight independent sums
- * are in flight. */
-MG_VECTOR static void fold(const mg_tape *t, const double *adj, size_t n, double *sum)
+/* sum[p] = 0.0 + adj[p][0] + adj[p][1] + ..., in lane order, for the m
+ * parameters p[0..m): eight at a time, so that eight independent sums are
+ * in flight. */
+MG_VECTOR static void fold(const mg_tape *t, const uint32_t *p, size_t m, const double *adj,
+                           size_t n, double *sum)
 {
-    size_t L = t->lanes, m = t->nfolded, i = 0, l, k;
-    const uint32_t *p = t->folded;
+    size_t L = t->lanes, i = 0, l, k;
     for (; i + 8 <= m; i += 8) {
         double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (l = 0; l < n; l++)
@@ -606,6 +606,10 @@ void mg_tape_chunk(const mg_tape *t, mg_work *w, const mg_run *run, size_t first
 {
     size_t i, l, L = t->lanes;
     const double *params = run->params;
+    if (run->plain) {
+        mg_tape_chunk_plain(t, w, run, first, n);
+        return;
+    }
     for (i = 0; i < t->nin; i++)
         for (l = 0; l < n; l++)
             w->val[i * L + l] = run->x[(first + l) * t->nin + i];
@@ -656,5 +660,10 @@ void mg_tape_chunk(const mg_tape *t, mg_work *w, const mg_run *run, size_t first
         for (i = 0; i < t->npar; i++)
             for (l = 0; l < n; l++)
                 run->param_grads[(first + l) * t->npar + i] = w->padj[i * L + l];
-    if (run->param_sum) fold(t, w->padj, n, run->param_sum);
+    /* fold() sums the parameters no dot summed; with per-lane gradients
+     * wanted no dot summed any, so it sums them all (t->all lists them) */
+    if (run->param_sum) {
+        if (run->param_grads) fold(t, t->all, t->npar, w->padj, n, run->param_sum);
+        else fold(t, t->folded, t->nfolded, w->padj, n, run->param_sum);
+    }
 }

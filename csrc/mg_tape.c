@@ -179,21 +179,59 @@ static int schedule(mg_tape *t)
 
 /* Dense runs among the first output's instructions, where nothing prunes:
  * runs[k] = the length of the run that ends at k, and that length with
- * MG_RUN_START at the run's first instruction (runs are at least 2 long). */
+ * MG_RUN_START at the run's first instruction (runs are at least 2 long).
+ *
+ * A run's backward handles the first halves neuron by neuron and then the
+ * shared second half operand by operand (mg_replay.c), which adds each
+ * slot's contributions in the sweep's order only if no slot gets them
+ * through both halves and no slot appears twice in the second half; a run
+ * is kept only where that holds (usable() below). */
+
+/* Whether the second half of dot d holds each lane slot and parameter at
+ * most once.  stamp[] is scratch over lane slots and parameters, holding
+ * values other than tag. */
+static int distinct_half(const mg_tape *t, const mg_instr *d, uint32_t *stamp, uint32_t tag)
+{
+    size_t j, half = d->b / 2, nslots = (size_t)t->nlane + t->npar;
+    for (j = 0; j < half; j++) {
+        mg_ref r = t->args[d->a + half + j];
+        if (r >= nslots) continue;                 /* a constant: no adjoint */
+        if (stamp[r] == tag) return 0;
+        stamp[r] = tag;
+    }
+    return 1;
+}
+
+/* Whether dot m's first half avoids the slots stamped with tag. */
+static int apart(const mg_tape *t, const mg_instr *m, const uint32_t *stamp, uint32_t tag)
+{
+    size_t j, half = m->b / 2, nslots = (size_t)t->nlane + t->npar;
+    for (j = 0; j < half; j++) {
+        mg_ref r = t->args[m->a + j];
+        if (r < nslots && stamp[r] == tag) return 0;
+    }
+    return 1;
+}
 
 static int find_runs(mg_tape *t)
 {
     size_t k = 0, len;
+    uint32_t *stamp, tag = 0;
     free(t->runs);
     t->maxrun = 0;
     t->runs = calloc(t->ncode + 1, sizeof *t->runs);
     if (t->runs == NULL) return -1;
     if (t->prunes) return 0;
+    stamp = calloc((size_t)t->nlane + t->npar + 1, sizeof *stamp);
+    if (stamp == NULL) return -1;
     while (k < t->ngrad) {
         const mg_instr *in = &t->code[k];
         len = 1;
-        if (in->op == MG_DOT && same_layer(t, in, in)) {
-            while (k + len < t->ngrad && same_layer(t, in, &t->code[k + len])) len++;
+        if (in->op == MG_DOT && same_layer(t, in, in)
+            && distinct_half(t, in, stamp, ++tag) && apart(t, in, stamp, tag)) {
+            while (k + len < t->ngrad && same_layer(t, in, &t->code[k + len])
+                   && apart(t, &t->code[k + len], stamp, tag))
+                len++;
             if (len >= 2) {
                 t->runs[k] = (uint32_t)len | MG_RUN_START;
                 t->runs[k + len - 1] = (uint32_t)len;
@@ -202,6 +240,7 @@ static int find_runs(mg_tape *t)
         }
         k += len;
     }
+    free(stamp);
     return 0;
 }
 
@@ -241,8 +280,11 @@ static int finish(mg_tape *t)
     t->unreached = NULL;
     t->folded = NULL;
     t->nunreached = t->nfolded = 0;
+    free(t->all);
     t->folded = malloc(((size_t)t->npar + 1) * sizeof *t->folded);
-    if (t->folded == NULL) return -1;
+    t->all = malloc(((size_t)t->npar + 1) * sizeof *t->all);
+    if (t->folded == NULL || t->all == NULL) return -1;
+    for (i = 0; i < t->npar; i++) t->all[i] = (uint32_t)i;
     nslots = (size_t)t->nlane + t->npar;
     if (t->prunes) {
         for (i = 0; i < t->npar; i++) t->folded[t->nfolded++] = (uint32_t)i;
@@ -425,6 +467,7 @@ void mg_tape_free(mg_tape *t)
     free(t->args_first);
     free(t->unreached);
     free(t->folded);
+    free(t->all);
     free(t->runs);
     free(t->consts);
     free(t->outs);

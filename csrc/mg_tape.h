@@ -79,6 +79,7 @@ typedef struct {
     uint32_t *folded;       /* the parameters whose chunk sums come from their
                                per-lane adjoints (the others: MG_ONLY below) */
     size_t nfolded;
+    uint32_t *all;          /* 0, 1, ..., npar - 1 */
     uint32_t *runs;         /* per instruction: the length of the dense run
                                that ends there (see below), or 0 */
     size_t maxrun;
@@ -139,9 +140,16 @@ typedef struct {
     double *param_sum;      /* npar: the sum over the chunk's lanes, in lane
                                order, from 0.0 */
     double *out_sum;        /* 1: the sum of the first output over the chunk */
+    int plain;              /* replay with mg_tape_chunk_plain (the oracle) */
 } mg_run;
 
 void mg_tape_chunk(const mg_tape *tape, mg_work *w, const mg_run *run, size_t first,
                    size_t n);
+
+/* The plain interpreter (mg_interp.c): instruction by instruction, lane by
+ * lane, every adjoint zeroed and added to, no lowering of any kind.  The
+ * oracle that mg_tape_chunk must match bit for bit; run->plain selects it. */
+void mg_tape_chunk_plain(const mg_tape *tape, mg_work *w, const mg_run *run, size_t first,
+                         size_t n);
 
 #endif /* MICROGRAD_MG_TAPE_H */

@@ -40,6 +40,7 @@ cdef extern from "mg_tape.h" nogil:
         double *param_grads
         double *param_sum
         double *out_sum
+        int plain
     int mg_tape_build(mg_tape *tape, mg_node **roots, size_t nroots, mg_node **inputs,
                       size_t nin, mg_node ***params, mg_check_fn check, void *ctx) except -2
     int mg_tape_check(mg_tape *tape) noexcept
@@ -91,6 +92,7 @@ cdef class _Tape:
     cdef mg_node **pnodes
     cdef mg_work spare                  # reused by calls that do not overlap
     cdef bint spare_busy
+    cdef public bint plain              # replay with the plain interpreter (the oracle)
 
     def __dealloc__(self):
         mg_tape_free(&self.tape)
@@ -250,6 +252,7 @@ cdef class _Tape:
         run.params = pvals
         run.out = &out[0, 0] if out is not None and B else NULL
         run.backward = backward
+        run.plain = self.plain
         run.input_grads = &input_grads[0, 0] if input_grads is not None and B else NULL
         run.param_grads = &param_grads[0, 0] if param_grads is not None and B else NULL
         try:

@@ -35,7 +35,7 @@ class Tape:
     # code: (op, out, a, b, c, c2) per instruction; a block op's a and b are
     # its first index in args and its operand count
     __slots__ = ("code", "ngrad", "args", "consts", "outs", "nin", "npar", "nlane",
-                 "prunes", "lanes", "params")
+                 "prunes", "lanes", "params", "plain")
 
     @staticmethod
     def build(outputs, inputs):
@@ -102,6 +102,7 @@ class Tape:
         return self
 
     def _finish(self):
+        self.plain = False        # this replay is the plain interpreter either way
         self.npar = len(self.params)
         self.nlane = self.nin + len(self.code)
         self.prunes = any(_KIND[ins[0]] in _PRUNING for ins in self.code)

@@ -37,6 +37,7 @@ Rules (docs/design.md, "The tape", has the reasons):
 from __future__ import annotations
 
 import numbers
+import os
 from typing import Any, Callable
 
 import numpy as np
@@ -97,6 +98,22 @@ class Tape:
         self._impl = impl
         self._single = single
         self.n_inputs, self.n_outputs, self.n_instructions, self.lanes = impl.shape
+        self.replay = os.environ.get("MICROGRAD_REPLAY", "").strip().lower() or "fast"
+
+    @property
+    def replay(self) -> str:
+        """"fast" (the default): the lowered replay, dense layers as matrix
+        products; "plain": the instruction-by-instruction interpreter that is
+        its oracle (same bits, slower).  The environment variable
+        MICROGRAD_REPLAY sets a new tape's choice.  The reference backend's
+        replay is the plain interpreter either way."""
+        return "plain" if self._impl.plain else "fast"
+
+    @replay.setter
+    def replay(self, how: str) -> None:
+        if how not in ("fast", "plain"):
+            raise ValueError(f"tape: replay must be 'fast' or 'plain', not {how!r}")
+        self._impl.plain = how == "plain"
 
     @property
     def params(self) -> list:
@@ -129,13 +146,15 @@ class Tape:
                              f"not {np.shape(X)}")
         return np.ascontiguousarray(arr, dtype=np.float64), one
 
-    @staticmethod
-    def _threads(threads):
-        if type(threads) is int and threads >= 1:
-            return threads
-        if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
-            raise ValueError(f"tape: threads must be a positive int, not {threads!r}")
-        return int(threads)
+    def _threads(self, threads, batch):
+        """The thread count for a batch: never more than its chunks (a thread
+        has nothing to do without a whole chunk)."""
+        if type(threads) is not int or threads < 1:
+            if (isinstance(threads, bool) or not isinstance(threads, numbers.Integral)
+                    or threads < 1):
+                raise ValueError(f"tape: threads must be a positive int, not {threads!r}")
+            threads = int(threads)
+        return max(1, min(threads, -(-batch // self.lanes)))
 
     def _shape_out(self, out, one):
         if self._single:
@@ -148,7 +167,7 @@ class Tape:
         outputs), or one sample's for a row."""
         x, one = self._batch(X)
         out = np.empty((len(x), self.n_outputs))
-        self._impl.run(x, out, None, None, None, False, self._threads(threads))
+        self._impl.run(x, out, None, None, None, False, self._threads(threads, len(x)))
         return self._shape_out(out, one)
 
     def value_and_grad(self, X: Any, reduction: str = "mean", wrt: str = "params",
@@ -171,7 +190,7 @@ class Tape:
         pgrads = np.empty((B, npar)) if per_lane else None
         igrads = np.empty((B, self.n_inputs)) if wrt == "inputs" or check else None
         total = np.zeros(npar) if wrt == "params" and reduction != "none" else None
-        self._impl.run(x, out, igrads, pgrads, total, True, self._threads(threads))
+        self._impl.run(x, out, igrads, pgrads, total, True, self._threads(threads, B))
         if check:
             self._check(out, pgrads, igrads)
         if wrt == "params":
@@ -198,7 +217,7 @@ class Tape:
         if reduction == "mean" and B == 0:
             raise ValueError("tape: the mean over an empty batch is undefined")
         divisor = float(B) if reduction == "mean" else 1.0
-        threads = self._threads(threads)
+        threads = self._threads(threads, B)
         if check:
             npar = len(self._impl.params)
             total = np.zeros(npar)
