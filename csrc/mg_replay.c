@@ -10,6 +10,7 @@
 #endif
 #include <stdlib.h>
 #include <string.h>
+#include "mg_gemm.h"
 #include "mg_tape.h"
 
 /* On x86-64 Linux with GCC, the replay loops are also compiled for AVX2 and
@@ -138,213 +139,73 @@ MG_VECTOR static void scaled(double *restrict adj, size_t n, const double *restr
 }
 
 
-/* Four neurons at once: y[k][l] += w[k][q] * x[q][l] for q = 0..3 in turn,
- * each lane value loaded once for the four. */
-MG_VECTOR static void layer44(double *restrict y0, double *restrict y1, double *restrict y2,
-                              double *restrict y3, const double *const *x, const double *w,
-                              size_t n)
+/* A run's input row i: a lane slot's values, or one value (a parameter or a
+ * constant) spread over the chunk's lanes in w->bcast. */
+static const double *input_row(const mg_tape *t, mg_work *w, const double *params, mg_ref r,
+                               size_t i, size_t n)
 {
-    const double *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2];
-    const double *restrict x3 = x[3];
+    opnd x = view(t, w, params, r);
+    double *row;
     size_t l;
-    for (l = 0; l < n; l++) {
-        double a = x0[l], b = x1[l], c = x2[l], d = x3[l];
-        y0[l] = (((y0[l] + w[0] * a) + w[1] * b) + w[2] * c) + w[3] * d;
-        y1[l] = (((y1[l] + w[4] * a) + w[5] * b) + w[6] * c) + w[7] * d;
-        y2[l] = (((y2[l] + w[8] * a) + w[9] * b) + w[10] * c) + w[11] * d;
-        y3[l] = (((y3[l] + w[12] * a) + w[13] * b) + w[14] * c) + w[15] * d;
-    }
+    if (x.s) return x.v;
+    row = w->bcast + i * t->lanes;
+    for (l = 0; l < n; l++) row[l] = x.v[0];
+    return row;
 }
 
-/* The forward of a run: each neuron's first product, then the others in
- * order, four neurons and four lane operands at a time where they are so. */
-static void forward_run(const mg_tape *t, mg_work *w, const double *params, size_t k0,
-                        size_t len, size_t n)
+/* The forward of a dense run: Y = W X, every neuron from its first product
+ * and then left to right, as its dot node adds (mg_gemm.h keeps that order). */
+static void forward_run(const mg_tape *t, mg_work *w, const double *params, const double *packed,
+                        const mg_dense *d, size_t n)
 {
-    size_t L = t->lanes, half = t->code[k0].b / 2, kk, i, j, l;
-    for (kk = 0; kk < len; kk += 4) {
-        size_t m = (len - kk < 4) ? len - kk : 4;
-        const mg_instr *ins[4];
-        double *ys[4];
-        for (j = 0; j < m; j++) {
-            ins[j] = &t->code[k0 + kk + j];
-            ys[j] = w->val + (size_t)ins[j]->out * L;
-            {
-                opnd a = view(t, w, params, t->args[ins[j]->a]);
-                opnd b = view(t, w, params, t->args[ins[j]->a + half]);
-                double *y = ys[j];
-                LOOP2(y[l] = av * bv)
-            }
-        }
-        for (i = 1; i < half;) {
-            const double *xs[4];
-            double ws[16];
-            size_t q = 0;
-            while (q < 4 && i + q < half && t->args[ins[0]->a + half + i + q] < t->nlane) q++;
-            if (m == 4 && q == 4) {
-                for (q = 0; q < 4; q++) {
-                    xs[q] = view(t, w, params, t->args[ins[0]->a + half + i + q]).v;
-                    for (j = 0; j < 4; j++)
-                        ws[4 * j + q] = view(t, w, params, t->args[ins[j]->a + i + q]).v[0];
-                }
-                layer44(ys[0], ys[1], ys[2], ys[3], xs, ws, n);
-                i += 4;
-                continue;
-            }
-            for (j = 0; j < m; j++) {
-                opnd a = view(t, w, params, t->args[ins[j]->a + i]);
-                opnd b = view(t, w, params, t->args[ins[j]->a + half + i]);
-                double *y = ys[j];
-                LOOP2(y[l] = y[l] + av * bv)
-            }
-            i++;
-        }
-    }
+    size_t L = t->lanes, i, j;
+    const mg_ref *second = t->args + t->code[d->k0].a + d->half;
+    for (i = 0; i < d->half; i++) w->xrows[i] = input_row(t, w, params, second[i], i, n);
+    for (j = 0; j < d->len; j++) w->rows[j] = w->val + (size_t)t->code[d->k0 + j].out * L;
+    mg_gemm_fwd(d->len, d->half, n, packed + d->w, w->xrows, w->rows);
 }
 
-/* The chunk sums of parameters used once: acc[q][k] = sum over lanes, in
- * order, of gt[l][k] * x[q][l], for four operands q and eight neurons k at a
- * time (gt holds the run's adjoints lane by lane, padded to eight).  Written
- * with vectors of four doubles where the compiler has them (each element
- * its own IEEE multiply and add, as in the scalar loop below). */
-#if defined(__GNUC__) || defined(__clang__)
-typedef double mg_v4 __attribute__((vector_size(32)));
-
-#define MG_LOAD4(v, p) memcpy(&(v), (p), sizeof(v))
-
-MG_VECTOR static void run_sums(const double *restrict gt, size_t stride,
-                               const double *const *x, double *acc, size_t n)
+/* The backward of a dense run, as the sweep over its neurons (last to first)
+ * would add: find_runs() kept the run only where no slot is both a weight
+ * and an input and no input appears twice, so each slot's contributions
+ * stay in the sweep's order when
+ *   - the weights get theirs neuron by neuron (a lane's gradient per
+ *     parameter: scaled()), except those used once whose chunk sums the call
+ *     wants (MG_ONLY): their sums over lanes are one product G X^T;
+ *   - the inputs get theirs as one product W^T G, summed in sweep order. */
+static void backward_run(const mg_tape *t, mg_work *w, const double *params, const double *packed,
+                         double *param_sum, const mg_dense *d, size_t n)
 {
-    mg_v4 a0 = {0.0, 0.0, 0.0, 0.0}, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0;
-    mg_v4 a3 = a0, b3 = a0;
-    const double *restrict x0 = x[0], *restrict x1 = x[1], *restrict x2 = x[2];
-    const double *restrict x3 = x[3];
-    size_t l;
-    for (l = 0; l < n; l++) {
-        mg_v4 g0, g1;
-        MG_LOAD4(g0, gt + l * stride);
-        MG_LOAD4(g1, gt + l * stride + 4);
-        mg_v4 v0 = {x0[l], x0[l], x0[l], x0[l]}, v1 = {x1[l], x1[l], x1[l], x1[l]};
-        mg_v4 v2 = {x2[l], x2[l], x2[l], x2[l]}, v3 = {x3[l], x3[l], x3[l], x3[l]};
-        a0 += g0 * v0; b0 += g1 * v0;
-        a1 += g0 * v1; b1 += g1 * v1;
-        a2 += g0 * v2; b2 += g1 * v2;
-        a3 += g0 * v3; b3 += g1 * v3;
+    size_t L = t->lanes, J = d->len, K = d->half, i, j;
+    const mg_instr *last = &t->code[d->k0 + J - 1];
+    const mg_ref *second = t->args + last->a + K;
+    double **sweep = w->rows, **ahead = w->rows + J;
+    for (j = 0; j < J; j++) {
+        ahead[j] = w->adj + (size_t)t->code[d->k0 + j].out * L;
+        sweep[J - 1 - j] = ahead[j];
     }
-    memcpy(acc, &a0, sizeof a0); memcpy(acc + 4, &b0, sizeof b0);
-    memcpy(acc + 8, &a1, sizeof a1); memcpy(acc + 12, &b1, sizeof b1);
-    memcpy(acc + 16, &a2, sizeof a2); memcpy(acc + 20, &b2, sizeof b2);
-    memcpy(acc + 24, &a3, sizeof a3); memcpy(acc + 28, &b3, sizeof b3);
-}
-#else
-static void run_sums(const double *restrict gt, size_t stride,
-                     const double *const *x, double *acc, size_t n)
-{
-    size_t l, k, q;
-    for (k = 0; k < 32; k++) acc[k] = 0.0;
-    for (l = 0; l < n; l++)
-        for (q = 0; q < 4; q++)
-            for (k = 0; k < 8; k++) acc[8 * q + k] += gt[l * stride + k] * x[q][l];
-}
-#endif
-
-/* An operand's contributions from the run's neurons, last neuron first:
- * adj[l] (=0.0 +, or +=) g[k][l] * wk, in that order, four neurons a pass. */
-MG_VECTOR static void run_adds(double *restrict adj, int first, const double *const *g,
-                               const double *wv, size_t m, size_t n)
-{
-    size_t k = 0, l;
-    if (first) {
-        const double *restrict g0 = g[0];
-        double w0 = wv[0];
-        for (l = 0; l < n; l++) adj[l] = 0.0 + g0[l] * w0;
-        k = 1;
-    }
-    for (; k + 4 <= m; k += 4) {
-        const double *restrict g0 = g[k], *restrict g1 = g[k + 1], *restrict g2 = g[k + 2];
-        const double *restrict g3 = g[k + 3];
-        double w0 = wv[k], w1 = wv[k + 1], w2 = wv[k + 2], w3 = wv[k + 3];
-        for (l = 0; l < n; l++)
-            adj[l] = (((adj[l] + g0[l] * w0) + g1[l] * w1) + g2[l] * w2) + g3[l] * w3;
-    }
-    for (; k < m; k++) {
-        const double *restrict g0 = g[k];
-        double w0 = wv[k];
-        for (l = 0; l < n; l++) adj[l] += g0[l] * w0;
-    }
-}
-
-/* The backward of a run [k0, k0 + len): neurons last to first, as the nodes
- * would be swept.  Each parameter of a first half gets its contributions (or,
- * used once and summed, a share of run_sums); each operand of the common
- * second half gets the run's contributions in one pass (run_adds). */
-static void backward_run(const mg_tape *t, mg_work *w, const double *params, double *param_sum,
-                         size_t k0, size_t len, size_t n)
-{
-    size_t L = t->lanes, half = t->code[k0].b / 2, kk, i, l;
-    const double *gs[64];
-    double wv[64];
-    /* the first halves, neuron by neuron */
-    for (kk = len; kk-- > 0;) {
-        const mg_instr *in = &t->code[k0 + kk];
-        const double *g = w->adj + (size_t)in->out * L;
-        for (i = 0; i < half; i++) {
+    for (j = J; j-- > 0;) {
+        const mg_instr *in = &t->code[d->k0 + j];
+        for (i = 0; i < K; i++) {
             opnd x = view(t, w, params, t->args[in->a + i]);
-            opnd p = view(t, w, params, t->args[in->a + half + i]);
-            if (!x.adj || (param_sum && t->args_first[in->a + i] == MG_ONLY)) continue;
-            scaled(x.adj, n, g, p.v, p.s, t->args_first[in->a + i]);
+            opnd p = view(t, w, params, t->args[in->a + K + i]);
+            uint8_t first = t->args_first[in->a + i];
+            if (!x.adj || (param_sum && first == MG_ONLY)) continue;
+            scaled(x.adj, n, ahead[j], p.v, p.s, first);
         }
     }
-    /* the second half, operand by operand, the run's neurons in sweep order */
-    for (i = 0; i < half; i++) {
-        mg_ref r = t->args[t->code[k0].a + half + i];
-        opnd x = view(t, w, params, r);
-        size_t done = 0;
-        if (!x.adj) continue;
-        while (done < len) {
-            size_t m = (len - done < 64) ? len - done : 64, j;
-            for (j = 0; j < m; j++) {
-                const mg_instr *in = &t->code[k0 + len - 1 - done - j];
-                gs[j] = w->adj + (size_t)in->out * L;
-                wv[j] = view(t, w, params, t->args[in->a + i]).v[0];
-            }
-            run_adds(x.adj, done == 0 && t->args_first[t->code[k0 + len - 1].a + half + i],
-                     gs, wv, m, n);
-            done += m;
-        }
+    for (i = 0; i < K; i++) {
+        opnd x = view(t, w, params, second[i]);
+        w->xrows[i] = x.adj;                     /* NULL for a constant */
+        w->firsts[i] = t->args_first[last->a + K + i] != 0;
     }
-    /* the parameters used once, eight neurons and four operands at a time */
-    if (param_sum) {
-        size_t stride = (len + 7) / 8 * 8, kb, q;
-        double acc[32];
-        for (kk = 0; kk < len; kk++) {
-            const double *g = w->adj + (size_t)t->code[k0 + kk].out * L;
-            for (l = 0; l < n; l++) w->gt[l * stride + kk] = g[l];
-        }
-        for (kk = len; kk < stride; kk++)
-            for (l = 0; l < n; l++) w->gt[l * stride + kk] = 0.0;
-        for (i = 0; i < half; i += 4) {
-            const double *xs[4];
-            size_t nq = (half - i < 4) ? half - i : 4;
-            int any = 0;
-            for (q = 0; q < 4; q++) {
-                mg_ref r = t->args[t->code[k0].a + half + i + (q < nq ? q : 0)];
-                xs[q] = (r < t->nlane) ? w->val + (size_t)r * L : w->gt;   /* not MG_ONLY */
-            }
-            for (kk = 0; kk < len && !any; kk++)
-                for (q = 0; q < nq; q++)
-                    if (t->args_first[t->code[k0 + kk].a + i + q] == MG_ONLY) any = 1;
-            if (!any) continue;
-            for (kb = 0; kb < stride; kb += 8) {
-                run_sums(w->gt + kb, stride, xs, acc, n);
-                for (q = 0; q < nq; q++)
-                    for (kk = kb; kk < kb + 8 && kk < len; kk++) {
-                        size_t at = t->code[k0 + kk].a + i + q;
-                        if (t->args_first[at] == MG_ONLY)
-                            param_sum[t->args[at] - t->nlane] = acc[8 * q + (kk - kb)];
-                    }
-            }
-        }
+    mg_gemm_bwd_in(J, K, n, packed + d->w + J * K, (const double *const *)sweep,
+                   (double *const *)w->xrows, w->firsts);
+    if (param_sum && d->nonly) {
+        const uint32_t *only = t->only + 2 * d->first_only;
+        for (i = 0; i < K; i++) w->xrows[i] = input_row(t, w, params, second[i], i, n);
+        mg_gemm_bwd_w(J, K, n, (const double *const *)ahead, w->xrows, w->gw);
+        for (i = 0; i < d->nonly; i++) param_sum[only[2 * i + 1]] = w->gw[only[2 * i]];
     }
 }
 
@@ -360,7 +221,8 @@ static void backward_run(const mg_tape *t, mg_work *w, const double *params, dou
 #define FWD_SELECT(CODE, stem)
 #define FWD_NARY(CODE, stem)
 
-MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params, size_t n)
+MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params,
+                              const double *packed, size_t n)
 {
     size_t k, l, L = t->lanes;
     for (k = 0; k < t->ncode; k++) {
@@ -370,9 +232,9 @@ MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params
         opnd x, a, b;
         (void)c; (void)c2;
         if (t->runs[k] & MG_RUN_START) {
-            size_t len = t->runs[k] & ~MG_RUN_START;
-            forward_run(t, w, params, k, len, n);
-            k += len - 1;
+            const mg_dense *d = &t->dense[(t->runs[k] & ~MG_RUN_START) - 1];
+            forward_run(t, w, params, packed, d, n);
+            k += d->len - 1;
             continue;
         }
         if (mg_block_kind(in->kind)) {
@@ -535,7 +397,7 @@ MG_VECTOR static void backward_block(const mg_tape *t, mg_work *w, const double 
 #define BWD_NARY(CODE, stem)
 
 MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *params,
-                               double *param_sum, size_t n)
+                               const double *packed, double *param_sum, size_t n)
 {
     size_t k, l, L = t->lanes;
     for (k = t->ngrad; k-- > 0;) {
@@ -547,9 +409,9 @@ MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *param
         opnd x, a, b;
         (void)c; (void)c2; (void)y;
         if (t->runs[k] && !(t->runs[k] & MG_RUN_START)) {
-            size_t len = t->runs[k];
-            backward_run(t, w, params, param_sum, k + 1 - len, len, n);
-            k -= len - 1;
+            const mg_dense *d = &t->dense[t->runs[k] - 1];
+            backward_run(t, w, params, packed, param_sum, d, n);
+            k -= d->len - 1;
             continue;
         }
         if (mg_block_kind(in->kind)) {
@@ -605,7 +467,7 @@ MG_VECTOR static void fold(const mg_tape *t, const uint32_t *p, size_t m, const 
 void mg_tape_chunk(const mg_tape *t, mg_work *w, const mg_run *run, size_t first, size_t n)
 {
     size_t i, l, L = t->lanes;
-    const double *params = run->params;
+    const double *params = run->params, *packed = run->packed;
     if (run->plain) {
         mg_tape_chunk_plain(t, w, run, first, n);
         return;
@@ -613,7 +475,11 @@ void mg_tape_chunk(const mg_tape *t, mg_work *w, const mg_run *run, size_t first
     for (i = 0; i < t->nin; i++)
         for (l = 0; l < n; l++)
             w->val[i * L + l] = run->x[(first + l) * t->nin + i];
-    forward(t, w, params, n);
+    if (packed == NULL && t->ndense) {
+        mg_tape_pack(t, params, w->packed);
+        packed = w->packed;
+    }
+    forward(t, w, params, packed, n);
     if (run->out)
         for (i = 0; i < t->nout; i++) {
             opnd o = view(t, w, params, t->outs[i]);
@@ -651,7 +517,7 @@ void mg_tape_chunk(const mg_tape *t, mg_work *w, const mg_run *run, size_t first
     }
     /* with no per-lane parameter gradients wanted, a dot sums its parameters
      * used once straight into param_sum; fold() sums the others */
-    backward(t, w, params, run->param_grads ? NULL : run->param_sum, n);
+    backward(t, w, params, packed, run->param_grads ? NULL : run->param_sum, n);
     if (run->input_grads)
         for (i = 0; i < t->nin; i++)
             for (l = 0; l < n; l++)

@@ -178,8 +178,8 @@ static int schedule(mg_tape *t)
 }
 
 /* Dense runs among the first output's instructions, where nothing prunes:
- * runs[k] = the length of the run that ends at k, and that length with
- * MG_RUN_START at the run's first instruction (runs are at least 2 long).
+ * each is an mg_dense (mg_tape.h), at least 2 neurons long, and runs[k] marks
+ * its first instruction (1 + its index, with MG_RUN_START) and its last.
  *
  * A run's backward handles the first halves neuron by neuron and then the
  * shared second half operand by operand (mg_replay.c), which adds each
@@ -217,10 +217,14 @@ static int find_runs(mg_tape *t)
 {
     size_t k = 0, len;
     uint32_t *stamp, tag = 0;
+    mg_dense *d;
     free(t->runs);
-    t->maxrun = 0;
+    free(t->dense);
+    t->dense = NULL;
+    t->ndense = t->npacked = t->maxrun = t->maxhalf = 0;
     t->runs = calloc(t->ncode + 1, sizeof *t->runs);
-    if (t->runs == NULL) return -1;
+    t->dense = malloc((t->ncode / 2 + 1) * sizeof *t->dense);
+    if (t->runs == NULL || t->dense == NULL) return -1;
     if (t->prunes) return 0;
     stamp = calloc((size_t)t->nlane + t->npar + 1, sizeof *stamp);
     if (stamp == NULL) return -1;
@@ -233,15 +237,66 @@ static int find_runs(mg_tape *t)
                    && apart(t, &t->code[k + len], stamp, tag))
                 len++;
             if (len >= 2) {
-                t->runs[k] = (uint32_t)len | MG_RUN_START;
-                t->runs[k + len - 1] = (uint32_t)len;
+                d = &t->dense[t->ndense++];
+                d->k0 = k;
+                d->len = len;
+                d->half = in->b / 2;
+                d->w = t->npacked;
+                d->first_only = d->nonly = 0;
+                t->npacked += 2 * len * d->half;
+                t->runs[k] = (uint32_t)t->ndense | MG_RUN_START;
+                t->runs[k + len - 1] = (uint32_t)t->ndense;
                 if (len > t->maxrun) t->maxrun = len;
+                if (d->half > t->maxhalf) t->maxhalf = d->half;
             }
         }
         k += len;
     }
     free(stamp);
     return 0;
+}
+
+/* Each run's MG_ONLY weights, as (entry of its J x K gradients, parameter)
+ * pairs, so that a chunk copies their sums without scanning every weight. */
+static int list_only(mg_tape *t)
+{
+    size_t r, j, i, count = 0;
+    free(t->only);
+    t->nonly = 0;
+    for (r = 0; r < t->ndense; r++) count += t->dense[r].len * t->dense[r].half;
+    t->only = malloc((2 * count + 1) * sizeof *t->only);
+    if (t->only == NULL) return -1;
+    for (r = 0; r < t->ndense; r++) {
+        mg_dense *d = &t->dense[r];
+        d->first_only = t->nonly;
+        for (j = 0; j < d->len; j++)
+            for (i = 0; i < d->half; i++) {
+                size_t at = t->code[d->k0 + j].a + i;
+                if (t->args_first[at] != MG_ONLY) continue;
+                t->only[2 * t->nonly] = (uint32_t)(j * d->half + i);
+                t->only[2 * t->nonly + 1] = t->args[at] - t->nlane;
+                t->nonly++;
+            }
+        d->nonly = t->nonly - d->first_only;
+    }
+    return 0;
+}
+
+void mg_tape_pack(const mg_tape *t, const double *params, double *packed)
+{
+    size_t r, j, i, base = (size_t)t->nlane + t->npar;
+    for (r = 0; r < t->ndense; r++) {
+        const mg_dense *d = &t->dense[r];
+        double *fwd = packed + d->w, *rev = fwd + d->len * d->half;
+        for (j = 0; j < d->len; j++) {
+            const mg_ref *first = t->args + t->code[d->k0 + j].a;
+            double *row = fwd + j * d->half, *back = rev + (d->len - 1 - j) * d->half;
+            for (i = 0; i < d->half; i++) {
+                mg_ref a = first[i];    /* a weight: a parameter or a constant */
+                row[i] = back[i] = (a < base) ? params[a - t->nlane] : t->consts[a - base];
+            }
+        }
+    }
 }
 
 /* Counts a contribution to r, if r is a parameter. */
@@ -333,7 +388,7 @@ static int finish(mg_tape *t)
         if (uses[i] != 0 || seen[t->nlane + i] == 0) t->folded[t->nfolded++] = (uint32_t)i;
     free(seen);
     free(uses);
-    return 0;
+    return list_only(t);
 }
 
 int mg_tape_build(mg_tape *t, mg_node *const *roots, size_t nroots,
@@ -469,6 +524,8 @@ void mg_tape_free(mg_tape *t)
     free(t->folded);
     free(t->all);
     free(t->runs);
+    free(t->dense);
+    free(t->only);
     free(t->consts);
     free(t->outs);
     memset(t, 0, sizeof *t);
@@ -476,22 +533,28 @@ void mg_tape_free(mg_tape *t)
 
 size_t mg_tape_lanes(const mg_tape *t)
 {
-    size_t per_lane = 16 * (size_t)t->nlane + 8 * (size_t)t->npar
-                      + (t->prunes ? (size_t)t->nlane : 0) + 1;
+    size_t per_lane = 16 * (size_t)t->nlane + (t->prunes ? (size_t)t->nlane : 0) + 1;
     size_t lanes = 256;
-    while (lanes > 8 && lanes * per_lane > 512 * 1024) lanes /= 2;
+    while (lanes > 8 && lanes * per_lane > 1024 * 1024) lanes /= 2;
     return lanes;
 }
 
 int mg_work_alloc(mg_work *w, const mg_tape *t)
 {
     size_t L = t->lanes;
+    memset(w, 0, sizeof *w);
     w->val = malloc(((size_t)t->nlane * L + 1) * sizeof(double));
     w->adj = malloc(((size_t)t->nlane * L + 1) * sizeof(double));
     w->padj = malloc(((size_t)t->npar * L + 1) * sizeof(double));
     w->reach = t->prunes ? malloc((size_t)t->nlane * L + 1) : NULL;
-    w->gt = calloc((t->maxrun + 8) * L + 1, sizeof(double));
-    if (!w->val || !w->adj || !w->padj || !w->gt || (t->prunes && !w->reach)) {
+    w->packed = malloc((t->npacked + 1) * sizeof(double));
+    w->xrows = malloc((t->maxhalf + 1) * sizeof *w->xrows);
+    w->rows = malloc((2 * t->maxrun + 1) * sizeof *w->rows);
+    w->bcast = malloc((t->maxhalf * L + 1) * sizeof(double));
+    w->gw = malloc((t->maxrun * t->maxhalf + 1) * sizeof(double));
+    w->firsts = malloc(t->maxhalf + 1);
+    if (!w->val || !w->adj || !w->padj || (t->prunes && !w->reach) || !w->packed || !w->xrows
+        || !w->rows || !w->bcast || !w->gw || !w->firsts) {
         mg_work_free(w);
         return -1;
     }
@@ -500,11 +563,15 @@ int mg_work_alloc(mg_work *w, const mg_tape *t)
 
 void mg_work_free(mg_work *w)
 {
-    free(w->gt);
     free(w->val);
     free(w->adj);
     free(w->padj);
     free(w->reach);
+    free(w->packed);
+    free((void *)w->xrows);
+    free(w->rows);
+    free(w->bcast);
+    free(w->gw);
+    free(w->firsts);
     memset(w, 0, sizeof *w);
 }
-

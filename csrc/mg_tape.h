@@ -80,16 +80,31 @@ typedef struct {
                                per-lane adjoints (the others: MG_ONLY below) */
     size_t nfolded;
     uint32_t *all;          /* 0, 1, ..., npar - 1 */
-    uint32_t *runs;         /* per instruction: the length of the dense run
-                               that ends there (see below), or 0 */
-    size_t maxrun;
+    uint32_t *runs;         /* per instruction: 0, or 1 + the index in dense of
+                               the run it starts (with MG_RUN_START) or ends */
+    struct mg_dense *dense; /* the dense runs, in order */
+    size_t ndense;
+    size_t npacked;         /* doubles in a packed copy of the runs' weights */
+    uint32_t *only;         /* pairs (entry of a run's J x K weight gradients,
+                               parameter): the MG_ONLY weights of every run */
+    size_t nonly;
+    size_t maxrun, maxhalf; /* the most neurons, and operands per half, of a run */
 } mg_tape;
+
+/* A dense run: J = len neurons (dot instructions k0, k0 + 1, ...) over the
+ * same K = half inputs, replayed as matrix products (mg_gemm.h).  Its weights
+ * (the first halves: parameters or constants) are packed once per call, J x K
+ * in neuron order at w and again in sweep order (last neuron first) at
+ * w + J * K; its MG_ONLY weights are only[2 * first_only ...]. */
+typedef struct mg_dense {
+    size_t k0, len, half, w, first_only, nonly;
+} mg_dense;
 
 /* args_first values: 1 the operand's first contribution; MG_ONLY its only
  * one, to a parameter through a dot, whose chunk sum the dot accumulates
  * directly, in lane order, when no per-lane parameter gradient is wanted. */
 #define MG_ONLY 2
-/* runs[k] of the first instruction of a dense run: its length with this bit */
+/* runs[k] of the first instruction of a dense run carries this bit */
 #define MG_RUN_START 0x80000000u
 
 /* The kinds whose operands are a block (args): where, sum, dot. */
@@ -121,7 +136,12 @@ size_t mg_tape_lanes(const mg_tape *tape);
 typedef struct {
     double *val, *adj, *padj;
     unsigned char *reach;
-    double *gt;             /* a dense run's adjoints, lane by lane */
+    double *packed;         /* the runs' weights, when the call packed none */
+    const double **xrows;   /* a run's input rows (maxhalf) */
+    double **rows;          /* a run's output or adjoint rows (2 x maxrun) */
+    double *bcast;          /* inputs of one value, as rows (maxhalf x lanes) */
+    double *gw;             /* a run's weight gradients (maxrun x maxhalf) */
+    unsigned char *firsts;  /* which inputs get their first contribution */
 } mg_work;
 
 int mg_work_alloc(mg_work *w, const mg_tape *tape);     /* 0, or -1 */
@@ -141,7 +161,12 @@ typedef struct {
                                order, from 0.0 */
     double *out_sum;        /* 1: the sum of the first output over the chunk */
     int plain;              /* replay with mg_tape_chunk_plain (the oracle) */
+    const double *packed;   /* mg_tape_pack of params, or NULL: each chunk packs */
 } mg_run;
+
+/* The dense runs' weights, read from params and the constants, as the runs
+ * use them (t->npacked doubles): once per call, shared by its chunks. */
+void mg_tape_pack(const mg_tape *tape, const double *params, double *packed);
 
 void mg_tape_chunk(const mg_tape *tape, mg_work *w, const mg_run *run, size_t first,
                    size_t n);

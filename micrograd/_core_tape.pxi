@@ -29,6 +29,7 @@ cdef extern from "mg_tape.h" nogil:
         uint32_t nin, npar, nlane
         int prunes
         size_t lanes
+        size_t npacked
     ctypedef struct mg_work:
         double *val
     ctypedef struct mg_run:
@@ -41,6 +42,8 @@ cdef extern from "mg_tape.h" nogil:
         double *param_sum
         double *out_sum
         int plain
+        const double *packed
+    void mg_tape_pack(const mg_tape *tape, const double *params, double *packed) noexcept
     int mg_tape_build(mg_tape *tape, mg_node **roots, size_t nroots, mg_node **inputs,
                       size_t nin, mg_node ***params, mg_check_fn check, void *ctx) except -2
     int mg_tape_check(mg_tape *tape) noexcept
@@ -242,12 +245,17 @@ cdef class _Tape:
         cdef size_t B = x.shape[0], L = t.lanes
         cdef size_t nchunks = (B + L - 1) // L
         cdef double *pvals = <double *>malloc(max(<size_t>t.npar, <size_t>1) * sizeof(double))
+        cdef double *packed = <double *>malloc(max(t.npacked, <size_t>1) * sizeof(double))
         cdef mg_run run
         cdef size_t i
-        if pvals == NULL:
+        if pvals == NULL or packed == NULL:
+            free(pvals)
+            free(packed)
             raise MemoryError()
         for i in range(t.npar):          # read at every call: optimizers move them
             pvals[i] = self.pnodes[i].value
+        mg_tape_pack(t, pvals, packed)   # the dense runs' weights, once a call
+        run.packed = packed
         run.x = &x[0, 0] if B else NULL
         run.params = pvals
         run.out = &out[0, 0] if out is not None and B else NULL
@@ -261,6 +269,7 @@ cdef class _Tape:
             return self._threaded(&run, B, nchunks, param_total, threads)
         finally:
             free(pvals)
+            free(packed)
 
     cdef double _serial(self, mg_run *run, size_t B, size_t nchunks,
                         double *param_total) except? -1.0:

@@ -21,10 +21,11 @@ _KIND = tuple(op.kind for op in T.OPS)
 
 
 def lanes_for(nlane, npar, prunes):
-    """mg_tape_lanes: a power of two from 8 to 256, the chunk near 512 KiB."""
-    per_lane = 16 * nlane + 8 * npar + (nlane if prunes else 0) + 1
+    """mg_tape_lanes: a power of two from 8 to 256, a chunk's values and
+    adjoints near 1 MiB."""
+    per_lane = 16 * nlane + (nlane if prunes else 0) + 1
     lanes = 256
-    while lanes > 8 and lanes * per_lane > 512 * 1024:
+    while lanes > 8 and lanes * per_lane > 1024 * 1024:
         lanes //= 2
     return lanes
 
