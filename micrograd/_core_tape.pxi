@@ -395,3 +395,49 @@ cdef class _WaveState:
 cdef double[::1] _zeros(size_t n):
     return _array("d", bytes(8 * max(n, <size_t>1)))
 
+
+
+# -- the dense-layer kernels (csrc/mg_gemm.h) and the machine's bound -------------
+cdef extern from "mg_gemm.h" nogil:
+    const char *mg_gemm_path()
+    int mg_gemm_select(const char *name)
+
+cdef extern from "mg_peak.h" nogil:
+    int MG_PEAK_MACS
+    double mg_mac_loop(size_t iters)
+
+
+def gemm_path():
+    """The dense-layer kernels in use: "avx512", "avx2" or "portable"
+    (MICROGRAD_NO_SIMD=1 forces "portable"; every path gives the same bits)."""
+    return mg_gemm_path().decode()
+
+
+def gemm_select(str name):
+    """Use the kernels `name` ("avx512", "avx2", "portable" or "auto") from now
+    on; ValueError if this CPU cannot run them.  For tests and benchmarks."""
+    if mg_gemm_select(name.encode()) < 0:
+        raise ValueError(f"gemm_select: {name!r} is not available on this machine")
+
+
+def mac_rate(double seconds=0.2):
+    """This core's rate of separate multiplies and adds (per second), on the
+    widest vectors it has: the bound of a dense layer's exact kernels."""
+    import time
+    cdef size_t iters = 1 << 16
+    cdef double t0, elapsed, best = 0.0
+    while True:
+        t0 = time.perf_counter()
+        with nogil:
+            mg_mac_loop(iters)
+        elapsed = time.perf_counter() - t0
+        if elapsed > seconds / 5:
+            break
+        iters *= 4
+    for _ in range(5):
+        t0 = time.perf_counter()
+        with nogil:
+            mg_mac_loop(iters)
+        elapsed = time.perf_counter() - t0
+        best = max(best, iters * MG_PEAK_MACS / elapsed)
+    return best
