@@ -24,22 +24,44 @@ int mg_anomaly_enabled(void) { return (mode & ANOMALY) != 0; }
 void mg_set_anomaly(int enabled) { mode = enabled ? (mode | ANOMALY) : (mode & ~ANOMALY); }
 int mg_plain(void) { return mode == 0; }
 
-/* Trace ids wrap at 2^16 - 1, skipping 0; a stale id can only matter for a
- * node made inside a trace 65,535 traces ago and read inside the current one. */
+/* A trace's id tags the nodes its own thread makes while it is open
+ * (trace_current is thread-local: another thread's nodes are not the trace's).
+ * Whether an id is open is process-wide (trace_open), so that a traced node is
+ * refused in every thread, and inside a trace nested in its own, for as long
+ * as its trace is open, and reads as any node once it closes.  For that, two
+ * open traces must never share an id (closing one would open the other's
+ * nodes), so ids come from one process-wide counter, skipping 0 and the ids
+ * still open.  Only callers holding the GIL open and close traces, which
+ * serialises them.  Ids wrap at 2^16 - 1: a stale id can only matter for a
+ * node made inside a trace 65,535 traces ago and read while another trace
+ * with the same id is open. */
 static MG_THREAD_LOCAL unsigned trace_current = 0;
-static MG_THREAD_LOCAL unsigned trace_last = 0;
+static unsigned trace_last = 0;
+static unsigned char trace_open[MG_TRACE_FULL];
 
 unsigned mg_trace_current(void) { return trace_current; }
 
+int mg_trace_is_open(unsigned id) { return id != 0 && id < MG_TRACE_FULL && trace_open[id]; }
+
 unsigned mg_trace_begin(void)
 {
-    unsigned previous = trace_current;
-    trace_last = (trace_last % 65535u) + 1u;
-    trace_current = trace_last;
-    return previous;
+    unsigned previous = trace_current, id = trace_last, tries;
+    for (tries = 0; tries < MG_TRACE_FULL - 1u; tries++) {
+        id = (id % (MG_TRACE_FULL - 1u)) + 1u;
+        if (!trace_open[id]) {
+            trace_open[id] = 1;
+            trace_last = trace_current = id;
+            return previous;
+        }
+    }
+    return MG_TRACE_FULL;               /* every id is open: nothing changed */
 }
 
-void mg_trace_end(unsigned previous) { trace_current = previous; }
+void mg_trace_end(unsigned previous)
+{
+    trace_open[trace_current] = 0;      /* this thread's innermost trace */
+    trace_current = previous;
+}
 
 static void node_init(mg_node *node, int op, double value, uint32_t n)
 {

@@ -154,13 +154,18 @@ int mg_anomaly_enabled(void);
 void mg_set_anomaly(int enabled);
 int mg_plain(void);
 
-/* Tracing (thread-local): while a trace is open, every node made gets its id
- * in `trace`, so the Cython layer can refuse to read such a node's value
- * (docs/design.md, "The tape").  mg_trace_begin opens a new trace and returns
- * the id that was current before, for mg_trace_end to restore. */
+/* Tracing: while a trace is open, every node its thread makes gets its id in
+ * `trace`, so the Cython layer can refuse to read such a node's value, from
+ * any thread, until the trace closes (docs/design.md, "The tape").
+ * mg_trace_begin opens a new trace in this thread and returns the id that was
+ * current before, for mg_trace_end to restore (closing this thread's
+ * innermost trace), or MG_TRACE_FULL if every id is open (nothing changes).
+ * mg_trace_is_open: whether the trace of this id is open, in any thread. */
+#define MG_TRACE_FULL 65536u
 unsigned mg_trace_current(void);
 unsigned mg_trace_begin(void);
 void mg_trace_end(unsigned previous);
+int mg_trace_is_open(unsigned id);
 
 /* Traversal ------------------------------------------------------------ */
 typedef struct {

@@ -289,6 +289,38 @@ static void test_ieee_backward(void)
     CHECK(mg_backward(&r, 1.0, NULL, NULL) == 0 && isinf(x.gradient));
 }
 
+/* Trace ids: open for the process until their trace closes, never shared by
+ * two open traces, nodes tagged by their thread's innermost trace. */
+static void test_trace_ids(void)
+{
+    static unsigned previous[MG_TRACE_FULL];
+    mg_node n;
+    unsigned outer_prev = mg_trace_begin(), outer = mg_trace_current(), inner_prev, inner, k;
+    memset(&n, 0, sizeof n);
+    CHECK(outer_prev == 0 && outer != 0 && mg_trace_is_open(outer));
+    inner_prev = mg_trace_begin();
+    inner = mg_trace_current();
+    CHECK(inner_prev == outer && inner != outer && mg_trace_is_open(outer));
+    mg_node_leaf(&n, 1.0);
+    CHECK(n.trace == inner);
+    mg_trace_end(inner_prev);
+    CHECK(!mg_trace_is_open(inner) && mg_trace_is_open(outer) && mg_trace_current() == outer);
+    mg_trace_end(outer_prev);
+    CHECK(!mg_trace_is_open(outer) && mg_trace_current() == 0 && !mg_trace_is_open(0));
+    /* every id open: the next begin is refused and changes nothing */
+    for (k = 0; k < MG_TRACE_FULL - 1u; k++)
+        previous[k] = mg_trace_begin();
+    CHECK(previous[MG_TRACE_FULL - 2u] != MG_TRACE_FULL);
+    inner = mg_trace_current();
+    CHECK(mg_trace_begin() == MG_TRACE_FULL && mg_trace_current() == inner);
+    while (k-- > 0) {
+        unsigned id = mg_trace_current();
+        mg_trace_end(previous[k]);
+        CHECK(!mg_trace_is_open(id));
+    }
+    CHECK(mg_trace_current() == 0);
+}
+
 int main(void)
 {
     test_forward_errors();
@@ -301,6 +333,7 @@ int main(void)
     test_deep_chain();
     test_stop_anywhere_leaves_marks_clean();
     test_ieee_backward();
+    test_trace_ids();
     if (failures) {
         fprintf(stderr, "test_mg: %d failed\n", failures);
         return 1;

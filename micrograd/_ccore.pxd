@@ -67,6 +67,8 @@ cdef extern from "mg_graph.h" nogil:
     unsigned mg_trace_current() noexcept
     unsigned mg_trace_begin() noexcept
     void mg_trace_end(unsigned previous) noexcept
+    int mg_trace_is_open(unsigned id) noexcept
+    enum: MG_TRACE_FULL
 
     # -1: out of memory (no exception set); -2: check() raised (exception set)
     int mg_backward(mg_node *root, double seed, mg_check_fn check, void *ctx) except -2

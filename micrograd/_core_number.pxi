@@ -210,11 +210,12 @@ cdef int _check_signals(void *ctx) noexcept with gil:
 
 
 # =============================================================================
-# Traced Numbers (see micrograd/tape.py): made while a trace of this thread is
-# open; reading their value then raises TraceError
+# Traced Numbers (see micrograd/tape.py): made by a thread while its trace is
+# open; reading their value raises TraceError, in any thread and in any trace
+# opened inside theirs, until their trace closes (csrc/mg_graph.c)
 # =============================================================================
 cdef inline bint _traced(Number n) noexcept:
-    return n.node.trace != 0 and n.node.trace == mg_trace_current()
+    return n.node.trace != 0 and mg_trace_is_open(n.node.trace)
 
 
 cdef object _refuse(Number n, str how):
@@ -467,6 +468,8 @@ cdef class Number:
         return format(self.node.value, spec) if spec else str(self)
 
     def __reduce__(self):
+        if self.node.trace and _traced(self):
+            _refuse(self, "pickling")           # a pickle would carry the example's value
         if type(self) is Number or type(self) is _GCNumber:
             return _restore, (self.node.value, self.node.gradient)
         return (_restore_subclass, (type(self), self.node.value, self.node.gradient),
@@ -698,6 +701,8 @@ del _probe
 cdef Number _copied(Number n, object memo):
     """copy (memo None) and deepcopy: a leaf of the same type and backend with
     the same value and gradient, and a subclass's attributes copied along."""
+    if n.node.trace and _traced(n):             # a leaf holding the one example's value
+        _refuse(n, "copy.copy()" if memo is None else "copy.deepcopy()")
     cdef Number out = Number.__new__(Number if type(n) is _GCNumber else type(n))
     out.node.value = n.node.value
     out.node.gradient = n.node.gradient

@@ -61,7 +61,10 @@ cdef extern from "Python.h":
 # -- tracing -------------------------------------------------------------------
 def _trace_begin():
     """Open a trace; returns what _trace_end needs to close it."""
-    return mg_trace_begin()
+    cdef unsigned previous = mg_trace_begin()
+    if previous == MG_TRACE_FULL:
+        raise RuntimeError(_TRACES_FULL)
+    return previous
 
 
 def _trace_end(previous):

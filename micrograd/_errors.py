@@ -1,6 +1,11 @@
 """Exceptions that both backends raise, defined once so they are one class."""
 
-__all__ = ["TraceError", "traced_read"]
+__all__ = ["TraceError", "traced_read", "TRACES_FULL"]
+
+# Trace ids are 16 bits and an open trace keeps its id (csrc/mg_graph.c): the
+# 65,536th trace open at once has none left.
+TRACES_FULL = ("micrograd.trace: 65535 traces are open at once and every trace id is "
+               "in use; close one first")
 
 
 class TraceError(RuntimeError):
@@ -11,7 +16,8 @@ class TraceError(RuntimeError):
 
 def traced_read(op, how):
     """The TraceError for reading `how` (value, float(), bool(), format,
-    detach) of a traced Number made by `op` ('' for an input)."""
+    detach, a copy or a pickle) of a traced Number made by `op` ('' for an
+    input)."""
     what = f"the result of {op!r}" if op else "an input of the traced function"
     return TraceError(
         f"{how} of a traced Number ({what}) while micrograd.trace records: a tape "

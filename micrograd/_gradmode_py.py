@@ -1,11 +1,14 @@
 """Grad mode and trace state in the reference: the twin of
-micrograd/_core_gradmode.pxi and of the thread-locals of csrc/mg_graph.c.
+micrograd/_core_gradmode.pxi and of the mode and trace state of csrc/mg_graph.c.
 
-Whether operations build the graph, and which trace (if any) is open: both
-thread-local, like torch.no_grad.
+Whether operations build the graph, and which trace (if any) tags the nodes a
+thread makes: both thread-local, like torch.no_grad.  Which traces are open is
+process-wide, as in C: a traced Number is refused in every thread while its
+trace is open.
 """
 import threading
 
+from ._errors import TRACES_FULL
 from ._signatures import checked_args
 
 __all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "detect_anomaly",
@@ -15,22 +18,42 @@ __all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "det
 class _GradMode(threading.local):
     enabled = True
     anomaly = False         # micrograd.detect_anomaly (see micrograd/_anomaly.py)
-    trace = 0               # the open trace's id, 0 outside a trace
-    last = 0                # the last id given out (ids wrap at 2**16 - 1)
+    trace = 0               # this thread's innermost open trace's id, 0 outside a trace
 
 
 _mode = _GradMode()
 
+# Process-wide, as in csrc/mg_graph.c: open[id] is 1 while the trace of that id
+# is open in some thread, and ids come from one counter (wrapping at 2**16 - 1,
+# skipping 0 and the open ids), so two open traces never share an id: closing
+# one must not make the other's Numbers readable.  The lock does for the
+# reference what the GIL does for the C.
+_open = bytearray(65536)
+_last = [0]                 # the last id given out
+_ids = threading.Lock()
+
 
 def trace_begin():
-    """Open a new trace; returns the id that was current, for trace_end."""
+    """Open a new trace in this thread; returns the id that was current, for
+    trace_end."""
+    with _ids:
+        trace_id = _last[0]
+        for _ in range(65535):
+            trace_id = trace_id % 65535 + 1
+            if not _open[trace_id]:
+                break
+        else:
+            raise RuntimeError(TRACES_FULL)       # every id is open: nothing changed
+        _open[trace_id] = 1
+        _last[0] = trace_id
     previous = _mode.trace
-    _mode.last = _mode.last % 65535 + 1
-    _mode.trace = _mode.last
+    _mode.trace = trace_id
     return previous
 
 
 def trace_end(previous):
+    """Close this thread's innermost trace."""
+    _open[_mode.trace] = 0
     _mode.trace = previous
 
 

@@ -22,7 +22,7 @@ from ._anomaly import Handle, backward_error, finite, forward_error, site
 from ._compat import REFUSED_CHILDREN, op_symbol
 from ._convert import checked, is_number, operand, to_float
 from ._errors import traced_read
-from ._gradmode_py import _mode
+from ._gradmode_py import _mode, _open
 from ._pickle import restore, restore_subclass
 from ._signatures import (check_class, checked_args, format_spec, no_arguments, no_delete,
                           read_only, wrong_self)
@@ -102,8 +102,11 @@ def _anomalous(op, value, kids, c, out):
 
 
 # -- traced Numbers (see micrograd/tape.py) ------------------------------------------
+# Made by a thread while its trace is open; reading their value raises
+# TraceError, in any thread and in any trace opened inside theirs, until their
+# trace closes (micrograd/_gradmode_py.py).
 def _traced(n):
-    return n._trace != 0 and n._trace == _mode.trace
+    return n._trace != 0 and _open[n._trace] != 0
 
 
 def _refuse(n, how):
@@ -313,6 +316,8 @@ class Number:
         return format(self._value, spec) if spec else str(self)
 
     def __reduce__(self):
+        if self._trace and _traced(self):
+            _refuse(self, "pickling")           # a pickle would carry the example's value
         if type(self) is Number:
             return restore, (self._value, self._gradient)
         return restore_subclass, (type(self), self._value, self._gradient), \
@@ -453,6 +458,8 @@ for _op in T.of_kind("UNARY"):
 def _copied(n, memo):
     """copy (memo None) and deepcopy: a leaf of the same type and backend with
     the same value and gradient, and a subclass's attributes copied along."""
+    if n._trace and _traced(n):                 # a leaf holding the one example's value
+        _refuse(n, "copy.copy()" if memo is None else "copy.deepcopy()")
     out = Number.__new__(type(n))
     out._value, out._gradient, out._c, out._kids, out._code = n._value, n._gradient, 0.0, (), LEAF
     out._trace = 0

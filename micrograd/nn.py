@@ -77,6 +77,11 @@ class Module:
         if rows.ndim != 2:
             raise ValueError(f"predict takes a batch of shape (n, inputs), one row per "
                              f"sample, not shape {rows.shape}; call the model on one row")
+        takes = self._takes()
+        # checked here, not only by the calls: an empty batch makes none, and
+        # would pass any width; the message is the one a call gives
+        if takes is not None and rows.shape[1] != takes[0]:
+            raise _wrong_width(takes[1], takes[0], rows.shape[1])
         with module_of(self.parameters()).no_grad():
             outs = [self(row) for row in rows.tolist()]
         values = [float(y) if is_number(y) else [float(v) for v in y] for y in outs]
@@ -86,6 +91,11 @@ class Module:
 
     def _nout(self) -> Optional[int]:
         """How many outputs a call gives, where the model says."""
+        return None
+
+    def _takes(self) -> Optional[tuple[int, str]]:
+        """(how many inputs a call takes, the name its errors give), where the
+        model says."""
         return None
 
     # -- the PyTorch bridge (micrograd/torch_bridge.py) ------------------------
@@ -144,8 +154,12 @@ def _inputs(x, nin, who):
     else:
         xs = list(x)
     if len(xs) != nin:
-        raise ValueError(f"{who} takes {nin} input{'' if nin == 1 else 's'}, got {len(xs)}")
+        raise _wrong_width(who, nin, len(xs))
     return xs
+
+
+def _wrong_width(who, nin, got):
+    return ValueError(f"{who} takes {nin} input{'' if nin == 1 else 's'}, got {got}")
 
 
 def _activation_of(nonlin, activation):
@@ -205,6 +219,9 @@ class Neuron(Module):
     def _nout(self) -> Optional[int]:
         return 1
 
+    def _takes(self) -> Optional[tuple[int, str]]:
+        return len(self.w), repr(self)
+
     def _linear_layers(self) -> list[tuple[int, list[Neuron]]]:
         return [(len(self.w), [self])]
 
@@ -226,9 +243,12 @@ class Layer(Module):
         self.neurons = [Neuron(nin, **kwargs) for _ in range(_width(nout, "nout"))]
 
     def __call__(self, x: Iterable[Any]) -> Any:
-        ones_x = [1.0] + _inputs(x, self.nin, f"Layer({self.nin}, {len(self.neurons)})")
+        ones_x = [1.0] + _inputs(x, self.nin, self._name())
         out = [n._forward(ones_x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
+
+    def _name(self) -> str:
+        return f"Layer({self.nin}, {len(self.neurons)})"
 
     def parameters(self) -> list[Number]:
         """Each neuron's parameters in turn."""
@@ -240,6 +260,9 @@ class Layer(Module):
 
     def _nout(self) -> Optional[int]:
         return len(self.neurons)
+
+    def _takes(self) -> Optional[tuple[int, str]]:
+        return self.nin, self._name()
 
     def _linear_layers(self) -> list[tuple[int, list[Neuron]]]:
         return [(self.nin, self.neurons)]
@@ -291,6 +314,9 @@ class MLP(Module):
 
     def _nout(self) -> Optional[int]:
         return self.layers[-1]._nout()
+
+    def _takes(self) -> Optional[tuple[int, str]]:
+        return self.layers[0]._takes()
 
     def _linear_layers(self) -> list[tuple[int, list[Neuron]]]:
         return [(layer.nin, layer.neurons) for layer in self.layers]

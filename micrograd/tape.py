@@ -22,9 +22,10 @@ sample's graph op by op and calling backward gives.
 Rules (docs/design.md, "The tape", has the reasons):
 
 - While ``trace`` records, reading a traced value (``.value``, ``float()``,
-  ``bool()``, formatting, ``detach()``, a ``no_grad`` result) raises
-  ``TraceError``: a Python ``if`` on one example's value would be replayed for
-  every sample.  ``where``, ``maximum``, ``minimum``, ``clamp`` and
+  ``bool()``, formatting, ``detach()``, ``copy``, ``deepcopy``, pickling, a
+  ``no_grad`` result) raises ``TraceError``, in any thread and in a trace
+  opened inside ``fn``: a Python ``if`` on one example's value would be
+  replayed for every sample.  ``where``, ``maximum``, ``minimum``, ``clamp`` and
   ``stop_gradient`` are recorded instead.
 - Ops that raise on floats (``log(0)``, ``1/0``) cannot raise for one lane of
   a batch: a replay keeps the IEEE value (inf or NaN) there.
@@ -43,8 +44,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ._backend import module_of
-from ._convert import is_number
-from ._errors import TraceError
+from ._convert import MIXING, is_number
+from ._errors import TraceError, traced_read
 from ._pickle import restore
 
 __all__ = ["trace", "Tape", "TraceError"]
@@ -76,18 +77,36 @@ def trace(fn: Callable[..., Any], *example_inputs: Any) -> "Tape":
     finally:
         backend._trace_end(previous)
     single = not isinstance(result, (tuple, list))
-    outputs = [_output(r, i) for i, r in enumerate([result] if single else result)]
+    outputs = [_output(r, i, backend.BACKEND)
+               for i, r in enumerate([result] if single else result)]
     if not outputs:
         raise ValueError("trace: fn returned no outputs")
-    return Tape(backend._Tape.build(outputs, inputs), single)
+    impl = backend._Tape.build(outputs, inputs)
+    for p in impl.params:
+        # A leaf still traced now that this trace is closed belongs to a trace
+        # still open (fn is traced inside another trace, or in another thread,
+        # and used that trace's values): the tape would replay that example's
+        # value as a parameter, as reading it would.
+        try:
+            p.value
+        except TraceError:
+            raise traced_read("", "tracing a function that uses the value") from None
+    return Tape(impl, single)
 
 
-def _output(result, i):
+def _output(result, i, backend):
     if hasattr(result, "result") and hasattr(result, "steps"):      # a Chain
         result = result.result()
     if not is_number(result):
         raise TypeError(f"trace: output {i} of fn must be a Number (or a Chain), "
                         f"not {type(result).__name__}")
+    other = type(result)._mg_backend
+    if other != backend:
+        # The backend comes from the examples (the active one for reals or
+        # none); a graph fn built from a closure's Numbers of the other
+        # backend without mixing them in any op is refused here, as an op
+        # mixing them would be, before the backend's tape reads its nodes.
+        raise TypeError(MIXING.format(backend, other))
     return result
 
 

@@ -260,6 +260,25 @@ def test_predict_refuses_what_is_not_a_batch(backend):
         model.predict(np.zeros((4, 2)))
 
 
+def test_predict_refuses_a_wrong_width_at_any_batch_size(backend):
+    """An empty batch calls the model on no row: the width is checked first,
+    with the message a call on a row of that width gives."""
+    for model, who, nin in [(nn.MLP(2, [4, 1], seed=0), "Layer(2, 4)", 2),
+                            (nn.Layer(2, 3), "Layer(2, 3)", 2),
+                            (nn.Neuron(2), "ReLUNeuron(2)", 2),
+                            (nn.Neuron(1, nonlin=False), "LinearNeuron(1)", 1)]:
+        before = weights(model)
+        for batch in (0, 1, 5):
+            with pytest.raises(ValueError) as err:
+                model.predict(np.zeros((batch, 3)))
+            assert str(err.value) == f"{who} takes {nin} input{'' if nin == 1 else 's'}, got 3"
+            with pytest.raises(ValueError) as call:
+                model([0.0] * 3)
+            assert str(call.value) == str(err.value)
+        assert model.predict(np.zeros((0, nin))).shape[0] == 0
+        assert weights(model) == before and mg.is_grad_enabled()
+
+
 # -- notebooks --------------------------------------------------------------------------
 def rows(html):
     """The cells of each row of the HTML's tables, as (escaped) text."""

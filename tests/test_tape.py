@@ -1,9 +1,11 @@
 """The tape: traced once, replayed over batches, lane for lane the bits of the
 op-by-op graph, on both backends and any number of threads."""
+import copy
 import math
 import pickle
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from hypothesis import assume, given, strategies as st
 import micrograd as mg
 from graphs import floats, programs, run, same_float
 from micrograd._backend import module_of
+from micrograd._convert import MIXING
+from micrograd._errors import TRACES_FULL
 
 
 def bits(a):
@@ -216,6 +220,176 @@ def test_reading_a_traced_value_raises_trace_error(impl, how, what):
     assert ("'tanh'" in text) == (what == "result")
 
 
+COPIES = {"copy.copy()": copy.copy, "copy.deepcopy()": copy.deepcopy, "pickling": pickle.dumps}
+
+
+def _weight_class(mod):
+    """A user's subclass of mod.Number, made once at module level (pickle finds it)."""
+    name = f"Weight_{mod.BACKEND}"
+    if name not in globals():
+        globals()[name] = type(name, (mod.Number,), {"__module__": __name__})
+    return globals()[name]
+
+
+@pytest.mark.parametrize("how", sorted(COPIES))
+@pytest.mark.parametrize("what", ["input", "result", "subclass operand"])
+def test_copying_or_pickling_a_traced_value_raises_trace_error(impl, how, what):
+    """A copy or a pickle is a leaf holding the one example's value: refused
+    as .value and detach() are, for results too (the core's result of an op
+    on a subclass with a __dict__ is its GC-tracked Number type)."""
+    w = _weight_class(impl)(2.0)
+    w.name = "w"
+
+    def fn(x):
+        assert COPIES[how](w) is not None       # a parameter: fine
+        y = {"input": x, "result": (x * 3.0).tanh(), "subclass operand": x * w}[what]
+        # a deep copy or a pickle reaches inside containers too
+        COPIES[how](y if how == "copy.copy()" else [1.0, y])
+        return y
+    with pytest.raises(mg.TraceError) as err:
+        mg.trace(fn, impl.Number(0.5))
+    op = {"input": "an input of the traced function", "result": "the result of 'tanh'",
+          "subclass operand": "the result of 'mul'"}[what]
+    assert str(err.value).startswith(f"{how} of a traced Number ({op}) while micrograd.trace "
+                                     f"records: ")
+    assert "micrograd.where" in str(err.value) and "after tracing" in str(err.value)
+
+
+def test_traced_values_copy_and_pickle_after_tracing(impl):
+    kept = []
+    tape = mg.trace(lambda x: kept.append((x, x * 3.0)) or kept[-1][1], impl.Number(0.5))
+    for n in kept[0]:
+        copies = [copy.copy(n), copy.deepcopy(n), pickle.loads(pickle.dumps(n))]
+        assert [c.value for c in copies] == [n.value] * 3
+    assert tape([1.0]) == 3.0
+
+
+def test_a_trace_inside_fn_cannot_read_the_outer_traces_values(impl):
+    """An inner trace closes first; the outer trace stays open all along."""
+    def outer(read, what):
+        def fn(x):
+            y = (x * 3.0).tanh()
+            mg.trace(lambda z: z * read(x if what == "input" else y), impl.Number(1.0))
+            return y
+        return fn
+    for what, op in [("input", "an input of the traced function"),
+                     ("result", "the result of 'tanh'")]:
+        for how, read in [("float()", float), ("reading .value", lambda n: n.value),
+                          ("bool() (an `if` or `and`/`or`)", bool),
+                          ("copy.copy()", copy.copy)]:
+            with pytest.raises(mg.TraceError) as err:
+                mg.trace(outer(read, what), impl.Number(0.5))
+            assert str(err.value).startswith(f"{how} of a traced Number ({op}) while")
+    # an inner tape whose graph uses an outer value would replay that value
+    def uses(x):
+        mg.trace(lambda z: z * (x * 2.0), impl.Number(1.0))
+        return x
+    with pytest.raises(mg.TraceError, match=r"^tracing a function that uses the value of a "
+                                            r"traced Number \(an input of the traced function\)"):
+        mg.trace(uses, impl.Number(0.5))
+    # an inner trace of its own values works, and they read once it closes
+    seen = []
+
+    def fn(x):
+        kept = []
+        inner = mg.trace(lambda z: kept.append(z * 2.0) or kept[-1], impl.Number(1.5))
+        seen.append((kept[0].value, inner([2.0])))
+        with pytest.raises(mg.TraceError):
+            x.value                             # the outer trace is still open
+        return x * 2.0
+    assert mg.trace(fn, impl.Number(0.5))([4.0]) == 8.0
+    assert seen == [(3.0, 4.0)]
+
+
+def _in_thread(fn, *args):
+    """fn(*args) in another thread: what it returned, or the exception it raised."""
+    box = []
+
+    def work():
+        try:
+            box.append(fn(*args))
+        except BaseException as exc:            # handed back to the test
+            box.append(exc)
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    return box[0]
+
+
+def test_other_threads_cannot_read_traced_values_while_the_trace_is_open(impl):
+    kept, seen = [], []
+    reads = {"reading .value": lambda n: n.value, "float()": float,
+             "detach()": lambda n: n.detach(), "formatting": lambda n: f"{n:.2f}",
+             "pickling": pickle.dumps}
+
+    def fn(x):
+        y = (x * 3.0).tanh()
+        kept.extend([x, y])
+        for n, op in [(x, "an input of the traced function"), (y, "the result of 'tanh'")]:
+            for how, read in reads.items():
+                got = _in_thread(read, n)
+                seen.append(isinstance(got, mg.TraceError)
+                            and str(got).startswith(f"{how} of a traced Number ({op}) while"))
+        return y
+    tape = mg.trace(fn, impl.Number(0.5))
+    assert seen == [True] * 10
+    # the trace is closed: its values read again, in any thread
+    assert _in_thread(lambda: [n.value for n in kept]) == [0.5, math.tanh(1.5)]
+    assert [float(n) for n in kept] == [0.5, math.tanh(1.5)]
+    assert tape([0.5]) == math.tanh(1.5)
+
+
+def test_a_trace_closing_in_another_thread_leaves_this_ones_values_traced(impl):
+    """Two fresh threads trace at once: a trace id is open for the process,
+    and two open traces never share one, so closing one does not open the
+    other's values (and its own read again at once)."""
+    a_open, a_may_close, no_wait = threading.Event(), threading.Event(), threading.Event()
+    no_wait.set()
+    kept = {}
+
+    def traced(name, opened, wait):
+        def fn(x):
+            kept[name] = x * 2.0
+            opened.set()
+            wait.wait(10)
+            return kept[name]
+        return lambda: mg.trace(fn, impl.Number(1.0))
+    a = threading.Thread(target=traced("a", a_open, a_may_close))
+    a.start()
+    try:
+        assert a_open.wait(10)
+        tape_b = _in_thread(traced("b", threading.Event(), no_wait))
+        assert isinstance(tape_b, mg.Tape), tape_b
+        assert kept["b"].value == 2.0           # b's trace is closed
+        got = _in_thread(lambda: kept["a"].value)
+        assert isinstance(got, mg.TraceError), got
+        with pytest.raises(mg.TraceError):
+            kept["a"].value
+    finally:
+        a_may_close.set()
+        a.join()
+    assert kept["a"].value == 2.0
+
+
+def test_every_trace_id_open_at_once(impl):
+    """Ids are 16 bits; the 65,536th open trace is refused and changes nothing."""
+    stack = []
+    try:
+        for _ in range(65535):
+            stack.append(impl._trace_begin())
+        inner = impl._trace_input(1.0)
+        with pytest.raises(RuntimeError) as err:
+            impl._trace_begin()
+        assert str(err.value) == TRACES_FULL
+        with pytest.raises(mg.TraceError):
+            inner.value                         # the innermost trace is still open
+    finally:
+        while stack:
+            impl._trace_end(stack.pop())
+    assert inner.value == 1.0
+    assert mg.trace(lambda x: x * 2.0, impl.Number(1.0))([3.0]) == 6.0
+
+
 def test_values_read_after_tracing_and_params_during_it(impl):
     w = impl.Number(2.0)
     seen = []
@@ -302,6 +476,29 @@ def test_bad_batches_and_arguments(impl):
         mg.trace(3.0, 1.0)
     with pytest.raises(TypeError, match="example input 0"):
         mg.trace(lambda x: x, "1.0")
+
+
+def test_trace_refuses_a_closure_over_the_other_backend(both):
+    """With real examples or none, the examples pick the active backend; with
+    Numbers, theirs.  A graph fn builds only from a closure's Numbers of the
+    other backend gets the mixing error an op mixing them gives."""
+    active = mg._backend.impl
+    for mod in both:
+        other = both[1] if mod is both[0] else both[0]
+        w = other.Number(2.0)
+        expect = MIXING.format(mod.BACKEND, other.BACKEND)
+        with pytest.raises(TypeError) as err:
+            mod.Number(1.0) * w
+        assert str(err.value) == expect         # the message everywhere else
+        cases = [(lambda x: w * 3.0, [mod.Number(1.0)]),
+                 (lambda x: (x * 2.0, other.Chain(w).tanh()), [mod.Number(1.0)])]
+        if mod is active:
+            cases += [(lambda: w * 3.0, []), (lambda x, y: w.exp(), [1.0, 2.0]),
+                      (lambda x: [x * 2.0, w], [np.float64(1.0)])]
+        for fn, examples in cases:
+            with pytest.raises(TypeError) as err:
+                mg.trace(fn, *examples)
+            assert str(err.value) == expect
 
 
 def test_float32_int_and_strided_batches_are_converted(impl):
