@@ -75,6 +75,14 @@ static void node_init(mg_node *node, int op, double value, uint32_t n)
     node->n = n;
 }
 
+/* A node made outside any trace (another thread) from a traced operand is
+ * that trace's too: a thread that fn starts must not read a traced value
+ * through an op on it, any more than the value itself. */
+static void inherit(mg_node *node, const mg_node *kid)
+{
+    if (node->trace == 0 && kid != NULL) node->trace = kid->trace;
+}
+
 void mg_node_leaf(mg_node *node, double value)
 {
     node_init(node, MG_LEAF, value, 0);
@@ -84,6 +92,7 @@ void mg_node_unary(mg_node *node, int op, double value, mg_node *x)
 {
     node_init(node, op, value, 1);
     node->kids.two[0] = x;
+    inherit(node, x);
 }
 
 void mg_node_binary(mg_node *node, int op, double value, mg_node *a, mg_node *b)
@@ -91,6 +100,8 @@ void mg_node_binary(mg_node *node, int op, double value, mg_node *a, mg_node *b)
     node_init(node, op, value, 2);
     node->kids.two[0] = a;
     node->kids.two[1] = b;
+    inherit(node, a);
+    inherit(node, b);
 }
 
 void mg_node_const(mg_node *node, int op, double value, mg_node *x, double c)
@@ -98,6 +109,7 @@ void mg_node_const(mg_node *node, int op, double value, mg_node *x, double c)
     node_init(node, op, value, 1);
     node->kids.two[0] = x;
     node->c = c;
+    inherit(node, x);
 }
 
 void mg_node_range(mg_node *node, int op, double value, mg_node *x, double lo, double hi)
@@ -106,6 +118,7 @@ void mg_node_range(mg_node *node, int op, double value, mg_node *x, double lo, d
     node->kids.one.x = x;
     node->kids.one.c2 = hi;
     node->c = lo;
+    inherit(node, x);
 }
 
 /* Operand block layout: n pointers, then n doubles.  Pointers come first so
@@ -142,6 +155,7 @@ int mg_block_eval(mg_node *node)
     double *cst = mg_block_consts(node);
     double acc = 0.0;
     uint32_t i, n = node->n, half = n / 2;
+    for (i = 0; i < n; i++) inherit(node, k[i]);
     if (node->op == MG_SUM) {
         for (i = 0; i < n; i++)
             acc += slot_value(k, cst, i);

@@ -46,7 +46,13 @@ def _node(op, value, kids, c=0.0):
     if _mode.anomaly:
         _anomalous(op, value, kids, c, out)
     if _mode.enabled:
-        out._code, out._kids, out._c, out._trace = op, kids, c, _mode.trace
+        trace = _mode.trace
+        if not trace:           # made in another thread from a traced operand: mg_graph.c
+            for k in kids:
+                if type(k) is not float and k._trace:
+                    trace = k._trace
+                    break
+        out._code, out._kids, out._c, out._trace = op, kids, c, trace
     else:
         out._code, out._kids, out._c, out._trace = LEAF, (), 0.0, 0
         for k in kids:

@@ -339,6 +339,24 @@ def test_other_threads_cannot_read_traced_values_while_the_trace_is_open(impl):
     assert tape([0.5]) == math.tanh(1.5)
 
 
+def test_another_threads_ops_on_traced_values_are_traced_too(impl):
+    """A thread fn starts computes from a traced value and reads the result:
+    the result is the trace's, so the read raises (it baked the example)."""
+    seen = []
+
+    def fn(x):
+        for make in (lambda: x * 2.0, lambda: (x + x).tanh(), lambda: impl.sum([x, 1.0]),
+                     lambda: impl.dot([x, 2.0], [1.0, x]), lambda: x.clamp(0.0, 1.0)):
+            got = _in_thread(lambda: make().value)
+            seen.append(isinstance(got, mg.TraceError))
+        return x * 2.0
+    mg.trace(fn, impl.Number(0.5))
+    assert seen == [True] * 5
+    # after the trace, another thread's ops on its Numbers read as usual
+    w = impl.Number(0.25)
+    assert _in_thread(lambda: (w * 2.0).value) == 0.5
+
+
 def test_a_trace_closing_in_another_thread_leaves_this_ones_values_traced(impl):
     """Two fresh threads trace at once: a trace id is open for the process,
     and two open traces never share one, so closing one does not open the
