@@ -65,6 +65,8 @@ def trace(fn: Callable[..., Any], *example_inputs: Any) -> "Tape":
     values = []
     for i, v in enumerate(example_inputs):
         if is_number(v):
+            if module_of([v]) is not backend:       # examples of both backends
+                raise TypeError(MIXING.format(backend.BACKEND, module_of([v]).BACKEND))
             v = v.value
         if not isinstance(v, numbers.Real) and getattr(v, "ndim", None) != 0:
             raise TypeError(f"trace: example input {i} must be a real or a Number, "

@@ -517,6 +517,11 @@ def test_trace_refuses_a_closure_over_the_other_backend(both):
             with pytest.raises(TypeError) as err:
                 mg.trace(fn, *examples)
             assert str(err.value) == expect
+        # examples of both backends: the same error, before fn runs
+        called = []
+        with pytest.raises(TypeError) as err:
+            mg.trace(lambda a, b: called.append(1) or a * 2.0, mod.Number(1.0), other.Number(2.0))
+        assert str(err.value) == expect and called == []
 
 
 def test_float32_int_and_strided_batches_are_converted(impl):
