@@ -6,7 +6,11 @@
  * computes what a node computes; the loops over + - * and dot's products are
  * what the compiler vectorises (never contracting: -ffp-contract=off). */
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("O3")
+/* no-trapping-math lets GCC turn a branch per lane (relu's y <= 0 ? 0 : g)
+ * into a compare and a select, so such loops vectorise too; it allows no
+ * change of any value (that would take -ffast-math's other parts, never
+ * used), only of which IEEE flags a loop may raise, which nothing reads. */
+#pragma GCC optimize("O3", "no-trapping-math")
 #endif
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +169,17 @@ static void forward_run(const mg_tape *t, mg_work *w, const double *params, cons
     mg_gemm_fwd(d->len, d->half, n, packed + d->w, w->xrows, w->rows);
 }
 
+/* A weight's per-lane adjoint from neuron in: weight i times its input, g
+ * the neuron's adjoint (nothing for a constant weight). */
+static void weight_adjoint(const mg_tape *t, mg_work *w, const double *params,
+                           const mg_instr *in, size_t i, const double *g, size_t n)
+{
+    size_t half = in->b / 2;
+    opnd x = view(t, w, params, t->args[in->a + i]);
+    opnd p = view(t, w, params, t->args[in->a + half + i]);
+    if (x.adj) scaled(x.adj, n, g, p.v, p.s, t->args_first[in->a + i]);
+}
+
 /* The backward of a dense run, as the sweep over its neurons (last to first)
  * would add: find_runs() kept the run only where no slot is both a weight
  * and an input and no input appears twice, so each slot's contributions
@@ -176,7 +191,7 @@ static void forward_run(const mg_tape *t, mg_work *w, const double *params, cons
 static void backward_run(const mg_tape *t, mg_work *w, const double *params, const double *packed,
                          double *param_sum, const mg_dense *d, size_t n)
 {
-    size_t L = t->lanes, J = d->len, K = d->half, i, j;
+    size_t L = t->lanes, J = d->len, K = d->half, i, j, r;
     const mg_instr *last = &t->code[d->k0 + J - 1];
     const mg_ref *second = t->args + last->a + K;
     double **sweep = w->rows, **ahead = w->rows + J;
@@ -184,15 +199,15 @@ static void backward_run(const mg_tape *t, mg_work *w, const double *params, con
         ahead[j] = w->adj + (size_t)t->code[d->k0 + j].out * L;
         sweep[J - 1 - j] = ahead[j];
     }
-    for (j = J; j-- > 0;) {
-        const mg_instr *in = &t->code[d->k0 + j];
-        for (i = 0; i < K; i++) {
-            opnd x = view(t, w, params, t->args[in->a + i]);
-            opnd p = view(t, w, params, t->args[in->a + K + i]);
-            uint8_t first = t->args_first[in->a + i];
-            if (!x.adj || (param_sum && first == MG_ONLY)) continue;
-            scaled(x.adj, n, ahead[j], p.v, p.s, first);
-        }
+    if (param_sum) {                             /* the weights not MG_ONLY */
+        const uint32_t *rest = t->rest + 2 * d->first_rest;
+        for (r = 0; r < d->nrest; r++)
+            weight_adjoint(t, w, params, &t->code[d->k0 + rest[2 * r]], rest[2 * r + 1],
+                           ahead[rest[2 * r]], n);
+    } else {                                     /* every weight, in sweep order */
+        for (j = J; j-- > 0;)
+            for (i = 0; i < K; i++)
+                weight_adjoint(t, w, params, &t->code[d->k0 + j], i, ahead[j], n);
     }
     for (i = 0; i < K; i++) {
         opnd x = view(t, w, params, second[i]);
@@ -204,8 +219,17 @@ static void backward_run(const mg_tape *t, mg_work *w, const double *params, con
     if (param_sum && d->nonly) {
         const uint32_t *only = t->only + 2 * d->first_only;
         for (i = 0; i < K; i++) w->xrows[i] = input_row(t, w, params, second[i], i, n);
-        mg_gemm_bwd_w(J, K, n, (const double *const *)ahead, w->xrows, w->gw);
-        for (i = 0; i < d->nonly; i++) param_sum[only[2 * i + 1]] = w->gw[only[2 * i]];
+        if (d->direct) {
+            /* the weights are parameters p .. p + J K in order: their sums go
+             * straight to param_sum; those not MG_ONLY (a bias: J x 1 times
+             * the constant 1) are folded after the sweep, which overwrites
+             * these entries */
+            mg_gemm_bwd_w(J, K, n, (const double *const *)ahead, w->xrows,
+                          param_sum + (d->direct - 1));
+        } else {
+            mg_gemm_bwd_w(J, K, n, (const double *const *)ahead, w->xrows, w->gw);
+            for (i = 0; i < d->nonly; i++) param_sum[only[2 * i + 1]] = w->gw[only[2 * i]];
+        }
     }
 }
 
@@ -462,6 +486,12 @@ MG_VECTOR static void fold(const mg_tape *t, const uint32_t *p, size_t m, const 
         for (l = 0; l < n; l++) acc += adj[p[i] * L + l];
         sum[p[i]] = acc;
     }
+}
+
+void mg_tape_add(double *total, const double *part, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) total[i] += part[i];
 }
 
 void mg_tape_chunk(const mg_tape *t, mg_work *w, const mg_run *run, size_t first, size_t n)

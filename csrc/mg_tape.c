@@ -257,27 +257,47 @@ static int find_runs(mg_tape *t)
 }
 
 /* Each run's MG_ONLY weights, as (entry of its J x K gradients, parameter)
- * pairs, so that a chunk copies their sums without scanning every weight. */
-static int list_only(mg_tape *t)
+ * pairs, so that a chunk copies their sums without scanning every weight;
+ * and its other parameter weights (a bias, whose partner is the constant 1,
+ * or a shared weight), as (neuron, operand) pairs in the sweep's order, the
+ * only weights a chunk that sums parameters gives per-lane adjoints. */
+static int list_weights(mg_tape *t)
 {
     size_t r, j, i, count = 0;
     free(t->only);
-    t->nonly = 0;
+    free(t->rest);
+    t->nonly = t->nrest = 0;
     for (r = 0; r < t->ndense; r++) count += t->dense[r].len * t->dense[r].half;
     t->only = malloc((2 * count + 1) * sizeof *t->only);
-    if (t->only == NULL) return -1;
+    t->rest = malloc((2 * count + 1) * sizeof *t->rest);
+    if (t->only == NULL || t->rest == NULL) return -1;
     for (r = 0; r < t->ndense; r++) {
         mg_dense *d = &t->dense[r];
         d->first_only = t->nonly;
-        for (j = 0; j < d->len; j++)
+        d->first_rest = t->nrest;
+        for (j = d->len; j-- > 0;)
             for (i = 0; i < d->half; i++) {
                 size_t at = t->code[d->k0 + j].a + i;
-                if (t->args_first[at] != MG_ONLY) continue;
-                t->only[2 * t->nonly] = (uint32_t)(j * d->half + i);
-                t->only[2 * t->nonly + 1] = t->args[at] - t->nlane;
-                t->nonly++;
+                if (t->args_first[at] == MG_ONLY) {
+                    t->only[2 * t->nonly] = (uint32_t)(j * d->half + i);
+                    t->only[2 * t->nonly + 1] = t->args[at] - t->nlane;
+                    t->nonly++;
+                } else if (t->args[at] < (size_t)t->nlane + t->npar) {
+                    t->rest[2 * t->nrest] = (uint32_t)j;
+                    t->rest[2 * t->nrest + 1] = (uint32_t)i;
+                    t->nrest++;
+                }
             }
         d->nonly = t->nonly - d->first_only;
+        d->nrest = t->nrest - d->first_rest;
+        d->direct = 0;
+        if (t->args[t->code[d->k0].a] >= t->nlane) {
+            size_t p0 = t->args[t->code[d->k0].a] - t->nlane, ok = 1;
+            for (j = 0; j < d->len && ok; j++)
+                for (i = 0; i < d->half && ok; i++)
+                    ok = t->args[t->code[d->k0 + j].a + i] == t->nlane + p0 + j * d->half + i;
+            if (ok) d->direct = 1 + p0;
+        }
     }
     return 0;
 }
@@ -388,7 +408,7 @@ static int finish(mg_tape *t)
         if (uses[i] != 0 || seen[t->nlane + i] == 0) t->folded[t->nfolded++] = (uint32_t)i;
     free(seen);
     free(uses);
-    return list_only(t);
+    return list_weights(t);
 }
 
 int mg_tape_build(mg_tape *t, mg_node *const *roots, size_t nroots,
@@ -526,6 +546,7 @@ void mg_tape_free(mg_tape *t)
     free(t->runs);
     free(t->dense);
     free(t->only);
+    free(t->rest);
     free(t->consts);
     free(t->outs);
     memset(t, 0, sizeof *t);

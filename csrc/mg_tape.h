@@ -88,6 +88,9 @@ typedef struct {
     uint32_t *only;         /* pairs (entry of a run's J x K weight gradients,
                                parameter): the MG_ONLY weights of every run */
     size_t nonly;
+    uint32_t *rest;         /* pairs (neuron, operand) of the runs' other
+                               parameter weights, in sweep order */
+    size_t nrest;
     size_t maxrun, maxhalf; /* the most neurons, and operands per half, of a run */
 } mg_tape;
 
@@ -98,6 +101,10 @@ typedef struct {
  * w + J * K; its MG_ONLY weights are only[2 * first_only ...]. */
 typedef struct mg_dense {
     size_t k0, len, half, w, first_only, nonly;
+    size_t first_rest, nrest;   /* its weights that are parameters but not
+                                   MG_ONLY: rest[2 * first_rest ...] */
+    size_t direct;          /* 1 + p where weight (j, i) is parameter p + j K + i
+                               for every j and i (an nn layer), else 0 */
 } mg_dense;
 
 /* args_first values: 1 the operand's first contribution; MG_ONLY its only
@@ -170,6 +177,9 @@ void mg_tape_pack(const mg_tape *tape, const double *params, double *packed);
 
 void mg_tape_chunk(const mg_tape *tape, mg_work *w, const mg_run *run, size_t first,
                    size_t n);
+
+/* total[i] += part[i] for i < n: a chunk's sums added to the call's. */
+void mg_tape_add(double *total, const double *part, size_t n);
 
 /* The plain interpreter (mg_interp.c): instruction by instruction, lane by
  * lane, every adjoint zeroed and added to, no lowering of any kind.  The

@@ -44,6 +44,7 @@ cdef extern from "mg_tape.h" nogil:
         int plain
         const double *packed
     void mg_tape_pack(const mg_tape *tape, const double *params, double *packed) noexcept
+    void mg_tape_add(double *total, const double *part, size_t n) noexcept
     int mg_tape_build(mg_tape *tape, mg_node **roots, size_t nroots, mg_node **inputs,
                       size_t nin, mg_node ***params, mg_check_fn check, void *ctx) except -2
     int mg_tape_check(mg_tape *tape) noexcept
@@ -304,8 +305,7 @@ cdef class _Tape:
                     mg_tape_chunk(t, w, run, c * L, min(L, B - c * L))
                 total += out_sum
                 if part != NULL:
-                    for i in range(t.npar):
-                        param_total[i] += part[i]
+                    mg_tape_add(param_total, part, t.npar)
                 _signals()
         finally:
             free(part)
@@ -340,8 +340,7 @@ cdef class _Tape:
             for c in range(min(wave, nchunks - start)):
                 total += outs[c]
                 if param_total != NULL:
-                    for i in range(npar):
-                        param_total[i] += sums[c * npar + i]
+                    mg_tape_add(param_total, &sums[c * npar], npar)
         return total
 
 
