@@ -8,7 +8,7 @@ CTEST_FLAGS := -std=c99 -Wall -Wextra -Wconversion -O2 -ffp-contract=off -Icsrc
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
 PYTEST_ARGS ?=
 
-.PHONY: venv build test test-core test-py test-deep ctest sanitize bench demo wheel-test wheelhouse docs matrix clean
+.PHONY: venv build test test-core test-py test-deep ctest sanitize coverage bench demo wheel-test wheelhouse docs matrix clean
 WT := build/wheel-test
 PYVERSIONS ?= 3.9 3.10 3.11 3.12 3.13
 
@@ -25,12 +25,17 @@ build: venv            ## regenerate the stubs' table-made lines, compile microg
 	$(PY) tools/regen.py
 	$(PY) setup.py -q build_ext --inplace
 
-ctest: build/test_mg   ## the C unit test, on its own
+ctest: build/test_mg build/test_gemm   ## the C unit tests, on their own
 	./build/test_mg
+	./build/test_gemm
 
 build/test_mg: $(CSRC) $(wildcard csrc/*.h csrc/*.def) csrc/test_mg.c
 	mkdir -p build
 	$(CC) $(CTEST_FLAGS) $(CSRC) csrc/test_mg.c -lm -o $@
+
+build/test_gemm: csrc/mg_gemm.c csrc/mg_gemm.h csrc/test_gemm.c
+	mkdir -p build
+	$(CC) $(CTEST_FLAGS) csrc/mg_gemm.c csrc/test_gemm.c -lm -o $@
 
 test: build ctest      ## C test, then the suite on the core and on the reference
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -47,12 +52,17 @@ sanitize: venv         ## C test and Python suite under AddressSanitizer + UBSan
 	mkdir -p build
 	$(CC) $(CTEST_FLAGS) -O1 -g $(SAN) $(CSRC) csrc/test_mg.c -lm -o build/test_mg_san
 	./build/test_mg_san
+	$(CC) $(CTEST_FLAGS) -O1 -g $(SAN) csrc/mg_gemm.c csrc/test_gemm.c -lm -o build/test_gemm_san
+	./build/test_gemm_san
 	MICROGRAD_EXTRA_CFLAGS="$(SAN) -O1 -g" MICROGRAD_EXTRA_LDFLAGS="$(SAN)" \
 	    $(PY) setup.py -q build_ext --inplace --force
 	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    $(PY) -m pytest -m "not slow" -p no:cacheprovider $(PYTEST_ARGS); \
 	    status=$$?; $(PY) setup.py -q build_ext --inplace --force; exit $$status
+
+coverage:              ## gcov lines/branches of csrc/mg_{replay,tape,interp}.c under tests/test_tape*.py, built in build/coverage (needs make venv)
+	$(PY) tools/coverage.py $(PYTEST_ARGS)
 
 bench: build           ## the benchmarks, both backends in one run
 	$(PY) -m micrograd bench

@@ -104,9 +104,10 @@ static void bin_portable(size_t J, size_t K, size_t n, const double *W,
 }
 
 /* bwd_w reduces over lanes, so it runs across k, which needs X transposed:
- * TL lanes by up to TK inputs at a time into a block T on the stack (16 KiB,
- * small enough for any thread's stack).  Between lane blocks each running
- * sum waits in GW, which holds it exactly. */
+ * TL lanes by up to TK inputs at a time, into a block T on the stack (16 KiB,
+ * well inside any thread's default stack, so the caller provides no
+ * scratch).  Between blocks of lanes each running sum waits in GW, which
+ * holds it exactly. */
 #define TL 64
 #define TK 32
 #define PK 16      /* inputs per portable block */
@@ -161,7 +162,9 @@ static void bw_portable(size_t J, size_t K, size_t n, const double *const *G,
  * advanced by one multiply and one add per reduction step.  A tile function
  * takes its shape as constants so that, inlined into one switch case per
  * shape, its accumulators live in registers. */
-#if defined(__GNUC__) && defined(__x86_64__)
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(_WIN32)
+/* (not on Windows: GCC there does not keep the stack aligned for AVX
+ * spills, GCC PR 54412) */
 #define MG_X86 1
 #include <immintrin.h>
 
@@ -232,11 +235,9 @@ MG512 void bin_t5(const size_t MR, const size_t NV, size_t J, size_t K,
                   size_t l0, __mmask8 ml, double *const *GX, const unsigned char *first)
 {
     __m512d acc[MR5][NV5], g[NV5];
-    size_t ko[MR5];
     size_t t, r, v;
     MG_UNROLL for (r = 0; r < MR; r++) {
         const double *gx = GX[kx[r]] + l0;
-        ko[r] = kx[r];
         if (first != NULL && first[kx[r]]) {
             MG_UNROLL for (v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_pd();
         } else {
@@ -247,7 +248,7 @@ MG512 void bin_t5(const size_t MR, const size_t NV, size_t J, size_t K,
         const double *gt = G[t] + l0, *wt = W + t * K;
         MG_UNROLL for (v = 0; v < NV; v++) g[v] = LOAD5(gt + 8 * v, v == NV - 1, ml);
         MG_UNROLL for (r = 0; r < MR; r++) {
-            const __m512d b = _mm512_set1_pd(wt[ko[r]]);
+            const __m512d b = _mm512_set1_pd(wt[kx[r]]);
             MG_UNROLL for (v = 0; v < NV; v++) acc[r][v] = ADD5(acc[r][v], MUL5(g[v], b));
         }
     }
@@ -277,7 +278,7 @@ MG512 void bw_t5(const size_t MR, const size_t NV, const double *T, size_t lw,
     }
     for (l = 0; l < lw; l++) {
         const double *tl = T + l * TK;
-        MG_UNROLL for (v = 0; v < NV; v++) x[v] = _mm512_load_pd(tl + 8 * v);
+        MG_UNROLL for (v = 0; v < NV; v++) x[v] = _mm512_loadu_pd(tl + 8 * v);
         MG_UNROLL for (r = 0; r < MR; r++) {
             const __m512d b = _mm512_set1_pd(gr[r][l]);
             MG_UNROLL for (v = 0; v < NV; v++) acc[r][v] = ADD5(acc[r][v], MUL5(b, x[v]));
@@ -393,7 +394,7 @@ MG512 void transpose8_5(const double *const *Xc, size_t kc, size_t lb, size_t l0
     col[7] = _mm512_shuffle_f64x2(a[3], a[7], 0xDD);
     MG_UNROLL for (i = 0; i < 8; i++)
         if (i < lc)
-            _mm512_store_pd(T + (l0 + i) * TK, col[i]);
+            _mm512_storeu_pd(T + (l0 + i) * TK, col[i]);
 }
 
 __attribute__((target("avx512f")))
@@ -477,11 +478,9 @@ MG256 void bin_t2(const size_t MR, const size_t NV, size_t J, size_t K,
                   size_t l0, __m256i ml, double *const *GX, const unsigned char *first)
 {
     __m256d acc[MR2][NV2], g[NV2];
-    size_t ko[MR2];
     size_t t, r, v;
     MG_UNROLL for (r = 0; r < MR; r++) {
         const double *gx = GX[kx[r]] + l0;
-        ko[r] = kx[r];
         if (first != NULL && first[kx[r]]) {
             MG_UNROLL for (v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_pd();
         } else {
@@ -492,7 +491,7 @@ MG256 void bin_t2(const size_t MR, const size_t NV, size_t J, size_t K,
         const double *gt = G[t] + l0, *wt = W + t * K;
         MG_UNROLL for (v = 0; v < NV; v++) g[v] = LOAD2(gt + 4 * v, v == NV - 1, ml);
         MG_UNROLL for (r = 0; r < MR; r++) {
-            const __m256d b = _mm256_set1_pd(wt[ko[r]]);
+            const __m256d b = _mm256_set1_pd(wt[kx[r]]);
             MG_UNROLL for (v = 0; v < NV; v++)
                 acc[r][v] = _mm256_add_pd(acc[r][v], _mm256_mul_pd(g[v], b));
         }
@@ -521,7 +520,7 @@ MG256 void bw_t2(const size_t MR, const size_t NV, const double *T, size_t lw,
     }
     for (l = 0; l < lw; l++) {
         const double *tl = T + l * TK;
-        MG_UNROLL for (v = 0; v < NV; v++) x[v] = _mm256_load_pd(tl + 4 * v);
+        MG_UNROLL for (v = 0; v < NV; v++) x[v] = _mm256_loadu_pd(tl + 4 * v);
         MG_UNROLL for (r = 0; r < MR; r++) {
             const __m256d b = _mm256_set1_pd(gr[r][l]);
             MG_UNROLL for (v = 0; v < NV; v++)
@@ -615,7 +614,7 @@ MG256 void transpose4_2(const double *const *Xc, size_t kc, size_t lb, size_t l0
     a[3] = _mm256_permute2f128_pd(b[1], b[3], 0x31);
     MG_UNROLL for (i = 0; i < 4; i++)
         if (i < lc)
-            _mm256_store_pd(T + (l0 + i) * TK, a[i]);
+            _mm256_storeu_pd(T + (l0 + i) * TK, a[i]);
 }
 
 __attribute__((target("avx2")))

@@ -33,29 +33,46 @@ static double loop_portable(size_t iters)
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 
+/* Twelve named accumulators, not an array: GCC keeps an array of vectors in
+ * memory, and the stores then set the pace instead of the arithmetic. */
+#define MAC12(mul, add, m, a)                                                  \
+    do {                                                                       \
+        r0 = add(mul(r0, m), a); r1 = add(mul(r1, m), a); r2 = add(mul(r2, m), a);     \
+        r3 = add(mul(r3, m), a); r4 = add(mul(r4, m), a); r5 = add(mul(r5, m), a);     \
+        r6 = add(mul(r6, m), a); r7 = add(mul(r7, m), a); r8 = add(mul(r8, m), a);     \
+        r9 = add(mul(r9, m), a); r10 = add(mul(r10, m), a); r11 = add(mul(r11, m), a); \
+    } while (0)
+#define SUM12(add) add(add(add(add(r0, r1), add(r2, r3)), add(add(r4, r5), add(r6, r7))), \
+                       add(add(r8, r9), add(r10, r11)))
+
 __attribute__((target("avx512f"))) static double loop_avx512(size_t iters)
 {
-    __m512d acc[ACCS], m = _mm512_set1_pd(1.0 - 1e-9), a = _mm512_set1_pd(1e-12);
-    size_t i, r;
+    __m512d m = _mm512_set1_pd(1.0 - 1e-9), a = _mm512_set1_pd(1e-12), s;
+    __m512d r0 = _mm512_set1_pd(0.0), r1 = _mm512_set1_pd(1.0), r2 = _mm512_set1_pd(2.0);
+    __m512d r3 = _mm512_set1_pd(3.0), r4 = _mm512_set1_pd(4.0), r5 = _mm512_set1_pd(5.0);
+    __m512d r6 = _mm512_set1_pd(6.0), r7 = _mm512_set1_pd(7.0), r8 = _mm512_set1_pd(8.0);
+    __m512d r9 = _mm512_set1_pd(9.0), r10 = _mm512_set1_pd(10.0), r11 = _mm512_set1_pd(11.0);
+    size_t i;
     double out[8];
-    for (r = 0; r < ACCS; r++) acc[r] = _mm512_set1_pd((double)r);
-    for (i = 0; i < iters; i++)
-        for (r = 0; r < ACCS; r++) acc[r] = _mm512_add_pd(_mm512_mul_pd(acc[r], m), a);
-    for (r = 1; r < ACCS; r++) acc[0] = _mm512_add_pd(acc[0], acc[r]);
-    _mm512_storeu_pd(out, acc[0]);
+    for (i = 0; i < iters; i++) MAC12(_mm512_mul_pd, _mm512_add_pd, m, a);
+    s = SUM12(_mm512_add_pd);
+    _mm512_storeu_pd(out, s);
     return out[0] + out[7];
 }
 
 __attribute__((target("avx2"))) static double loop_avx2(size_t iters)
 {
-    __m256d acc[ACCS], m = _mm256_set1_pd(1.0 - 1e-9), a = _mm256_set1_pd(1e-12);
-    size_t i, r;
+    __m256d m = _mm256_set1_pd(1.0 - 1e-9), a = _mm256_set1_pd(1e-12), s;
+    __m256d r0 = _mm256_set1_pd(0.0), r1 = _mm256_set1_pd(1.0), r2 = _mm256_set1_pd(2.0);
+    __m256d r3 = _mm256_set1_pd(3.0), r4 = _mm256_set1_pd(4.0), r5 = _mm256_set1_pd(5.0);
+    __m256d r6 = _mm256_set1_pd(6.0), r7 = _mm256_set1_pd(7.0), r8 = _mm256_set1_pd(8.0);
+    __m256d r9 = _mm256_set1_pd(9.0), r10 = _mm256_set1_pd(10.0), r11 = _mm256_set1_pd(11.0);
+    size_t i;
     double out[4];
-    for (r = 0; r < ACCS; r++) acc[r] = _mm256_set1_pd((double)r);
     for (i = 0; i < 2 * iters; i++)       /* half the width: twice the steps */
-        for (r = 0; r < ACCS; r++) acc[r] = _mm256_add_pd(_mm256_mul_pd(acc[r], m), a);
-    for (r = 1; r < ACCS; r++) acc[0] = _mm256_add_pd(acc[0], acc[r]);
-    _mm256_storeu_pd(out, acc[0]);
+        MAC12(_mm256_mul_pd, _mm256_add_pd, m, a);
+    s = SUM12(_mm256_add_pd);
+    _mm256_storeu_pd(out, s);
     return out[0] + out[3];
 }
 #endif

@@ -11,7 +11,9 @@ SDIST_NEEDS = ["micrograd/_core.pyx", "micrograd/_core_number.pxi", "micrograd/_
                "micrograd/_ccore.pxd", "csrc/mg_ops.def", "csrc/mg_formulas.h",
                "csrc/mg_graph.h", "csrc/mg_graph.c", "csrc/mg_ops.c", "csrc/mg_topo.c",
                "csrc/mg_backward.c", "csrc/mg_optim.c", "csrc/mg_optim.h", "csrc/test_mg.c",
-               "csrc/mg_tape.h", "csrc/mg_tape.c", "csrc/mg_replay.c",
+               "csrc/mg_tape.h", "csrc/mg_tape.c", "csrc/mg_replay.c", "csrc/mg_interp.c",
+               "csrc/mg_gemm.h", "csrc/mg_gemm.c", "csrc/test_gemm.c", "csrc/mg_peak.c",
+               "csrc/mg_peak.h",
                "tools/regen.py", "setup.py", "pyproject.toml", "README.md", "LICENSE",
                "tests/conftest.py", "tests/test_backward.py"]
 WHEEL_NEEDS = ["micrograd/_core.pyi", "micrograd/functions.pyi", "micrograd/py.typed",
