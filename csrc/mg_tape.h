@@ -178,6 +178,19 @@ void mg_tape_pack(const mg_tape *tape, const double *params, double *packed);
 void mg_tape_chunk(const mg_tape *tape, mg_work *w, const mg_run *run, size_t first,
                    size_t n);
 
+/* Replays lanes [0, B) of run in chunks on nthreads threads (this one and
+ * nthreads - 1 started for the call, each with its works[k]): out_total is
+ * the sum of the chunks' out_sum, and param_total (if not NULL) gains their
+ * param_sum, both added in chunk order, so the bits never depend on
+ * nthreads (mg_threads.c).  check(ctx), if not NULL, is called after each
+ * chunk this thread runs; a nonzero result stops the replay, is returned,
+ * and nothing is added.  -1 out of memory. */
+int mg_tape_run(const mg_tape *tape, mg_work *works, int nthreads, const mg_run *run, size_t B,
+                double *param_total, double *out_total, int (*check)(void *), void *ctx);
+
+/* The threads worth using for B lanes, at most requested (mg_threads.c). */
+int mg_tape_threads(const mg_tape *tape, size_t B, int requested);
+
 /* total[i] += part[i] for i < n: a chunk's sums added to the call's. */
 void mg_tape_add(double *total, const double *part, size_t n);
 

@@ -5,8 +5,7 @@
 # The public side (shapes, reductions, pickles, the Tape class users hold) is
 # micrograd/tape.py; this is the backend part: opening and closing a trace,
 # flattening the traced graph, and running chunks of lanes without the GIL.
-import threading as _threading
-from array import array as _array
+from libc.string cimport memset
 
 cdef extern from "mg_tape.h" nogil:
     ctypedef uint32_t mg_ref
@@ -51,8 +50,10 @@ cdef extern from "mg_tape.h" nogil:
     void mg_tape_free(mg_tape *tape) noexcept
     int mg_work_alloc(mg_work *w, const mg_tape *tape) noexcept
     void mg_work_free(mg_work *w) noexcept
-    void mg_tape_chunk(const mg_tape *tape, mg_work *w, const mg_run *run, size_t first,
-                       size_t n) noexcept
+    int mg_tape_run(const mg_tape *tape, mg_work *works, int nthreads, const mg_run *run,
+                    size_t B, double *param_total, double *out_total,
+                    int (*check)(void *) noexcept with gil, void *ctx) nogil
+    int mg_tape_threads(const mg_tape *tape, size_t B, int requested) noexcept
 
 
 cdef extern from "Python.h":
@@ -84,11 +85,6 @@ cdef int _check_build(void *ctx) noexcept with gil:
     return PyErr_CheckSignals()
 
 
-cdef int _signals() except -1:
-    """Raise the KeyboardInterrupt (or a handler's exception) now, if any."""
-    return -1 if PyErr_CheckSignals() < 0 else 0
-
-
 @cython.final
 @cython.auto_pickle(False)
 cdef class _Tape:
@@ -97,13 +93,15 @@ cdef class _Tape:
     cdef mg_tape tape
     cdef readonly tuple params          # the parameter Numbers, in order
     cdef mg_node **pnodes
-    cdef mg_work spare                  # reused by calls that do not overlap
-    cdef bint spare_busy
+    cdef mg_work *works                 # nworks workspaces, reused by calls
+    cdef int nworks                     # that do not overlap
+    cdef bint works_busy
+    cdef readonly int threads_used      # by the last call (for tests)
     cdef public bint plain              # replay with the plain interpreter (the oracle)
 
     def __dealloc__(self):
         mg_tape_free(&self.tape)
-        mg_work_free(&self.spare)
+        self._drop_works()
         free(self.pnodes)
 
     @staticmethod
@@ -246,156 +244,97 @@ cdef class _Tape:
                      double[:, ::1] input_grads, double[:, ::1] param_grads,
                      double *param_total, bint backward, int threads) except? -1.0:
         cdef mg_tape *t = &self.tape
-        cdef size_t B = x.shape[0], L = t.lanes
-        cdef size_t nchunks = (B + L - 1) // L
+        cdef size_t B = x.shape[0]
         cdef double *pvals = <double *>malloc(max(<size_t>t.npar, <size_t>1) * sizeof(double))
         cdef double *packed = <double *>malloc(max(t.npacked, <size_t>1) * sizeof(double))
+        cdef mg_work *works = NULL
         cdef mg_run run
         cdef size_t i
+        cdef int n, status
+        cdef double total = 0.0
+        cdef bint own = False
         if pvals == NULL or packed == NULL:
             free(pvals)
             free(packed)
             raise MemoryError()
-        for i in range(t.npar):          # read at every call: optimizers move them
-            pvals[i] = self.pnodes[i].value
-        mg_tape_pack(t, pvals, packed)   # the dense runs' weights, once a call
-        run.packed = packed
-        run.x = &x[0, 0] if B else NULL
-        run.params = pvals
-        run.out = &out[0, 0] if out is not None and B else NULL
-        run.backward = backward
-        run.plain = self.plain
-        run.input_grads = &input_grads[0, 0] if input_grads is not None and B else NULL
-        run.param_grads = &param_grads[0, 0] if param_grads is not None and B else NULL
         try:
-            if threads <= 1 or nchunks <= 1:
-                return self._serial(&run, B, nchunks, param_total)
-            return self._threaded(&run, B, nchunks, param_total, threads)
+            for i in range(t.npar):          # read at every call: optimizers move them
+                pvals[i] = self.pnodes[i].value
+            mg_tape_pack(t, pvals, packed)   # the dense runs' weights, once a call
+            memset(&run, 0, sizeof(run))
+            run.x = &x[0, 0] if B else NULL
+            run.params = pvals
+            run.packed = packed
+            run.out = &out[0, 0] if out is not None and B else NULL
+            run.backward = backward
+            run.plain = self.plain
+            run.input_grads = &input_grads[0, 0] if input_grads is not None and B else NULL
+            run.param_grads = &param_grads[0, 0] if param_grads is not None and B else NULL
+            n = mg_tape_threads(t, B, threads)
+            self.threads_used = n
+            if self.works_busy:          # a call in another thread has the tape's
+                works = _new_works(t, n)
+                own = True
+            else:
+                if self.nworks < n:
+                    self._drop_works()
+                    self.works = _new_works(t, n)
+                    self.nworks = n
+                works = self.works
+                self.works_busy = True
+            with nogil:
+                status = mg_tape_run(t, works, n, &run, B, param_total, &total,
+                                     _check_run, NULL)
+            if status == 1:
+                _reraise()
+            if status < 0:
+                raise MemoryError()
+            return total
         finally:
             free(pvals)
             free(packed)
-
-    cdef double _serial(self, mg_run *run, size_t B, size_t nchunks,
-                        double *param_total) except? -1.0:
-        cdef mg_tape *t = &self.tape
-        cdef mg_work fresh
-        cdef mg_work *w
-        cdef size_t c, i, L = t.lanes
-        cdef double total = 0.0, out_sum = 0.0
-        cdef double *part = NULL
-        cdef bint own = self.spare_busy
-        if own:
-            if mg_work_alloc(&fresh, t) < 0:
-                raise MemoryError()
-            w = &fresh
-        else:
-            if self.spare.val == NULL and mg_work_alloc(&self.spare, t) < 0:
-                raise MemoryError()
-            self.spare_busy = True
-            w = &self.spare
-        if param_total != NULL:
-            part = <double *>malloc(max(<size_t>t.npar, <size_t>1) * sizeof(double))
-        try:
-            if param_total != NULL and part == NULL:
-                raise MemoryError()
-            run.param_sum = part
-            run.out_sum = &out_sum
-            for c in range(nchunks):
-                with nogil:
-                    mg_tape_chunk(t, w, run, c * L, min(L, B - c * L))
-                total += out_sum
-                if part != NULL:
-                    mg_tape_add(param_total, part, t.npar)
-                _signals()
-        finally:
-            free(part)
             if own:
-                mg_work_free(&fresh)
-            else:
-                self.spare_busy = False
-        return total
+                _free_works(works, n)
+            elif works != NULL:
+                self.works_busy = False
 
-    cdef double _threaded(self, mg_run *run, size_t B, size_t nchunks,
-                          double *param_total, int threads) except? -1.0:
-        """Waves of chunks: in each, thread k runs chunks k, k + threads, ...,
-        writing its sums into the wave's slots; then the sums are added in
-        chunk order.  The main thread is worker 0 and checks for Ctrl-C."""
-        cdef mg_tape *t = &self.tape
-        cdef size_t wave = 32 * <size_t>threads, start, c, i, npar = t.npar
-        cdef double total = 0.0
-        cdef double[::1] sums = _zeros(wave * max(npar, <size_t>1))
-        cdef double[::1] outs = _zeros(wave)
-        state = _WaveState(self, <size_t>run, threads)
-        for start in range(0, nchunks, wave):
-            state.begin(start, min(wave, nchunks - start), B, sums, outs)
-            workers = [_threading.Thread(target=state.work, args=(k,)) for k in range(1, threads)]
-            for th in workers:
-                th.start()
-            try:
-                state.work(0)
-            finally:
-                for th in workers:
-                    th.join()
-            state.raise_failure()
-            for c in range(min(wave, nchunks - start)):
-                total += outs[c]
-                if param_total != NULL:
-                    mg_tape_add(param_total, &sums[c * npar], npar)
-        return total
+    cdef void _drop_works(self):
+        _free_works(self.works, self.nworks)
+        self.works = NULL
+        self.nworks = 0
 
 
-cdef class _WaveState:
-    """What the worker threads of one _Tape.run share."""
-
-    cdef _Tape tape
-    cdef mg_run *run
-    cdef int threads
-    cdef size_t start, count, B
-    cdef double[::1] sums, outs
-    cdef bint abort                     # read and written with the GIL held
-    cdef object failure
-
-    def __cinit__(self, _Tape tape, size_t run, int threads):
-        self.tape, self.run, self.threads = tape, <mg_run *>run, threads
-
-    def begin(self, size_t start, size_t count, size_t B, double[::1] sums, double[::1] outs):
-        self.start, self.count, self.B, self.sums, self.outs = start, count, B, sums, outs
-        self.abort, self.failure = False, None
-
-    def work(self, int k):
-        cdef mg_tape *t = &self.tape.tape
-        cdef mg_work w
-        cdef mg_run run = self.run[0]
-        cdef size_t c, L = t.lanes, npar = t.npar
-        if mg_work_alloc(&w, t) < 0:
-            self.failure = MemoryError()
-            self.abort = True
-            return
-        try:
-            for c in range(<size_t>k, self.count, <size_t>self.threads):
-                if self.abort:
-                    break
-                run.param_sum = &self.sums[c * npar] if npar else NULL
-                run.out_sum = &self.outs[c]
-                with nogil:
-                    mg_tape_chunk(t, &w, &run, (self.start + c) * L,
-                                  min(L, self.B - (self.start + c) * L))
-                if k == 0:
-                    try:
-                        _signals()
-                    except BaseException:
-                        self.abort = True
-                        raise
-        finally:
-            mg_work_free(&w)
-
-    def raise_failure(self):
-        if self.failure is not None:
-            raise self.failure
+cdef mg_work *_new_works(mg_tape *t, int n) except NULL:
+    """n workspaces for t, or MemoryError."""
+    cdef mg_work *works = <mg_work *>calloc(max(n, 1), sizeof(mg_work))
+    cdef int k
+    if works == NULL:
+        raise MemoryError()
+    for k in range(n):
+        if mg_work_alloc(&works[k], t) < 0:
+            _free_works(works, n)
+            raise MemoryError()
+    return works
 
 
-cdef double[::1] _zeros(size_t n):
-    return _array("d", bytes(8 * max(n, <size_t>1)))
+cdef void _free_works(mg_work *works, int n) noexcept:
+    cdef int k
+    if works == NULL:
+        return
+    for k in range(n):
+        mg_work_free(&works[k])
+    free(works)
+
+
+cdef int _check_run(void *ctx) noexcept with gil:
+    """Between chunks: 1 if a signal handler raised (Ctrl-C), the exception
+    left set for _reraise."""
+    return 1 if PyErr_CheckSignals() < 0 else 0
+
+
+cdef int _reraise() except -1:
+    """Propagates the exception _check_run left set."""
+    return -1
 
 
 

@@ -13,7 +13,7 @@ SDIST_NEEDS = ["micrograd/_core.pyx", "micrograd/_core_number.pxi", "micrograd/_
                "csrc/mg_backward.c", "csrc/mg_optim.c", "csrc/mg_optim.h", "csrc/test_mg.c",
                "csrc/mg_tape.h", "csrc/mg_tape.c", "csrc/mg_replay.c", "csrc/mg_interp.c",
                "csrc/mg_gemm.h", "csrc/mg_gemm.c", "csrc/test_gemm.c", "csrc/mg_peak.c",
-               "csrc/mg_peak.h",
+               "csrc/mg_peak.h", "csrc/mg_threads.c",
                "tools/regen.py", "setup.py", "pyproject.toml", "README.md", "LICENSE",
                "tests/conftest.py", "tests/test_backward.py"]
 WHEEL_NEEDS = ["micrograd/_core.pyi", "micrograd/functions.pyi", "micrograd/py.typed",

@@ -1,0 +1,224 @@
+/* mg_threads.c -- a replay's chunks shared out over threads (mg_tape.h,
+ * mg_tape_run; docs/design.md, "Reductions and threads").
+ *
+ * The calling thread and nthreads - 1 threads started for the call take
+ * chunks in waves: within a wave any thread takes the next chunk not taken,
+ * and writes its sums into that chunk's slot; at the end of a wave the
+ * calling thread adds the slots in chunk order.  Which thread ran a chunk
+ * changes no bit, so results are the same for any number of threads.  Waves
+ * bound the memory for the slots; the threads live for one call, so nothing
+ * survives it (no pool to break across fork()).
+ *
+ * The calling thread also calls check(ctx) after each chunk it runs (the
+ * Cython layer checks for Ctrl-C there); a nonzero result stops every thread
+ * at its next chunk and mg_tape_run returns it, having added nothing. */
+#include <stdlib.h>
+#include <string.h>
+#include "mg_tape.h"
+
+#if !defined(_WIN32)
+#include <pthread.h>
+#define MG_THREADS 1
+#endif
+
+/* Chunks a wave holds per thread: enough to keep every thread busy while
+ * the slowest finishes its last chunk, few enough for the slots' memory. */
+#define MG_WAVE 16
+
+/* What starting and joining a thread costs, in ns of work it must save. */
+#define MG_THREAD_NS 100000.0
+
+typedef struct {
+    const mg_tape *t;
+    const mg_run *run;            /* the call's run; param_sum and out_sum unset */
+    size_t B, nchunks, wave, start, count, next;
+    int sums_wanted;
+    double *sums, *outs;          /* per chunk of the wave: npar sums, 1 out */
+    int stop, done_waves;
+#ifdef MG_THREADS
+    pthread_mutex_t lock;
+    pthread_cond_t go, idle;
+#endif
+    int waiting, nthreads, epoch;
+} job;
+
+/* One chunk of the wave, by whichever thread took it. */
+static void one_chunk(job *j, mg_work *w, size_t c)
+{
+    mg_run run = *j->run;
+    size_t L = j->t->lanes, first = (j->start + c) * L;
+    run.param_sum = j->sums_wanted ? j->sums + c * j->t->npar : NULL;
+    run.out_sum = j->outs + c;
+    mg_tape_chunk(j->t, w, &run, first, (j->B - first < L) ? j->B - first : L);
+}
+
+/* The next chunk of the wave for this thread, or (size_t)-1. */
+static size_t take(job *j)
+{
+    size_t c = (size_t)-1;
+#ifdef MG_THREADS
+    pthread_mutex_lock(&j->lock);
+#endif
+    if (!j->stop && j->next < j->count) c = j->next++;
+#ifdef MG_THREADS
+    pthread_mutex_unlock(&j->lock);
+#endif
+    return c;
+}
+
+#ifdef MG_THREADS
+typedef struct {
+    job *j;
+    mg_work *w;
+} worker;
+
+/* A started thread: runs chunks while a wave has some, then waits for the
+ * next wave (epoch) or the end (done_waves). */
+static void *work(void *arg)
+{
+    worker *me = arg;
+    job *j = me->j;
+    int seen = 0;
+    for (;;) {
+        size_t c;
+        pthread_mutex_lock(&j->lock);
+        while (j->epoch == seen && !j->done_waves) pthread_cond_wait(&j->go, &j->lock);
+        if (j->done_waves) {
+            pthread_mutex_unlock(&j->lock);
+            return NULL;
+        }
+        seen = j->epoch;
+        pthread_mutex_unlock(&j->lock);
+        while ((c = take(j)) != (size_t)-1) one_chunk(j, me->w, c);
+        pthread_mutex_lock(&j->lock);
+        if (++j->waiting == j->nthreads - 1) pthread_cond_signal(&j->idle);
+        pthread_mutex_unlock(&j->lock);
+    }
+}
+#endif
+
+int mg_tape_run(const mg_tape *t, mg_work *works, int nthreads, const mg_run *run, size_t B,
+                double *param_total, double *out_total, int (*check)(void *), void *ctx)
+{
+    job j;
+    size_t i, c, npar = t->npar, L = t->lanes;
+    int status = 0, started = 0;
+#ifdef MG_THREADS
+    pthread_t *ids = NULL;
+    worker *ws = NULL;
+#endif
+    memset(&j, 0, sizeof j);
+    j.t = t;
+    j.run = run;
+    j.B = B;
+    j.nchunks = (B + L - 1) / L;
+    j.sums_wanted = param_total != NULL;
+#ifndef MG_THREADS
+    nthreads = 1;
+#endif
+    if (nthreads < 1) nthreads = 1;
+    if ((size_t)nthreads > j.nchunks) nthreads = j.nchunks ? (int)j.nchunks : 1;
+    j.nthreads = nthreads;
+    j.wave = (size_t)nthreads * MG_WAVE;
+    j.sums = malloc((j.wave * npar + 1) * sizeof(double));
+    j.outs = malloc((j.wave + 1) * sizeof(double));
+    if (j.sums == NULL || j.outs == NULL) {
+        free(j.sums);
+        free(j.outs);
+        return -1;
+    }
+    *out_total = 0.0;
+#ifdef MG_THREADS
+    if (nthreads > 1) {
+        ids = malloc((size_t)nthreads * sizeof *ids);
+        ws = malloc((size_t)nthreads * sizeof *ws);
+        if (ids == NULL || ws == NULL || pthread_mutex_init(&j.lock, NULL) != 0) {
+            status = -1;
+            goto out;
+        }
+        pthread_cond_init(&j.go, NULL);
+        pthread_cond_init(&j.idle, NULL);
+        for (i = 1; i < (size_t)nthreads; i++) {
+            ws[i].j = &j;
+            ws[i].w = &works[i];
+            if (pthread_create(&ids[i], NULL, work, &ws[i]) != 0) break;
+            started++;
+        }
+        j.nthreads = started + 1;      /* the threads that could be started */
+    }
+#endif
+    for (j.start = 0; j.start < j.nchunks && status == 0; j.start += j.count) {
+        j.count = (j.nchunks - j.start < j.wave) ? j.nchunks - j.start : j.wave;
+        j.next = 0;
+#ifdef MG_THREADS
+        if (started) {
+            pthread_mutex_lock(&j.lock);
+            j.waiting = 0;
+            j.epoch++;
+            pthread_cond_broadcast(&j.go);
+            pthread_mutex_unlock(&j.lock);
+        }
+#endif
+        while ((c = take(&j)) != (size_t)-1) {
+            one_chunk(&j, &works[0], c);
+            if (check && (status = check(ctx)) != 0) {
+#ifdef MG_THREADS
+                if (started) pthread_mutex_lock(&j.lock);
+#endif
+                j.stop = 1;
+#ifdef MG_THREADS
+                if (started) pthread_mutex_unlock(&j.lock);
+#endif
+            }
+        }
+#ifdef MG_THREADS
+        if (started) {
+            pthread_mutex_lock(&j.lock);
+            while (j.waiting < started) pthread_cond_wait(&j.idle, &j.lock);
+            pthread_mutex_unlock(&j.lock);
+        }
+#endif
+        if (status) break;
+        for (c = 0; c < j.count; c++) {       /* in chunk order */
+            *out_total += j.outs[c];
+            if (param_total) mg_tape_add(param_total, j.sums + c * npar, npar);
+        }
+    }
+#ifdef MG_THREADS
+    if (started) {
+        pthread_mutex_lock(&j.lock);
+        j.done_waves = 1;
+        pthread_cond_broadcast(&j.go);
+        pthread_mutex_unlock(&j.lock);
+        for (i = 1; i <= (size_t)started; i++) pthread_join(ids[i], NULL);
+    }
+    if (nthreads > 1 && ids != NULL && ws != NULL) {
+        pthread_cond_destroy(&j.go);
+        pthread_cond_destroy(&j.idle);
+        pthread_mutex_destroy(&j.lock);
+    }
+out:
+    free(ids);
+    free(ws);
+#endif
+    free(j.sums);
+    free(j.outs);
+    return status;
+}
+
+/* The threads worth using for B lanes, at most `requested`: never more than
+ * chunks, and a thread beyond the first only if each thread's share of the
+ * work (estimated from the tape: its instructions, and its dense runs'
+ * multiply-adds, per lane) is well above what starting it costs. */
+int mg_tape_threads(const mg_tape *t, size_t B, int requested)
+{
+    size_t r, nchunks = (B + t->lanes - 1) / t->lanes;
+    double per_lane = 0.5 * (double)t->ncode, ns;
+    int n;
+    for (r = 0; r < t->ndense; r++)
+        per_lane += 0.04 * 3.0 * (double)(t->dense[r].len * t->dense[r].half);
+    ns = per_lane * (double)B;
+    for (n = requested; n > 1; n--)
+        if ((size_t)n <= nchunks && ns / n >= MG_THREAD_NS) break;
+    return n < 1 ? 1 : n;
+}
