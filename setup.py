@@ -19,7 +19,8 @@ def _flag(name):
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
-CFLAGS = ["-O2", "-std=c99", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra"]
+# -pthread: csrc/mg_threads.c (a tape's threads)
+CFLAGS = ["-O2", "-std=c99", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra", "-pthread"]
 if _flag("MICROGRAD_DEBUG"):
     CFLAGS = ["-O0", "-g3", "-UNDEBUG", "-std=c99", "-ffp-contract=off"]
 CFLAGS += os.environ.get("MICROGRAD_EXTRA_CFLAGS", "").split()
@@ -71,7 +72,8 @@ def extensions():
     ext = Extension("micrograd._core", ["micrograd/_core.pyx"] + csrc,
                     include_dirs=["csrc"], depends=depends, extra_compile_args=CFLAGS,
                     define_macros=macros,
-                    extra_link_args=os.environ.get("MICROGRAD_EXTRA_LDFLAGS", "").split())
+                    extra_link_args=(["-pthread"] if os.name != "nt" else [])
+                    + os.environ.get("MICROGRAD_EXTRA_LDFLAGS", "").split())
     return cythonize([ext], compiler_directives={"language_level": 3})
 
 
