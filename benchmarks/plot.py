@@ -30,6 +30,9 @@ CHARTS = {
 }
 SYSTEMS = [("core", "micrograd core"), ("python", "micrograd reference"),
            ("torch", "PyTorch (float64)")]
+SWEEP = [("tape_1", "tape, 1 thread"), ("tape_2", "tape, 2 threads"),
+         ("jax_1", "JAX jit, 1 thread"), ("jax", "JAX jit, default threads"),
+         ("torch", "PyTorch eager, 1 thread")]
 MOONS = [("core", "tape (core)"), ("op_by_op", "op by op (core)"), ("python", "tape (reference)"),
          ("torch", "PyTorch eager"), ("jax", "JAX jit"), ("casadi", "CasADi"),
          ("casadi_c", "CasADi as C")]
@@ -76,6 +79,15 @@ def charts(result, out):
         _bars(os.path.join(out, "bench_moons.svg"), "Two-moons training step (MLP 2-16-16-1)",
               "µs per step", ["step"], [(label, [1e3 * m[k]["step_ms"]]) for k, label in present])
         written.append("moons")
+    if "sweep" in res:
+        points = res["sweep"]["points"]
+        present = [(k, label) for k, label in SWEEP
+                   if any("step_ms" in (p.get(k) or {}) for p in points)]
+        _bars(os.path.join(out, "bench_sweep.svg"), "MLP 2-W-W-1 training step by batch and width",
+              "ms per step", [f"B {p['batch']:,}, W {p['width']}" for p in points],
+              [(label, [(p.get(k) or {}).get("step_ms") for p in points]) for k, label in present]
+              + [("multiply-add bound", [p["bound_ms"] for p in points])])
+        written.append("sweep")
     if "original" in res:
         from micrograd.bench.original import ROWS
         o = res["original"]

@@ -10,11 +10,12 @@ import sys
 from micrograd import _core_py
 
 from . import original as original_bench
+from . import sweep as sweep_bench
 from . import tape as tape_bench
 from .others import MOONS, TORCH_BENCHES, load_torch
 from .workloads import BENCHES, SIZES, WORKLOADS, mlp_run
 
-TAPE_WORKLOADS = ("moons", "replay", "trace", "tape_memory")
+TAPE_WORKLOADS = ("moons", "replay", "trace", "tape_memory", "sweep")
 
 try:
     from micrograd import _core
@@ -50,6 +51,10 @@ def run_tape(name, cfg, progress, with_others):
     other systems and the op-by-op core, all in this run."""
     say = progress or (lambda msg: None)
     steps = cfg["moons_steps"]
+    if name == "sweep":
+        systems = sweep_bench.SYSTEMS if with_others else ("tape_1", "tape_2")
+        return sweep_bench.run(systems=systems, progress=say,
+                               steps=5 if cfg is SIZES[True] else None)
     if name == "tape_memory":
         say("tape_memory on core (two processes) ...")
         return {"core": tape_bench.memory(1), "core_2_threads": tape_bench.memory(2)}
@@ -160,6 +165,8 @@ _SYSTEMS = {"core": "micrograd tape (core)", "python": "micrograd tape (referenc
 
 def _tape_lines(res):
     lines = []
+    if "sweep" in res:
+        lines += sweep_bench.table_lines(res["sweep"])
     if "moons" in res:
         m = res["moons"]
         lines += ["", "moons step: MLP 2-16-16-1 on 100 points, mean hinge + 1e-4 L2, SGD "
