@@ -61,7 +61,7 @@ sanitize: venv         ## C test and Python suite under AddressSanitizer + UBSan
 	    $(PY) -m pytest -m "not slow" -p no:cacheprovider $(PYTEST_ARGS); \
 	    status=$$?; $(PY) setup.py -q build_ext --inplace --force; exit $$status
 
-coverage:              ## gcov lines/branches of csrc/mg_{replay,tape,interp}.c under tests/test_tape*.py, built in build/coverage (needs make venv)
+coverage:              ## gcov lines and branches of the tape's C (mg_replay, mg_tape, mg_gemm, mg_interp) under tests/test_tape*.py, from a copy built in build/coverage
 	$(PY) tools/coverage.py $(PYTEST_ARGS)
 
 bench: build           ## the benchmarks, both backends in one run

@@ -189,7 +189,7 @@ static void weight_adjoint(const mg_tape *t, mg_work *w, const double *params,
  *     wants (MG_ONLY): their sums over lanes are one product G X^T;
  *   - the inputs get theirs as one product W^T G, summed in sweep order. */
 static void backward_run(const mg_tape *t, mg_work *w, const double *params, const double *packed,
-                         double *param_sum, const mg_dense *d, size_t n)
+                         double *param_sum, int params_wanted, const mg_dense *d, size_t n)
 {
     size_t L = t->lanes, J = d->len, K = d->half, i, j, r;
     const mg_instr *last = &t->code[d->k0 + J - 1];
@@ -199,7 +199,10 @@ static void backward_run(const mg_tape *t, mg_work *w, const double *params, con
         ahead[j] = w->adj + (size_t)t->code[d->k0 + j].out * L;
         sweep[J - 1 - j] = ahead[j];
     }
-    if (param_sum) {                             /* the weights not MG_ONLY */
+    if (!params_wanted) {
+        /* no parameter gradient asked for (wrt="inputs"): the weights'
+         * adjoints would go nowhere */
+    } else if (param_sum) {                      /* the weights not MG_ONLY */
         const uint32_t *rest = t->rest + 2 * d->first_rest;
         for (r = 0; r < d->nrest; r++)
             weight_adjoint(t, w, params, &t->code[d->k0 + rest[2 * r]], rest[2 * r + 1],
@@ -421,7 +424,8 @@ MG_VECTOR static void backward_block(const mg_tape *t, mg_work *w, const double 
 #define BWD_NARY(CODE, stem)
 
 MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *params,
-                               const double *packed, double *param_sum, size_t n)
+                               const double *packed, double *param_sum, int params_wanted,
+                               size_t n)
 {
     size_t k, l, L = t->lanes;
     for (k = t->ngrad; k-- > 0;) {
@@ -434,7 +438,7 @@ MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *param
         (void)c; (void)c2; (void)y;
         if (t->runs[k] && !(t->runs[k] & MG_RUN_START)) {
             const mg_dense *d = &t->dense[t->runs[k] - 1];
-            backward_run(t, w, params, packed, param_sum, d, n);
+            backward_run(t, w, params, packed, param_sum, params_wanted, d, n);
             k -= d->len - 1;
             continue;
         }
@@ -547,7 +551,8 @@ void mg_tape_chunk(const mg_tape *t, mg_work *w, const mg_run *run, size_t first
     }
     /* with no per-lane parameter gradients wanted, a dot sums its parameters
      * used once straight into param_sum; fold() sums the others */
-    backward(t, w, params, packed, run->param_grads ? NULL : run->param_sum, n);
+    backward(t, w, params, packed, run->param_grads ? NULL : run->param_sum,
+             run->param_grads != NULL || run->param_sum != NULL, n);
     if (run->input_grads)
         for (i = 0; i < t->nin; i++)
             for (l = 0; l < n; l++)
