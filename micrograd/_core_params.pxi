@@ -70,11 +70,22 @@ cdef class _ParamArray:
         free(self.idx)
         free(self.store)
 
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
     def same(self, params):
-        """Whether params lists exactly this array's Numbers, in order."""
+        """Whether params lists exactly this array's Numbers, in order (an
+        optimizer asks at every zero_grad and step: a list is read without
+        a generic index per item)."""
         cdef Py_ssize_t i, n = <Py_ssize_t>self.n
+        cdef list as_list
         if len(params) != n:
             return False
+        if type(params) is list:
+            as_list = params
+            for i in range(n):
+                if as_list[i] is not self.params[i]:
+                    return False
+            return True
         for i in range(n):
             if params[i] is not self.params[i]:
                 return False
