@@ -154,8 +154,8 @@ cdef class _Tape:
             raise MemoryError()
         for i in range(<Py_ssize_t>t.ncode):
             name, out, a, b, c, c2 = code[i]
-            op = _optable.NAMES.index(name) if name in _optable.NAMES else -1
-            if op <= 0:
+            op = _optable.from_tape_name(name)
+            if op < 0:
                 raise ValueError(f"tape: unknown op {name!r}")
             t.code[i].op, t.code[i].kind = op, mg_op_kind(op)
             t.code[i].out, t.code[i].a, t.code[i].b = out, a, b
@@ -181,7 +181,7 @@ cdef class _Tape:
         cdef mg_tape *t = &self.tape
         cdef size_t i
         return {"nin": t.nin, "ngrad": t.ngrad,
-                "code": [(_NAMES[t.code[i].op], t.code[i].out, t.code[i].a, t.code[i].b,
+                "code": [(_optable.tape_name(t.code[i].op), t.code[i].out, t.code[i].a, t.code[i].b,
                           t.code[i].c, t.code[i].c2) for i in range(t.ncode)],
                 "args": [t.args[i] for i in range(t.nargs)],
                 "consts": [t.consts[i] for i in range(t.nconst)],

@@ -58,6 +58,27 @@ NUM_OPS = len(OPS)
 globals().update({op.CODE: op.code for op in OPS})   # ADD = 1, EXP = ..., as the C enum
 
 
+def tape_name(code):
+    """An op's name in a pickled tape: its CODE, unique per row (the public
+    names are not: the constant forms share their binary op's name)."""
+    return OPS[code].CODE
+
+
+def from_tape_name(name):
+    """The code of an op named in a pickled tape, or -1 if no op (or the
+    leaf) has that name.  A public name (tapes pickled before CODEs were
+    written) is taken only where one row has it: the constant forms of
+    mul, add, pow, ... cannot be told from their binary forms by it."""
+    for op in OPS:
+        if op.CODE == name:
+            return op.code if op.kind != "LEAF" else -1
+    rows = [op for op in OPS if op.name == name and op.kind != "LEAF"]
+    if len(rows) > 1:
+        raise ValueError(f"tape: this pickle names op {name!r}, which has several forms; "
+                         f"it was made by an older micrograd: trace the function again")
+    return rows[0].code if rows else -1
+
+
 def of_kind(*kinds):
     """The rows of the given kinds, in code order."""
     return tuple(op for op in OPS if op.kind in kinds)

@@ -89,9 +89,10 @@ class Tape:
         self = Tape.__new__(Tape)
         code = []
         for name, out, a, b, c, c2 in state["code"]:
-            if name not in T.NAMES or T.NAMES.index(name) == T.LEAF:
+            op = T.from_tape_name(name)
+            if op < 0:
                 raise ValueError(f"tape: unknown op {name!r}")
-            code.append((T.NAMES.index(name), int(out), int(a), int(b), float(c), float(c2)))
+            code.append((op, int(out), int(a), int(b), float(c), float(c2)))
         self.code, self.ngrad, self.nin = code, int(state["ngrad"]), int(state["nin"])
         self.args = [int(a) for a in state["args"]]
         self.consts = [float(c) for c in state["consts"]]
@@ -131,7 +132,7 @@ class Tape:
 
     def to_state(self):
         return {"nin": self.nin, "ngrad": self.ngrad,
-                "code": [(T.NAMES[op], out, a, b, c, c2) for op, out, a, b, c, c2 in self.code],
+                "code": [(T.tape_name(op), out, a, b, c, c2) for op, out, a, b, c, c2 in self.code],
                 "args": list(self.args), "consts": list(self.consts), "outs": list(self.outs)}
 
     @property

@@ -127,3 +127,22 @@ def test_the_core_never_runs_more_threads_than_chunks():
         assert 1 <= tape._impl.threads_used <= chunks
     tape.value_and_grad(np.ones((1, 1)), "sum", threads=2)
     assert tape._impl.threads_used == 1          # one lane: no thread is worth starting
+
+
+def test_a_pickle_names_each_op_by_its_row(impl):
+    """Tapes pickled ops by public name, and the constant forms (x * 2.0)
+    share theirs with the binary ones: they loaded as binary ops reading an
+    input.  Now each op is named by its CODE; an older pickle is read only
+    where its names are unambiguous."""
+    tape = mg.trace(lambda x: ((x * 2.0 + 1.0) ** 3.0).tanh(), impl.Number(0.5))
+    state = tape._impl.to_state()
+    names = [ins[0] for ins in state["code"]]
+    assert names == ["MUL_C", "ADD_C", "POW_C", "TANH"]
+    again = type(tape._impl).from_state(state, tape.params)
+    assert again.to_state() == state
+    legacy = dict(state, code=[("tanh",) + ins[1:] if ins[0] == "TANH" else ins
+                               for ins in state["code"]])
+    assert type(tape._impl).from_state(legacy, tape.params).to_state() == state
+    legacy["code"][0] = ("mul",) + tuple(legacy["code"][0][1:])
+    with pytest.raises(ValueError, match="older micrograd"):
+        type(tape._impl).from_state(legacy, tape.params)
