@@ -177,7 +177,7 @@ cdef class _Tape:
         return self
 
     def to_state(self):
-        """The tape as plain lists, op names in place of codes."""
+        """The tape as plain lists, each op named by its row's CODE (unique)."""
         cdef mg_tape *t = &self.tape
         cdef size_t i
         return {"nin": t.nin, "ngrad": t.ngrad,
