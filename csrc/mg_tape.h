@@ -182,11 +182,17 @@ void mg_tape_chunk(const mg_tape *tape, mg_work *w, const mg_run *run, size_t fi
  * nthreads - 1 started for the call, each with its works[k]): out_total is
  * the sum of the chunks' out_sum, and param_total (if not NULL) gains their
  * param_sum, both added in chunk order, so the bits never depend on
- * nthreads (mg_threads.c).  check(ctx), if not NULL, is called after each
- * chunk this thread runs; a nonzero result stops the replay, is returned,
- * and nothing is added.  -1 out of memory. */
+ * nthreads (mg_threads.c), the chunks' sums going through slots.  check(ctx),
+ * if not NULL, is called after each chunk this thread runs; a nonzero result
+ * stops the replay, is returned, and nothing is added.  -1 out of memory. */
 int mg_tape_run(const mg_tape *tape, mg_work *works, int nthreads, const mg_run *run, size_t B,
-                double *param_total, double *out_total, int (*check)(void *), void *ctx);
+                double *slots, double *param_total, double *out_total, int (*check)(void *),
+                void *ctx);
+
+/* The chunks a wave of mg_tape_run holds; slots must hold that many times
+ * npar + 1 doubles (the caller keeps them between calls: a fresh multi-MB
+ * buffer each call would cost its page faults every time). */
+size_t mg_tape_wave(const mg_tape *tape, size_t B, int nthreads);
 
 /* The threads worth using for B lanes, at most requested (mg_threads.c). */
 int mg_tape_threads(const mg_tape *tape, size_t B, int requested);

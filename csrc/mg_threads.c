@@ -97,8 +97,17 @@ static void *work(void *arg)
 }
 #endif
 
+size_t mg_tape_wave(const mg_tape *t, size_t B, int nthreads)
+{
+    size_t nchunks = (B + t->lanes - 1) / t->lanes, wave;
+    if (nthreads <= 1) return 1;                 /* each chunk added at once */
+    wave = (size_t)nthreads * MG_WAVE;
+    return wave < nchunks ? wave : (nchunks ? nchunks : 1);
+}
+
 int mg_tape_run(const mg_tape *t, mg_work *works, int nthreads, const mg_run *run, size_t B,
-                double *param_total, double *out_total, int (*check)(void *), void *ctx)
+                double *slots, double *param_total, double *out_total, int (*check)(void *),
+                void *ctx)
 {
     job j;
     size_t i, c, npar = t->npar, L = t->lanes;
@@ -119,14 +128,9 @@ int mg_tape_run(const mg_tape *t, mg_work *works, int nthreads, const mg_run *ru
     if (nthreads < 1) nthreads = 1;
     if ((size_t)nthreads > j.nchunks) nthreads = j.nchunks ? (int)j.nchunks : 1;
     j.nthreads = nthreads;
-    j.wave = (size_t)nthreads * MG_WAVE;
-    j.sums = malloc((j.wave * npar + 1) * sizeof(double));
-    j.outs = malloc((j.wave + 1) * sizeof(double));
-    if (j.sums == NULL || j.outs == NULL) {
-        free(j.sums);
-        free(j.outs);
-        return -1;
-    }
+    j.wave = mg_tape_wave(t, B, nthreads);
+    j.sums = slots;
+    j.outs = slots + j.wave * npar;
     *out_total = 0.0;
 #ifdef MG_THREADS
     if (nthreads > 1) {
@@ -201,8 +205,6 @@ out:
     free(ids);
     free(ws);
 #endif
-    free(j.sums);
-    free(j.outs);
     return status;
 }
 

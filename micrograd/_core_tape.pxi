@@ -51,8 +51,9 @@ cdef extern from "mg_tape.h" nogil:
     int mg_work_alloc(mg_work *w, const mg_tape *tape) noexcept
     void mg_work_free(mg_work *w) noexcept
     int mg_tape_run(const mg_tape *tape, mg_work *works, int nthreads, const mg_run *run,
-                    size_t B, double *param_total, double *out_total,
+                    size_t B, double *slots, double *param_total, double *out_total,
                     int (*check)(void *) noexcept with gil, void *ctx) nogil
+    size_t mg_tape_wave(const mg_tape *tape, size_t B, int nthreads) noexcept
     int mg_tape_threads(const mg_tape *tape, size_t B, int requested) noexcept
 
 
@@ -96,6 +97,8 @@ cdef class _Tape:
     cdef mg_work *works                 # nworks workspaces, reused by calls
     cdef int nworks                     # that do not overlap
     cdef bint works_busy
+    cdef double *slots                  # nslots doubles: chunk sums (mg_tape_wave)
+    cdef size_t nslots
     cdef readonly int threads_used      # by the last call (for tests)
     cdef public bint plain              # replay with the plain interpreter (the oracle)
 
@@ -248,6 +251,8 @@ cdef class _Tape:
         cdef double *pvals = <double *>malloc(max(<size_t>t.npar, <size_t>1) * sizeof(double))
         cdef double *packed = <double *>malloc(max(t.npacked, <size_t>1) * sizeof(double))
         cdef mg_work *works = NULL
+        cdef double *slots = NULL
+        cdef size_t nslots
         cdef mg_run run
         cdef size_t i
         cdef int n, status
@@ -272,18 +277,29 @@ cdef class _Tape:
             run.param_grads = &param_grads[0, 0] if param_grads is not None and B else NULL
             n = mg_tape_threads(t, B, threads)
             self.threads_used = n
+            nslots = mg_tape_wave(t, B, n) * (t.npar + 1)
             if self.works_busy:          # a call in another thread has the tape's
                 works = _new_works(t, n)
                 own = True
+                slots = <double *>malloc(nslots * sizeof(double))
+                if slots == NULL:
+                    raise MemoryError()
             else:
                 if self.nworks < n:
                     self._drop_works()
                     self.works = _new_works(t, n)
                     self.nworks = n
+                if self.nslots < nslots:
+                    free(self.slots)
+                    self.slots = <double *>malloc(nslots * sizeof(double))
+                    self.nslots = nslots if self.slots != NULL else 0
+                    if self.slots == NULL:
+                        raise MemoryError()
                 works = self.works
+                slots = self.slots
                 self.works_busy = True
             with nogil:
-                status = mg_tape_run(t, works, n, &run, B, param_total, &total,
+                status = mg_tape_run(t, works, n, &run, B, slots, param_total, &total,
                                      _check_run, NULL)
             if status == 1:
                 _reraise()
@@ -295,6 +311,7 @@ cdef class _Tape:
             free(packed)
             if own:
                 _free_works(works, n)
+                free(slots)
             elif works != NULL:
                 self.works_busy = False
 
@@ -302,6 +319,9 @@ cdef class _Tape:
         _free_works(self.works, self.nworks)
         self.works = NULL
         self.nworks = 0
+        free(self.slots)
+        self.slots = NULL
+        self.nslots = 0
 
 
 cdef mg_work *_new_works(mg_tape *t, int n) except NULL:

@@ -113,7 +113,10 @@ def objects_dir():
 def run_tests(env, extra):
     tests = sorted(os.path.join("tests", f) for f in os.listdir(os.path.join(SRC, "tests"))
                    if f.startswith("test_tape") and f.endswith(".py"))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests, *extra]
+    # the Ctrl-C test replays 200,000 lanes in a subprocess before it signals:
+    # minutes in a -O0 gcov build, and it exercises no lowering
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests,
+           "-k", "not ctrl_c", *extra]
     step("running " + " ".join(cmd[1:]))
     return subprocess.run(cmd, cwd=SRC, env=env).returncode
 
