@@ -25,8 +25,11 @@
  * the slowest finishes its last chunk, few enough for the slots' memory. */
 #define MG_WAVE 16
 
-/* What starting and joining a thread costs, in ns of work it must save. */
-#define MG_THREAD_NS 100000.0
+/* What starting and joining a thread costs, in ns of work it must save; and
+ * the rate at which its core's caches fill with its workspace and the packed
+ * weights (bytes per ns), which a fresh thread pays for again every call. */
+#define MG_THREAD_NS 30000.0
+#define MG_FILL_RATE 10.0
 
 typedef struct {
     const mg_tape *t;
@@ -209,18 +212,25 @@ out:
 }
 
 /* The threads worth using for B lanes, at most `requested`: never more than
- * chunks, and a thread beyond the first only if each thread's share of the
- * work (estimated from the tape: its instructions, and its dense runs'
- * multiply-adds, per lane) is well above what starting it costs. */
+ * chunks, and more than one only where the work they take off the slowest
+ * thread (estimated from the tape: its instructions, and its dense runs'
+ * multiply-adds, per lane) is above what starting them and filling their
+ * caches costs.  Chunks
+ * are whole, so two threads on 100 lanes in chunks of 64 save only 36. */
 int mg_tape_threads(const mg_tape *t, size_t B, int requested)
 {
-    size_t r, nchunks = (B + t->lanes - 1) / t->lanes;
-    double per_lane = 0.5 * (double)t->ncode, ns;
+    size_t r, L = t->lanes, nchunks = (B + L - 1) / L;
+    double per_lane = 0.5 * (double)t->ncode;
+    double cost = MG_THREAD_NS + (16.0 * (double)t->nlane * (double)L
+                                  + 8.0 * (double)t->npacked) / MG_FILL_RATE;
     int n;
     for (r = 0; r < t->ndense; r++)
         per_lane += 0.04 * 3.0 * (double)(t->dense[r].len * t->dense[r].half);
-    ns = per_lane * (double)B;
-    for (n = requested; n > 1; n--)
-        if ((size_t)n <= nchunks && ns / n >= MG_THREAD_NS) break;
+    for (n = requested; n > 1; n--) {
+        size_t most = (nchunks + (size_t)n - 1) / (size_t)n * L;   /* the slowest's lanes */
+        if ((size_t)n <= nchunks && most < B
+            && per_lane * (double)(B - most) >= cost * (n - 1))
+            break;
+    }
     return n < 1 ? 1 : n;
 }
