@@ -305,12 +305,46 @@ static int list_weights(mg_tape *t)
     return 0;
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch((p))
+#else
+#define PREFETCH(p) ((void)0)
+#endif
+/* How far ahead the parameter loops prefetch: each node is its own heap
+ * object, so the hardware cannot guess the next address. */
+#define AHEAD 16
+
+void mg_tape_read_params(mg_node *const *nodes, size_t n, double *values)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (i + AHEAD < n) PREFETCH(nodes[i + AHEAD]);
+        values[i] = nodes[i]->value;
+    }
+}
+
+void mg_tape_add_grads(mg_node *const *nodes, size_t n, const double *grads, double divisor)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (i + AHEAD < n) PREFETCH(nodes[i + AHEAD]);
+        nodes[i]->gradient += (divisor == 1.0) ? grads[i] : grads[i] / divisor;
+    }
+}
+
 void mg_tape_pack(const mg_tape *t, const double *params, double *packed)
 {
     size_t r, j, i, base = (size_t)t->nlane + t->npar;
     for (r = 0; r < t->ndense; r++) {
         const mg_dense *d = &t->dense[r];
         double *fwd = packed + d->w, *rev = fwd + d->len * d->half;
+        if (d->direct) {                /* consecutive parameters: rows copied */
+            memcpy(fwd, params + (d->direct - 1), d->len * d->half * sizeof(double));
+            for (j = 0; j < d->len; j++)
+                memcpy(rev + (d->len - 1 - j) * d->half, fwd + j * d->half,
+                       d->half * sizeof(double));
+            continue;
+        }
         for (j = 0; j < d->len; j++) {
             const mg_ref *first = t->args + t->code[d->k0 + j].a;
             double *row = fwd + j * d->half, *back = rev + (d->len - 1 - j) * d->half;

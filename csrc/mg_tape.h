@@ -171,6 +171,12 @@ typedef struct {
     const double *packed;   /* mg_tape_pack of params, or NULL: each chunk packs */
 } mg_run;
 
+/* values[i] = nodes[i]->value, and nodes[i]->gradient += grads[i] / divisor
+ * (grads[i] itself when divisor is 1), for i < n: a tape's parameters read
+ * and given their gradients once a call, prefetching the nodes ahead. */
+void mg_tape_read_params(mg_node *const *nodes, size_t n, double *values);
+void mg_tape_add_grads(mg_node *const *nodes, size_t n, const double *grads, double divisor);
+
 /* The dense runs' weights, read from params and the constants, as the runs
  * use them (t->npacked doubles): once per call, shared by its chunks. */
 void mg_tape_pack(const mg_tape *tape, const double *params, double *packed);

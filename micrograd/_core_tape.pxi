@@ -44,6 +44,8 @@ cdef extern from "mg_tape.h" nogil:
         const double *packed
     void mg_tape_pack(const mg_tape *tape, const double *params, double *packed) noexcept
     void mg_tape_add(double *total, const double *part, size_t n) noexcept
+    void mg_tape_read_params(mg_node **nodes, size_t n, double *values) noexcept
+    void mg_tape_add_grads(mg_node **nodes, size_t n, const double *grads, double divisor) noexcept
     int mg_tape_build(mg_tape *tape, mg_node **roots, size_t nroots, mg_node **inputs,
                       size_t nin, mg_node ***params, mg_check_fn check, void *ctx) except -2
     int mg_tape_check(mg_tape *tape) noexcept
@@ -202,13 +204,8 @@ cdef class _Tape:
     def add_param_grads(self, double[::1] grads, double divisor=1.0):
         """Leaves accumulate: each parameter's .gradient gains its entry
         (divided by divisor: a mean's batch size)."""
-        cdef size_t i
-        if divisor == 1.0:
-            for i in range(self.tape.npar):
-                self.pnodes[i].gradient += grads[i]
-        else:
-            for i in range(self.tape.npar):
-                self.pnodes[i].gradient += grads[i] / divisor
+        if self.tape.npar:
+            mg_tape_add_grads(self.pnodes, self.tape.npar, &grads[0], divisor)
 
     def backward_into_params(self, const double[:, ::1] x, double divisor, int threads):
         """run() with backward, then each parameter's .gradient gains its
@@ -221,11 +218,7 @@ cdef class _Tape:
             raise MemoryError()
         try:
             value = self._run(x, None, None, None, total, True, threads)
-            for i in range(self.tape.npar):
-                if divisor == 1.0:
-                    self.pnodes[i].gradient += total[i]
-                else:
-                    self.pnodes[i].gradient += total[i] / divisor
+            mg_tape_add_grads(self.pnodes, self.tape.npar, total, divisor)
         finally:
             free(total)
         return value
@@ -263,8 +256,8 @@ cdef class _Tape:
             free(packed)
             raise MemoryError()
         try:
-            for i in range(t.npar):          # read at every call: optimizers move them
-                pvals[i] = self.pnodes[i].value
+            # read at every call: optimizers move them
+            mg_tape_read_params(self.pnodes, t.npar, pvals)
             mg_tape_pack(t, pvals, packed)   # the dense runs' weights, once a call
             memset(&run, 0, sizeof(run))
             run.x = &x[0, 0] if B else NULL
