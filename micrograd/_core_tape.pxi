@@ -132,8 +132,11 @@ cdef class _Tape:
                 raise MemoryError("micrograd: out of memory while flattening the graph")
             if status == -3:
                 raise ValueError("trace: an input appears twice")
-            self.params = tuple(<object>_owner(found[i]) for i in range(self.tape.npar))
             self.pnodes = found
+            for i in range(<Py_ssize_t>self.tape.npar):    # see micrograd/tape.py, trace
+                if found[i].trace != 0 and mg_trace_is_open(found[i].trace):
+                    raise _traced_read("", "tracing a function that uses the value")
+            self.params = tuple([<object>_owner(found[i]) for i in range(self.tape.npar)])
         finally:
             free(roots)
             free(ins)

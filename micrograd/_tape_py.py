@@ -11,7 +11,8 @@ order: the same bits as the C replay, lane for lane.
 from . import _ops_py as ops
 from . import _optable as T
 from ._gradmode_py import trace_begin, trace_end
-from ._number_py import collect, trace_input
+from ._errors import traced_read
+from ._number_py import _traced, collect, trace_input
 
 __all__ = ["Tape", "trace_begin", "trace_end", "trace_input"]
 
@@ -77,6 +78,9 @@ class Tape:
             c2 = kids[1] if kind == "RANGE" else 0.0
             code.append((node._code, nin + i, a, b, node._c, c2))
         outs = [ref(r) for r in outputs]
+        for p in params:                # see micrograd/tape.py, trace
+            if p._trace and _traced(p):
+                raise traced_read("", "tracing a function that uses the value")
         self.args = [a if a >= 0 else nlane + len(params) + (-1 - a) for a in args]
         self.code, self.consts, self.outs, self.nin = code, consts, outs, nin
         self.params = tuple(params)

@@ -45,7 +45,7 @@ import numpy as np
 
 from ._backend import module_of
 from ._convert import MIXING, is_number
-from ._errors import TraceError, traced_read
+from ._errors import TraceError
 from ._pickle import restore
 
 __all__ = ["trace", "Tape", "TraceError"]
@@ -83,17 +83,11 @@ def trace(fn: Callable[..., Any], *example_inputs: Any) -> "Tape":
                for i, r in enumerate([result] if single else result)]
     if not outputs:
         raise ValueError("trace: fn returned no outputs")
-    impl = backend._Tape.build(outputs, inputs)
-    for p in impl.params:
-        # A leaf still traced now that this trace is closed belongs to a trace
-        # still open (fn is traced inside another trace, or in another thread,
-        # and used that trace's values): the tape would replay that example's
-        # value as a parameter, as reading it would.
-        try:
-            p.value
-        except TraceError:
-            raise traced_read("", "tracing a function that uses the value") from None
-    return Tape(impl, single)
+    # _Tape.build refuses a parameter still traced now that this trace is
+    # closed: it belongs to a trace still open (fn is traced inside another
+    # trace, or in another thread, and used that trace's values), and the tape
+    # would replay that example's value, as reading it would.
+    return Tape(backend._Tape.build(outputs, inputs), single)
 
 
 def _output(result, i, backend):
