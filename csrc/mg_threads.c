@@ -21,9 +21,10 @@
 #define MG_THREADS 1
 #endif
 
-/* Chunks a wave holds per thread: enough to keep every thread busy while
- * the slowest finishes its last chunk, few enough for the slots' memory. */
-#define MG_WAVE 16
+/* Chunks a wave holds per thread at least, and the doubles of chunk sums a
+ * wave may hold (32 MiB) when that allows more. */
+#define MG_WAVE 4
+#define MG_SLOTS ((size_t)4 << 20)
 
 /* What starting and joining a thread costs, in ns of work it must save; and
  * the rate at which its core's caches fill with its workspace and the packed
@@ -104,7 +105,11 @@ size_t mg_tape_wave(const mg_tape *t, size_t B, int nthreads)
 {
     size_t nchunks = (B + t->lanes - 1) / t->lanes, wave;
     if (nthreads <= 1) return 1;                 /* each chunk added at once */
-    wave = (size_t)nthreads * MG_WAVE;
+    /* as many chunks as MG_SLOTS doubles of sums hold, at least MG_WAVE a
+     * thread: a wave ends with every thread but one idle while the last
+     * chunk finishes and the sums are added, so fewer waves waste less */
+    wave = MG_SLOTS / ((size_t)t->npar + 1);
+    if (wave < (size_t)nthreads * MG_WAVE) wave = (size_t)nthreads * MG_WAVE;
     return wave < nchunks ? wave : (nchunks ? nchunks : 1);
 }
 

@@ -21,6 +21,7 @@ import numpy as np
 from .workloads import child_env
 
 POINTS = ((100, 16), (1000, 16), (10000, 16), (100, 64), (1000, 64), (100, 128), (1000, 128))
+THREADS_POINT = (10000, 64)     # where two threads must pay: the tape alone
 SYSTEMS = ("tape_1", "tape_2", "jax_1", "jax", "torch")
 # one thread for XLA's CPU client: its Eigen pool and its intra-op pool
 JAX_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -178,6 +179,15 @@ def run(points=POINTS, systems=SYSTEMS, steps=None, progress=None):
             row["tape_over_bound"] = row["tape_1"]["step_ms"] / row["bound_ms"] \
                 if "step_ms" in (row.get("tape_1") or {}) else None
         out["points"].append(row)
+    if "tape_1" in systems and "tape_2" in systems:
+        batch, width = THREADS_POINT
+        n = steps or 10
+        if progress:
+            progress(f"sweep: threads at batch {batch}, width {width} ...")
+        one, two = (_child(s, batch, width, n) for s in ("tape_1", "tape_2"))
+        out["threads"] = {"batch": batch, "width": width, "tape_1": one, "tape_2": two,
+                          "speedup": one["step_ms"] / two["step_ms"]
+                          if "step_ms" in one and "step_ms" in two else None}
     return out
 
 
@@ -201,6 +211,11 @@ def table_lines(res):
                      f"{ms(row, 'tape_2')} {ms(row, 'jax_1')} {ms(row, 'jax')} "
                      f"{ms(row, 'torch')} {row['bound_ms']:7.3f} {ratio(t1, row['bound_ms'])} "
                      f"{ratio(t1, j1)} {ratio(row.get('tape_best_ms'), jd)}")
+    th = res.get("threads")
+    if th and th.get("speedup"):
+        lines.append(f"threads: batch {th['batch']:,}, width {th['width']}: tape "
+                     f"{th['tape_1']['step_ms']:.3f} ms on 1 thread, "
+                     f"{th['tape_2']['step_ms']:.3f} on 2 ({th['speedup']:.2f}x)")
     return lines
 
 
