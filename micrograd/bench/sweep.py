@@ -165,7 +165,7 @@ def run(points=POINTS, systems=SYSTEMS, steps=None, progress=None):
     rate = _core.mac_rate()
     out = {"mac_rate_gmacs": rate / 1e9, "kernels": _core.gemm_path(), "points": []}
     for batch, width in points:
-        n = steps or max(5, min(50, int(2e8 / macs(batch, width))))
+        n = steps or max(20, min(200, int(1e9 / macs(batch, width))))
         row = {"batch": batch, "width": width, "macs": macs(batch, width),
                "bound_ms": macs(batch, width) / rate * 1e3, "steps": n}
         for system in systems:
@@ -181,7 +181,7 @@ def run(points=POINTS, systems=SYSTEMS, steps=None, progress=None):
         out["points"].append(row)
     if "tape_1" in systems and "tape_2" in systems:
         batch, width = THREADS_POINT
-        n = steps or 10
+        n = steps or 30
         if progress:
             progress(f"sweep: threads at batch {batch}, width {width} ...")
         one, two = (_child(s, batch, width, n) for s in ("tape_1", "tape_2"))
