@@ -146,3 +146,22 @@ def test_a_pickle_names_each_op_by_its_row(impl):
     legacy["code"][0] = ("mul",) + tuple(legacy["code"][0][1:])
     with pytest.raises(ValueError, match="older micrograd"):
         type(tape._impl).from_state(legacy, tape.params)
+
+
+def test_a_layer_whose_first_weight_is_a_constant(impl):
+    """A dense run whose weights start with a constant (no parameter block to
+    write sums into directly) and mix constants and parameters after it."""
+    rng = np.random.default_rng(7)
+    ws = [[2.0, impl.Number(rng.normal()), -0.5] for _ in range(6)]
+
+    def fn(a, b):
+        return impl.sum([impl.dot(w, [a, b, 1.0]).tanh() for w in ws])
+    tape = mg.trace(fn, impl.Number(0.0), impl.Number(0.0))
+    X = rng.normal(size=(37, 2))
+    assert_lanes_are_op_by_op(impl, fn, tape, X)
+    for replay in ("fast", "plain"):
+        tape.replay = replay
+        got = tape.value_and_grad(X, "sum")
+        if replay == "fast":
+            fast = got
+    assert bits(fast[1]) == bits(got[1]) and bits(fast[0]) == bits(got[0])
