@@ -117,10 +117,12 @@ class Tape:
 
     @property
     def replay(self) -> str:
-        """"fast" (the default): the lowered replay, dense layers as matrix
-        products; "plain": the instruction-by-instruction interpreter that is
-        its oracle (same bits, slower).  The environment variable
-        MICROGRAD_REPLAY sets a new tape's choice.  The reference backend's
+        """Which replay runs this tape.
+
+        ``"fast"``, the default, is the lowered replay, dense layers as matrix
+        products; ``"plain"`` is the instruction-by-instruction interpreter
+        that is its oracle (the same bits, slower).  The environment variable
+        ``MICROGRAD_REPLAY`` sets a new tape's choice.  The reference backend's
         replay is the plain interpreter either way."""
         return "plain" if self._impl.plain else "fast"
 
