@@ -169,6 +169,42 @@ def _drive(step, fresh, steps, **info):
             "final_loss": losses[-1], "losses": losses, "steps": steps, **info}
 
 
+def torch_step(torch, X, t):
+    """step(params, lr) -> (params, loss): one SGD step of the MLP whose layers
+    are params (W, b, W, b, ...) on batched tensors, mean hinge + 1e-4 L2."""
+    def step(params, lr):
+        h = X
+        for i in range(len(params) // 2):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            h = torch.relu(h) if i < len(params) // 2 - 1 else h
+        loss = torch.relu(1 - t * h[:, 0]).mean() + 1e-4 * sum((p * p).sum() for p in params)
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p.sub_(g, alpha=lr)
+        return params, loss.detach()
+    return step
+
+
+def jax_step(jax, X, t):
+    """The same step as torch_step, jax.jit'ed, the parameters donated."""
+    import jax.numpy as jnp
+
+    def loss_fn(params):
+        h = X
+        for i in range(len(params) // 2):
+            h = h @ params[2 * i] + params[2 * i + 1]
+            h = jax.nn.relu(h) if i < len(params) // 2 - 1 else h
+        reg = sum(jnp.sum(p * p) for p in params)
+        return jnp.mean(jax.nn.relu(1 - t * h[:, 0])) + 1e-4 * reg
+
+    def jstep(params, lr):
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        return tuple(p - lr * g for p, g in zip(params, grads)), loss
+
+    return jax.jit(jstep, donate_argnums=0)
+
+
 def moons_torch(steps=50, threads=1):
     """Eager PyTorch, batched float64 tensors, in-place SGD as torch.optim does.
 
@@ -185,17 +221,7 @@ def moons_torch(steps=50, threads=1):
     def fresh():
         return [p.clone().requires_grad_() for p in start]
 
-    def step(params, lr):
-        h = X
-        for i in range(3):
-            h = h @ params[2 * i] + params[2 * i + 1]
-            h = torch.relu(h) if i < 2 else h
-        loss = torch.relu(1 - t * h[:, 0]).mean() + 1e-4 * sum((p * p).sum() for p in params)
-        grads = torch.autograd.grad(loss, params)
-        with torch.no_grad():
-            for p, g in zip(params, grads):
-                p.sub_(g, alpha=lr)
-        return params, loss.detach()
+    step = torch_step(torch, X, t)
 
     saved = torch.get_num_threads()
     if threads is not None:
@@ -250,19 +276,7 @@ def moons_jax(steps=50):
     X, t = jnp.asarray(X), jnp.asarray(t)
     start = tuple(jnp.asarray(a) for W, b in layers for a in (W, b))
 
-    def loss_fn(params):
-        h = X
-        for i in range(3):
-            h = h @ params[2 * i] + params[2 * i + 1]
-            h = jax.nn.relu(h) if i < 2 else h
-        reg = sum(jnp.sum(p * p) for p in params)
-        return jnp.mean(jax.nn.relu(1 - t * h[:, 0])) + 1e-4 * reg
-
-    def jstep(params, lr):
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        return tuple(p - lr * g for p, g in zip(params, grads)), loss
-
-    jstep = jax.jit(jstep, donate_argnums=0)
+    jstep = jax_step(jax, X, t)
 
     def step(params, lr):
         return jax.block_until_ready(jstep(params, lr))

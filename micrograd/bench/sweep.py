@@ -25,6 +25,7 @@ THREADS_POINT = (10000, 64)     # where two threads must pay: the tape alone
 SYSTEMS = ("tape_1", "tape_2", "jax_1", "jax", "torch")
 # one thread for XLA's CPU client: its Eigen pool and its intra-op pool
 JAX_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+LR = 0.05
 
 
 def macs(batch, width):
@@ -60,21 +61,15 @@ def run_tape(batch, width, threads, steps):
     import micrograd
     from micrograd import _core as m
     from micrograd import optim
+
+    from .tape import moons_loss
     X, t, layers = setup(batch, width)
     W = [[[m.Number(b[j])] + [m.Number(v) for v in Wl[:, j]] for j in range(Wl.shape[1])]
          for Wl, b in layers]
     params = [p for layer in W for n in layer for p in n]
-
-    def per_sample(x0, x1, label):
-        h = [x0, x1]
-        for i, layer in enumerate(W):
-            h = [m.dot(n, [1.0] + h) for n in layer]
-            if i < 2:
-                h = [v.relu() for v in h]
-        return (1.0 - label * h[0]).relu()
-    tape = micrograd.trace(per_sample, m.Number(0.0), m.Number(0.0), m.Number(1.0))
+    tape = micrograd.trace(moons_loss(m, W), m.Number(0.0), m.Number(0.0), m.Number(1.0))
     batch_rows = np.ascontiguousarray(np.column_stack([X, t]))
-    opt = optim.SGD(params, lr=0.05, weight_decay=2e-4)
+    opt = optim.SGD(params, lr=LR, weight_decay=2e-4)
 
     def step():
         opt.zero_grad()
@@ -85,55 +80,32 @@ def run_tape(batch, width, threads, steps):
 
 
 def run_jax(batch, width, steps):
-    from .others import _jax_info, _load_jax
+    from .others import _jax_info, _load_jax, jax_step
     jax = _load_jax()
     if jax is None:
         return None
     import jax.numpy as jnp
     X, t, layers = setup(batch, width)
-    X, t = jnp.array(X), jnp.array(t)
-
-    def loss_fn(params):
-        h = X
-        for i in range(3):
-            h = h @ params[2 * i] + params[2 * i + 1]
-            h = jax.nn.relu(h) if i < 2 else h
-        reg = sum(jnp.sum(p * p) for p in params)
-        return jnp.mean(jax.nn.relu(1 - t * h[:, 0])) + 1e-4 * reg
-
-    def update(params):
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        return tuple(p - 0.05 * g for p, g in zip(params, grads)), loss
-    update = jax.jit(update, donate_argnums=0)
+    update = jax_step(jax, jnp.array(X), jnp.array(t))
     state = [tuple(jnp.array(a) for W, b in layers for a in (W, b))]
 
     def step():
-        state[0], loss = update(state[0])
+        state[0], loss = update(state[0], LR)
         jax.block_until_ready(loss)
     return {"step_ms": _median_step(step, steps), **_jax_info(jax)}
 
 
 def run_torch(batch, width, steps):
-    from .others import load_torch
+    from .others import load_torch, torch_step
     torch = load_torch()
     if torch is None:
         return None
     torch.set_num_threads(1)
     X, t, layers = setup(batch, width)
-    X, t = torch.tensor(X), torch.tensor(t)
+    update = torch_step(torch, torch.tensor(X), torch.tensor(t))
     params = [torch.tensor(a).requires_grad_() for W, b in layers for a in (W, b)]
-
-    def step():
-        h = X
-        for i in range(3):
-            h = h @ params[2 * i] + params[2 * i + 1]
-            h = torch.relu(h) if i < 2 else h
-        loss = torch.relu(1 - t * h[:, 0]).mean() + 1e-4 * sum((p * p).sum() for p in params)
-        grads = torch.autograd.grad(loss, params)
-        with torch.no_grad():
-            for p, g in zip(params, grads):
-                p.sub_(g, alpha=0.05)
-    return {"step_ms": _median_step(step, steps), "version": torch.__version__}
+    return {"step_ms": _median_step(lambda: update(params, LR), steps),
+            "version": torch.__version__}
 
 
 def _child(system, batch, width, steps):
