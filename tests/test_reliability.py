@@ -558,7 +558,8 @@ def test_a_mismatched_state_dict_changes_nothing(impl, bad):
 
 
 def test_clip_grad_norm_scales_huge_gradients_as_torch(impl, torch):
-    for grads in ([3e155, -4e155], [1e200, 1e200, -1e200], [math.inf, 1.0], [1e-320, 3e-320]):
+    for grads in ([3e155, -4e155], [1e200, 1e200, -1e200], [math.inf, 1.0], [1e-320, 3e-320],
+                  [1e200], [-1e200], [1e-320], [math.nan]):
         ps = [impl.Number(0.0) for _ in grads]
         ts = [torch.tensor(0.0, dtype=torch.float64, requires_grad=True) for _ in grads]
         for p, t, g in zip(ps, ts, grads):
@@ -570,6 +571,21 @@ def test_clip_grad_norm_scales_huge_gradients_as_torch(impl, torch):
                                                               math.isnan(ttotal))
         for p, t in zip(ps, ts):
             assert p.grad == pytest.approx(t.grad.item(), rel=1e-14, nan_ok=True)
+
+
+def test_clip_grad_norm_of_one_parameter_is_its_gradient_as_torch(impl, torch):
+    """A single 1e200 gradient was zeroed (its square overflowed); torch's norm
+    of one element is its absolute value, for every norm type but 0."""
+    for norm_type in (2.0, 3.0, 0.5, 7.0, 1.0, math.inf, 0.0, -1.0):
+        for g in (1e200, -3.7, 2.0, 1e-320):
+            p = impl.Number(0.0)
+            p.grad = g
+            t = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+            t.grad = torch.tensor(g, dtype=torch.float64)
+            total = optim.clip_grad_norm_([p], 1.0, norm_type)
+            ttotal = torch.nn.utils.clip_grad_norm_([t], 1.0, norm_type).item()
+            assert total == ttotal, (norm_type, g)
+            assert p.grad == t.grad.item(), (norm_type, g)
 
 
 def test_mse_of_a_huge_residual_is_inf_not_an_error(impl, torch):

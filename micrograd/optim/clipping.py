@@ -39,7 +39,11 @@ def clip_grad_norm_(parameters: Iterable[Any], max_norm: float, norm_type: float
     grads = [abs(p.gradient) for p in params]
     if not grads:
         return 0.0
-    if norm_type == math.inf:
+    if len(grads) == 1 and norm_type != 0.0:
+        # torch's norm of one element is its absolute value, never a root of
+        # its power (which would overflow at 1e200 and round elsewhere)
+        total = grads[0]
+    elif norm_type == math.inf:
         total = grads[0]
         for g in grads[1:]:
             total = g if (g > total or g != g) and total == total else total
