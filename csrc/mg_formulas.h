@@ -721,10 +721,15 @@ MG_INLINE double bwd_elu(double g, double x, double y, double c)
 
 /* ---- RANGE: a Number x and bounds lo, hi ---------------------------------- */
 
-/* min(max(x, lo), hi), as torch.clamp: NaN stays NaN, and hi wins if lo > hi */
+/* min(max(x, lo), hi), as torch.clamp: NaN stays NaN, a NaN bound gives NaN
+ * (as torch.clamp and np.clip), and hi wins if lo > hi */
 MG_INLINE int fwd_clamp(double x, double lo, double hi, double *out)
 {
     double v = (x < lo) ? lo : x;
+    if (lo != lo || hi != hi) {
+        *out = (lo != lo) ? lo : hi;
+        return MG_OK;
+    }
     *out = (v > hi) ? hi : v;
     return MG_OK;
 }

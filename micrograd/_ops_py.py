@@ -476,7 +476,10 @@ def bwd_elu(g, x, y, c): return g * (c * math.exp(x)) if x <= 0.0 else g
 
 # -- RANGE: a Number x and bounds lo, hi --------------------------------------
 def fwd_clamp(x, lo, hi):
-    """min(max(x, lo), hi), as torch.clamp: NaN stays NaN, hi wins if lo > hi."""
+    """min(max(x, lo), hi), as torch.clamp: NaN stays NaN, a NaN bound gives
+    NaN (as torch.clamp and np.clip), hi wins if lo > hi."""
+    if lo != lo or hi != hi:
+        return lo if lo != lo else hi
     v = lo if x < lo else x
     return hi if v > hi else v
 

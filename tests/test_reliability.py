@@ -726,3 +726,20 @@ def test_bce_at_infinite_logits_is_torchs(impl, torch):
             want = torch.nn.functional.binary_cross_entropy_with_logits(
                 torch.tensor(x, dtype=torch.float64), torch.tensor(t, dtype=torch.float64))
             assert repr(got.value) == repr(want.item()), (x, t)
+
+
+def test_clamp_with_a_nan_bound_is_nan_as_torch(impl, torch):
+    """clamp(lo=nan) and clamp(0, nan) gave x; torch.clamp and np.clip give
+    NaN, and torch's gradient there is 0."""
+    nan = math.nan
+    for lo, hi in ((nan, None), (None, nan), (0.0, nan), (nan, 2.0), (nan, nan)):
+        for v in (1.0, -1.0, 3.0):
+            x = impl.Number(v)
+            y = x.clamp(lo, hi)
+            y.backward()
+            t = torch.tensor(v, dtype=torch.float64, requires_grad=True)
+            ty = torch.clamp(t, min=lo, max=hi)
+            ty.backward()
+            assert math.isnan(y.value) and math.isnan(ty.item()), (lo, hi, v)
+            assert x.gradient == t.grad.item() == 0.0, (lo, hi, v)
+            assert math.isnan(impl.clamp(v, lo, hi).value)     # a real x
