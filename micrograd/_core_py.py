@@ -24,6 +24,7 @@ from ._number_py import (BACKEND, Number, backward, clamp, dot, maximum, minimum
 from ._params_py import ParamArray as _ParamArray  # noqa: F401 (optim uses it)
 from ._tape_py import Tape as _Tape, trace_begin as _trace_begin  # noqa: F401 (tape uses them)
 from ._tape_py import trace_end as _trace_end, trace_input as _trace_input  # noqa: F401
+from ._tape_py import tape_hooks as _tape_hooks  # noqa: F401
 
 __all__ = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "clamp",
            "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "detect_anomaly",

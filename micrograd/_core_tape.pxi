@@ -354,6 +354,34 @@ cdef int _reraise() except -1:
 
 
 
+# -- hooks: a tape does not run them ----------------------------------------------
+def _tape_hooks(outputs, params):
+    """Whether a Number a tape would replay (a parameter, or a node of the
+    outputs' graphs) has a hook.  Looked for only while some hook is
+    registered anywhere (the twin: micrograd/_tape_py.py, tape_hooks)."""
+    cdef mg_order order
+    cdef size_t i
+    if _hooks_live == 0:
+        return False
+    for p in params:
+        if _hooks_of(<Number?>p):
+            return True
+    for out in outputs:
+        if (<Number?>out).node.op == MG_LEAF:
+            continue
+        order.nodes, order.len, order.cap, order.prunes = NULL, 0, 0, 0
+        if mg_topo_collect(&(<Number>out).node, &order, 0, NULL, NULL) == -1:
+            raise MemoryError("micrograd: out of memory")
+        try:
+            for i in range(order.len):
+                if _hooks_of(<Number>_owner(order.nodes[i])):
+                    return True
+        finally:
+            mg_order_unmark(&order)
+            mg_order_free(&order)
+    return False
+
+
 # -- the dense-layer kernels (csrc/mg_gemm.h) and the machine's bound -------------
 cdef extern from "mg_gemm.h" nogil:
     const char *mg_gemm_path()

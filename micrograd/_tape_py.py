@@ -12,13 +12,25 @@ from . import _ops_py as ops
 from . import _optable as T
 from ._gradmode_py import trace_begin, trace_end
 from ._errors import traced_read
-from ._number_py import _traced, collect, trace_input
+from ._number_py import _hooks_live, _hooks_of, _traced, collect, trace_input
 
-__all__ = ["Tape", "trace_begin", "trace_end", "trace_input"]
+__all__ = ["Tape", "tape_hooks", "trace_begin", "trace_end", "trace_input"]
 
 _BLOCK = ("SELECT", "NARY")
 _PRUNING = ("SELECT", "STOP")
 _KIND = tuple(op.kind for op in T.OPS)
+
+
+def tape_hooks(outputs, params):
+    """Twin of the core's _tape_hooks: whether a Number a tape would replay (a
+    parameter, or a node of the outputs' graphs) has a hook.  Looked for only
+    while some hook is registered anywhere."""
+    if _hooks_live[0] == 0:
+        return False
+    if any(_hooks_of(p) for p in params):
+        return True
+    order, _ = collect(list(outputs)) if outputs else ([], 0)
+    return any(_hooks_of(n) for n in order)
 
 
 def lanes_for(nlane, npar, prunes):

@@ -87,7 +87,17 @@ def trace(fn: Callable[..., Any], *example_inputs: Any) -> "Tape":
     # closed: it belongs to a trace still open (fn is traced inside another
     # trace, or in another thread, and used that trace's values), and the tape
     # would replay that example's value, as reading it would.
-    return Tape(backend._Tape.build(outputs, inputs), single)
+    impl = backend._Tape.build(outputs, inputs)
+    if backend._tape_hooks(outputs, impl.params):
+        raise ValueError(_HOOKS.format("trace: a Number of the traced graph"))
+    return Tape(impl, single)
+
+
+# A tape replays ops, not Python callbacks: a hook would be skipped silently and
+# the tape's gradients would differ from backward's, so a tape refuses them.
+_HOOKS = ("{} has a hook (register_hook); a tape does not run hooks, so its gradients "
+          "would differ from backward's: remove it (handle.remove()) to use the tape, or "
+          "call backward op by op")
 
 
 def _output(result, i, backend):
@@ -200,6 +210,8 @@ class Tape:
             raise ValueError(f"tape: wrt must be 'params' or 'inputs', not {wrt!r}")
         x, one = self._batch(X)
         B, npar = len(x), len(self._impl.params)
+        if wrt == "params":
+            self._refuse_hooks()
         if reduction == "mean" and B == 0:
             raise ValueError("tape: the mean over an empty batch is undefined")
         out = np.empty((B, self.n_outputs))
@@ -233,6 +245,7 @@ class Tape:
         B = len(x)
         if reduction == "mean" and B == 0:
             raise ValueError("tape: the mean over an empty batch is undefined")
+        self._refuse_hooks()
         divisor = float(B) if reduction == "mean" else 1.0
         threads = self._threads(threads, B)
         if check:
@@ -246,6 +259,12 @@ class Tape:
         else:
             value = self._impl.backward_into_params(x, divisor, threads)
         return value / B if reduction == "mean" else value
+
+    def _refuse_hooks(self):
+        """A hook registered on a parameter after tracing: refused as at trace."""
+        params = self._impl.params
+        if params and module_of(params)._tape_hooks((), params):
+            raise ValueError(_HOOKS.format("tape: a parameter"))
 
     @staticmethod
     def _check(out, pgrads, igrads):

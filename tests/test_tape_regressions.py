@@ -1,6 +1,8 @@
 """Regression tests for wrong tape numbers found by trying legal graphs as an
 adversarial user would: each failed before its fix, on the core (the
 reference was right), and runs on both backends."""
+import math
+
 import numpy as np
 import pytest
 
@@ -165,3 +167,36 @@ def test_a_layer_whose_first_weight_is_a_constant(impl):
         if replay == "fast":
             fast = got
     assert bits(fast[1]) == bits(got[1]) and bits(fast[0]) == bits(got[0])
+
+
+def test_a_tape_refuses_hooks_at_trace_and_at_backward(impl):
+    """A hook on a parameter, or on a Number inside fn, was skipped silently by
+    tape.backward, whose gradients then differed from backward's.  The tape
+    refuses them, at trace and (for a hook registered later) at backward."""
+    w = impl.Number(0.5)
+    handle = w.register_hook(lambda g: 2.0 * g)
+    with pytest.raises(ValueError, match="a tape does not run hooks") as err:
+        mg.trace(lambda x: (x * w).tanh(), impl.Number(0.0))
+    assert str(err.value).startswith("trace: a Number of the traced graph has a hook")
+    handle.remove()
+    tape = mg.trace(lambda x: (x * w).tanh(), impl.Number(0.0))   # without: fine
+
+    def inner_hook(x):
+        h = x * w
+        h.register_hook(lambda g: 0.0)
+        return h.tanh()
+    with pytest.raises(ValueError, match="a tape does not run hooks"):
+        mg.trace(inner_hook, impl.Number(0.0))
+    handle = w.register_hook(lambda g: g)
+    w.gradient = 1.5
+    for call in (lambda: tape.backward([[1.0]]),
+                 lambda: tape.value_and_grad([[1.0]], "sum"),
+                 lambda: tape.value_and_grad([[1.0]], "none")):
+        with pytest.raises(ValueError, match="^tape: a parameter has a hook"):
+            call()
+    assert w.gradient == 1.5                            # nothing was added
+    assert tape([[1.0]]).tolist() == [math.tanh(0.5)]   # forward and inputs are fine
+    tape.value_and_grad([[1.0]], wrt="inputs")
+    handle.remove()
+    tape.backward([[1.0]])
+    assert w.gradient == 1.5 + (1 - math.tanh(0.5) ** 2)
