@@ -447,20 +447,28 @@ cdef void _watched_backward(Number root, double seed) except *:
     cdef bint tracked, anomaly = mg_anomaly_enabled()
     order.nodes, order.len, order.cap, order.prunes = NULL, 0, 0, 0
     if root.node.op != MG_LEAF:
-        if mg_topo_collect(&root.node, &order, 1, _check_signals, NULL) == -1:
+        # not zeroed while sorting: the gradients are kept to be put back
+        if mg_topo_collect(&root.node, &order, 0, _check_signals, NULL) == -1:
             raise MemoryError("micrograd: out of memory in backward")
-    leaves = {}
+    leaves, touched = {}, {id(root): root}
     try:
         for i in range(order.len):
+            touched[id(<Number>_owner(order.nodes[i]))] = <Number>_owner(order.nodes[i])
             for k in _kid_numbers(<Number>_owner(order.nodes[i])):
+                touched[id(k)] = k
                 if (<Number>k).node.op == MG_LEAF and _hooks_of(<Number>k):
                     leaves[id(k)] = k
         if root.node.op == MG_LEAF and _hooks_of(root):
             leaves[id(root)] = root
+        # if anything raises, every gradient the pass touched is put back and
+        # no leaf hook runs, as in torch (the twin: _number_py._watched_backward)
+        before = [(n, (<Number>n).node.gradient) for n in touched.values()]
         saved = [(k, (<Number>k).node.gradient) for k in leaves.values()]
-        for k in leaves.values():
-            (<Number>k).node.gradient = 0.0
         try:
+            for k in leaves.values():
+                (<Number>k).node.gradient = 0.0
+            for i in range(order.len):
+                order.nodes[i].gradient = 0.0
             if root.node.op == MG_LEAF:
                 root.node.gradient += seed
             else:
@@ -483,10 +491,14 @@ cdef void _watched_backward(Number root, double seed) except *:
                         mg_propagate_tracked(m)
                     else:
                         mg_propagate(m)
-        finally:
-            for k, before in saved:
-                (<Number>k).node.gradient = before + _run_hooks(_hooks_of(<Number>k),
-                                                                (<Number>k).node.gradient)
+            added = [(k, was, _run_hooks(_hooks_of(<Number>k), (<Number>k).node.gradient))
+                     for k, was in saved]
+        except BaseException:
+            for n, g in before:
+                (<Number>n).node.gradient = g
+            raise
+        for k, was, g in added:
+            (<Number>k).node.gradient = was + g
     finally:
         for i in range(order.len):
             order.nodes[i].flags &= ~(MG_FLAG_MARK | MG_FLAG_REACHED)

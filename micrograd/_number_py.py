@@ -667,19 +667,25 @@ def _run_hooks(hooks, g):
 def _watched_backward(root, seed):
     """Twin of the core's watched sweep: backward with hooks called and, in
     anomaly mode, each step checked for a NaN gradient made from finite numbers.
-    A hooked leaf's hooks get what this pass adds to it, then it accumulates."""
+    A hooked leaf's hooks get what this pass adds to it, then it accumulates.
+    If anything raises (a hook, anomaly mode, Ctrl-C), every gradient the pass
+    touched is put back as it was and no leaf hook runs, as in torch."""
     order = topo_sort(root) if root._code != LEAF else []
-    leaves = {}
+    leaves, touched = {}, {id(root): root}
     for node in [root] + order:
+        touched[id(node)] = node
         for k in (node._kids if node._code != LEAF else ()):
-            if type(k) is not float and k._code == LEAF and _hooks_of(k):
-                leaves[id(k)] = k
+            if type(k) is not float:
+                touched[id(k)] = k
+                if k._code == LEAF and _hooks_of(k):
+                    leaves[id(k)] = k
     if root._code == LEAF and _hooks_of(root):
         leaves[id(root)] = root
+    before = [(n, n._gradient) for n in touched.values()]
     saved = {i: (k, k._gradient) for i, k in leaves.items()}
-    for k in leaves.values():
-        k._gradient = 0.0
     try:
+        for k in leaves.values():
+            k._gradient = 0.0
         if root._code == LEAF:
             root._gradient += seed
         else:
@@ -697,9 +703,13 @@ def _watched_backward(root, seed):
                     _checked_propagate(node, reached)
                 else:
                     propagate(node, reached)
-    finally:
-        for k, before in saved.values():
-            k._gradient = before + _run_hooks(_hooks_of(k), k._gradient)
+        added = [(k, was, _run_hooks(_hooks_of(k), k._gradient)) for k, was in saved.values()]
+    except BaseException:
+        for n, g in before:
+            n._gradient = g
+        raise
+    for k, was, g in added:
+        k._gradient = was + g
 
 
 def _checked_propagate(node, reached):
