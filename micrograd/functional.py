@@ -92,12 +92,24 @@ def _graphs_of(out, wrt, mod):
     return tuple(graphs[id(x)] if id(x) in graphs else mod.Number(0.0) for x in wrt)
 
 
+def _own(mod, a):
+    """This level's own variable for an argument (its perturbation, as JAX
+    tags one per transform): a fresh leaf for a real; for a Number (an outer
+    level's variable, or a value made from one), a new node equal to it,
+    a * 1.0, exact for every float.  The inner derivative is taken with
+    respect to that node alone, so it never includes the outer variable's
+    other uses, and it stays a graph of the outer variables, which the outer
+    level differentiates through the node's derivative, 1.0."""
+    return a * 1.0 if is_number(a) else mod.Number(a)
+
+
 def _evaluate(f, args, argnums):
     """(value, gradients of the picked args) with the caller's gradients restored."""
     mod = module_of(args)
-    if _nested() and any(is_number(a) for a in args):
-        # inside another transform: differentiable answers, on the caller's Numbers
-        args = [a if is_number(a) else mod.Number(a) for a in args]
+    if _nested():
+        # inside another transform: differentiable answers, with respect to
+        # this level's own variables (_own), as graphs of the outer ones
+        args = [_own(mod, a) for a in args]
         with _Inside(mod):
             out = _checked_output(f(*args))
             return out, _graphs_of(out, [args[i] for i in argnums], mod)
@@ -189,6 +201,12 @@ def hessian(f: Callable[..., Any]) -> Callable[..., list]:
     derivatives as a list of rows: the gradient graphs of f, each
     differentiated once more."""
     def wrapped(*args: Any) -> list:
+        if _nested():                   # inside another transform: graphs of graphs
+            mod = module_of(args)
+            own = [_own(mod, a) for a in args]
+            with _Inside(mod):
+                graphs = _graphs_of(_checked_output(f(*own)), own, mod)
+                return [list(_graphs_of(g, own, mod)) for g in graphs]
         mod, leaves = _leaves_for(args)
         with _Inside(mod):
             out = _checked_output(f(*leaves))
@@ -201,9 +219,16 @@ def hessian(f: Callable[..., Any]) -> Callable[..., list]:
 def hvp(f: Callable[..., Any], xs: Sequence[Any], vs: Sequence[Any]) -> list:
     """The Hessian of f at xs times the vector vs, as floats, without forming
     the Hessian: one gradient graph, its dot product with vs, one backward."""
-    xs, vs = list(xs), [float(v) for v in vs]
+    xs = list(xs)
+    vs = [v if _nested() and is_number(v) else float(v) for v in vs]
     if len(xs) != len(vs):
         raise ValueError(f"hvp: {len(xs)} points but {len(vs)} vector entries")
+    if _nested():                       # inside another transform: graphs
+        mod = module_of(xs + vs)
+        own = [_own(mod, a) for a in xs]
+        with _Inside(mod):
+            product = mod.dot(_graphs_of(_checked_output(f(*own)), own, mod), vs)
+            return list(_graphs_of(product, own, mod))
     mod, leaves = _leaves_for(xs)
     with _Inside(mod):
         out = _checked_output(f(*leaves))
@@ -215,6 +240,13 @@ def jacobian(f: Callable[..., Any]) -> Callable[..., list]:
     """``f(*args) -> Number or sequence of Numbers`` becomes ``(*reals) -> J``,
     a row of d out_i / d args for each output (one row for a single Number)."""
     def wrapped(*args: Any) -> list:
+        if _nested():                   # inside another transform: graphs
+            mod = module_of(args)
+            own = [_own(mod, a) for a in args]
+            with _Inside(mod):
+                outs = f(*own)
+                outs = [outs] if is_number(outs) else list(outs)
+                return [list(_graphs_of(_checked_output(o), own, mod)) for o in outs]
         mod, leaves = _leaves_for(args)
         with _Inside(mod):
             outs = f(*leaves)
