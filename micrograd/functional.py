@@ -33,19 +33,30 @@ class _Inside:
     """While a transform evaluates f: grad mode on, and one level deeper."""
 
     def __init__(self, mod):
+        self.mod = mod
         self.grad = mod.enable_grad()
 
     def __enter__(self):
         _depth.n = getattr(_depth, "n", 0) + 1
+        _depth.mods = getattr(_depth, "mods", []) + [self.mod]
         self.grad.__enter__()
 
     def __exit__(self, *exc):
         self.grad.__exit__(*exc)
+        _depth.mods = _depth.mods[:-1]
         _depth.n -= 1
 
 
 def _nested():
     return getattr(_depth, "n", 0) > 0
+
+
+def _module(values):
+    """The backend of a nested level: its arguments' if any is a Number, else
+    the enclosing level's (reals alone would name the active backend)."""
+    if _nested() and not any(is_number(v) for v in values):
+        return _depth.mods[-1]
+    return module_of(values)
 
 
 class GradcheckError(AssertionError):
@@ -105,7 +116,7 @@ def _own(mod, a):
 
 def _evaluate(f, args, argnums):
     """(value, gradients of the picked args) with the caller's gradients restored."""
-    mod = module_of(args)
+    mod = _module(args)
     if _nested():
         # inside another transform: differentiable answers, with respect to
         # this level's own variables (_own), as graphs of the outer ones
@@ -202,7 +213,7 @@ def hessian(f: Callable[..., Any]) -> Callable[..., list]:
     differentiated once more."""
     def wrapped(*args: Any) -> list:
         if _nested():                   # inside another transform: graphs of graphs
-            mod = module_of(args)
+            mod = _module(args)
             own = [_own(mod, a) for a in args]
             with _Inside(mod):
                 graphs = _graphs_of(_checked_output(f(*own)), own, mod)
@@ -224,7 +235,7 @@ def hvp(f: Callable[..., Any], xs: Sequence[Any], vs: Sequence[Any]) -> list:
     if len(xs) != len(vs):
         raise ValueError(f"hvp: {len(xs)} points but {len(vs)} vector entries")
     if _nested():                       # inside another transform: graphs
-        mod = module_of(xs + vs)
+        mod = _module(xs + vs)
         own = [_own(mod, a) for a in xs]
         with _Inside(mod):
             product = mod.dot(_graphs_of(_checked_output(f(*own)), own, mod), vs)
@@ -241,7 +252,7 @@ def jacobian(f: Callable[..., Any]) -> Callable[..., list]:
     a row of d out_i / d args for each output (one row for a single Number)."""
     def wrapped(*args: Any) -> list:
         if _nested():                   # inside another transform: graphs
-            mod = module_of(args)
+            mod = _module(args)
             own = [_own(mod, a) for a in args]
             with _Inside(mod):
                 outs = f(*own)
