@@ -19,7 +19,7 @@ import math
 
 from . import _ops_py as ops
 from . import _optable as T
-from ._gradmode_py import enable_grad
+from ._gradmode_py import _mode, enable_grad
 from ._convert import to_float
 from ._number_py import _GRAPHS, BACKEND, LEAF, Number, topo_sort
 
@@ -35,8 +35,14 @@ GELU_KAPPA = 0.044715
 # -- nodes that never raise (mirrors _core_higher.pxi's _ieee_*) ---------------------
 def _made(op, value, kids, c=0.0):
     out = Number.__new__(Number)
+    trace = _mode.trace
+    if not trace:               # the core's nodes inherit an operand's trace too
+        for k in kids:
+            if k._trace:
+                trace = k._trace
+                break
     out._value, out._gradient, out._code, out._kids, out._c, out._trace = \
-        value, 0.0, op, kids, c, 0
+        value, 0.0, op, kids, c, trace
     return out
 
 

@@ -711,3 +711,23 @@ def test_ctrl_c_during_a_replay(impl, threads):
     assert proc.returncode == 0, err[-2000:]
     # every completed call added its sum; the interrupted one added nothing
     assert out.startswith("interrupted True"), out + err
+
+
+def test_a_gradient_graph_made_while_tracing_is_traced_too(impl):
+    """backward(create_graph=True) inside fn: reading grad_node's value raised
+    TraceError on the core and not on the reference (its graph nodes were
+    made untraced).  Both refuse it now, as they refuse the value it came from."""
+    seen = []
+
+    def fn(x):
+        y = x * x
+        y.backward(create_graph=True)
+        for read in (lambda: x.grad_node.value, lambda: float(x.grad_node)):
+            try:
+                read()
+                seen.append(False)
+            except mg.TraceError:
+                seen.append(True)
+        return y
+    mg.trace(fn, impl.Number(0.5))
+    assert seen == [True, True]
