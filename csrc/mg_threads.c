@@ -61,11 +61,12 @@ static size_t take(job *j)
 {
     size_t c = (size_t)-1;
 #ifdef MG_THREADS
-    pthread_mutex_lock(&j->lock);
+    int shared = j->nthreads > 1;        /* alone, the lock was never made */
+    if (shared) pthread_mutex_lock(&j->lock);
 #endif
     if (!j->stop && j->next < j->count) c = j->next++;
 #ifdef MG_THREADS
-    pthread_mutex_unlock(&j->lock);
+    if (shared) pthread_mutex_unlock(&j->lock);
 #endif
     return c;
 }
