@@ -291,10 +291,10 @@ static int list_weights(mg_tape *t)
         d->nonly = t->nonly - d->first_only;
         d->nrest = t->nrest - d->first_rest;
         d->direct = 0;
-        /* every weight a parameter (constants follow the parameters, so
-         * consecutive references could run on into them: p0 + J K <= npar) */
-        if (t->args[t->code[d->k0].a] >= t->nlane
-            && t->args[t->code[d->k0].a] - t->nlane + d->len * d->half <= t->npar) {
+        /* every weight a parameter (a run's weights are never lane slots, and
+         * constants follow the parameters, so consecutive references could
+         * run on into them: p0 + J K <= npar) */
+        if (t->args[t->code[d->k0].a] - t->nlane + d->len * d->half <= t->npar) {
             size_t p0 = t->args[t->code[d->k0].a] - t->nlane, ok = 1;
             for (j = 0; j < d->len && ok; j++)
                 for (i = 0; i < d->half && ok; i++)
