@@ -106,7 +106,7 @@ matrix:                ## build and test on every CPython 3.9-3.13 found here
 
 clean:                 ## every build product
 	rm -rf build dist *.egg-info micrograd/*.egg-info micrograd/_core.c micrograd/_core.html \
-	    micrograd/_core_methods.pxi docs/_build wheelhouse \
+	    micrograd/_core_table.pxi docs/_build wheelhouse \
 	    micrograd/_core*.so micrograd/_core*.pyd .pytest_cache .hypothesis .mypy_cache moons.png \
 	    csrc/*.o
 	find . -name __pycache__ -not -path "./.venv/*" -prune -exec rm -rf {} +

@@ -49,7 +49,7 @@ class BuildPy(build_py):
 
 
 def _regen():
-    """tools/regen.py, which writes the core's table-made methods."""
+    """tools/regen.py, which writes the core's part made from the table."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("_mg_regen", os.path.join("tools", "regen.py"))
     module = importlib.util.module_from_spec(spec)
@@ -61,7 +61,7 @@ def extensions():
     if _flag("MICROGRAD_PUREPYTHON"):
         return []
     from Cython.Build import cythonize
-    _regen().write_core_methods()
+    _regen().write_core_table()
     from setuptools import Extension
     csrc = sorted(os.path.join("csrc", f) for f in os.listdir("csrc")
                   if f.startswith("mg_") and f.endswith(".c"))

@@ -8,29 +8,9 @@
 # raise: where an op of a derivative would raise on floats, it is a leaf with
 # the IEEE value (see _higher_py.py for the rules' reasons).
 # =============================================================================
-from libc.math cimport log as _c_log, NAN as _C_NAN
+from libc.math cimport NAN as _C_NAN, INFINITY as _C_INF
 
-cdef extern from "mg_graph.h":
-    enum:
-        _H_EXP "MG_EXP"
-        _H_LOG "MG_LOG"
-        _H_SQRT "MG_SQRT"
-        _H_SIN "MG_SIN"
-        _H_COS "MG_COS"
-        _H_ATAN "MG_ATAN"
-        _H_TANH "MG_TANH"
-        _H_SIGMOID "MG_SIGMOID"
-        _H_RELU "MG_RELU"
-        _H_SILU "MG_SILU"
-        _H_EXPM1 "MG_EXPM1"
-        _H_LOG1P "MG_LOG1P"
-        _H_ERF "MG_ERF"
-
-cdef double _SQRT_HALF = 0.7071067811865476
-cdef double _INV_SQRT_2PI = 0.3989422804014327
-cdef double _SQRT_2_OVER_PI = 0.7978845608028654
-cdef double _GELU_KAPPA = 0.044715
-cdef double _TWO_OVER_SQRT_PI = 1.1283791670955126
+from micrograd._rules import no_rule_message as _no_rule_message
 
 
 cdef Number _ib(int op, Number a, Number b):
@@ -65,134 +45,22 @@ cdef Number _iu(int op, Number x):
     return out
 
 
-cdef inline double _sgn(double x) noexcept:
-    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
+cdef inline double _fb(int op, double a, double b) noexcept:
+    """op on two floats, as C gives it (the rules' arithmetic on reals)."""
+    cdef double v
+    mg_eval_binary(op, a, b, &v)
+    return v
 
 
-cdef object _unary_rule(int op, Number g, Number x, Number y):
-    """g times d op(x)/dx, as ops (None: no contribution)."""
-    cdef Number cdf, pdf, x2, inner, t, left, slope, right, s
-    if op == MG_NEG:
-        return _iu(MG_NEG, g)
-    if op == MG_ABS:
-        return _ik(MG_MUL_C, g, _sgn(x.node.value))
-    if op == _H_EXP:
-        return _ib(MG_MUL, g, y)
-    if op == _H_EXPM1:
-        return _ib(MG_MUL, g, _ik(MG_ADD_C, y, 1.0))
-    if op == _H_LOG:
-        return _ib(MG_DIV, g, x)
-    if op == _H_LOG1P:
-        return _ib(MG_DIV, g, _ik(MG_ADD_C, x, 1.0))
-    if op == _H_SQRT:
-        return _ib(MG_DIV, g, _ik(MG_MUL_C, y, 2.0))
-    if op == _H_SIN:
-        return _ib(MG_MUL, g, _iu(_H_COS, x))
-    if op == _H_COS:
-        return _ib(MG_MUL, g, _iu(MG_NEG, _iu(_H_SIN, x)))
-    if op == _H_ATAN:
-        return _ib(MG_DIV, g, _ik(MG_ADD_C, _ib(MG_MUL, x, x), 1.0))
-    if op == _H_TANH:
-        return _ib(MG_MUL, g, _ik(MG_RSUB_C, _ib(MG_MUL, y, y), 1.0))
-    if op == _H_SIGMOID:
-        return _ib(MG_MUL, g, _ib(MG_MUL, _ik(MG_RSUB_C, y, 1.0), y))
-    if op == _H_RELU:
-        return g if y.node.value > 0.0 else None
-    if op == MG_GELU:
-        cdf = _ik(MG_MUL_C, _ik(MG_ADD_C, _iu(_H_ERF, _ik(MG_MUL_C, x, _SQRT_HALF)), 1.0), 0.5)
-        pdf = _ik(MG_MUL_C, _iu(_H_EXP, _ik(MG_MUL_C, _ib(MG_MUL, x, x), -0.5)), _INV_SQRT_2PI)
-        return _ib(MG_MUL, g, _ib(MG_ADD, cdf, _ib(MG_MUL, x, pdf)))
-    if op == MG_GELU_TANH:
-        x2 = _ib(MG_MUL, x, x)
-        inner = _ik(MG_MUL_C, _ib(MG_ADD, x, _ik(MG_MUL_C, _ib(MG_MUL, x2, x), _GELU_KAPPA)),
-                    _SQRT_2_OVER_PI)
-        t = _iu(_H_TANH, inner)
-        left = _ik(MG_MUL_C, _ik(MG_ADD_C, t, 1.0), 0.5)
-        slope = _ik(MG_MUL_C, _ik(MG_ADD_C, _ik(MG_MUL_C, x2, 3.0 * _GELU_KAPPA), 1.0),
-                    _SQRT_2_OVER_PI)
-        right = _ib(MG_MUL, _ib(MG_MUL, _ik(MG_MUL_C, x, 0.5),
-                                _ik(MG_RSUB_C, _ib(MG_MUL, t, t), 1.0)), slope)
-        return _ib(MG_MUL, g, _ib(MG_ADD, left, right))
-    if op == _H_SILU:
-        s = _iu(_H_SIGMOID, x)
-        return _ib(MG_MUL, g, _ib(MG_MUL, s, _ik(MG_ADD_C, _ib(MG_MUL, x, _ik(MG_RSUB_C, s, 1.0)),
-                                                 1.0)))
-    if op == _H_ERF:
-        return _ib(MG_MUL, g, _ik(MG_MUL_C, _iu(_H_EXP, _iu(MG_NEG, _ib(MG_MUL, x, x))),
-                                  _TWO_OVER_SQRT_PI))
-    raise NotImplementedError(f"{_NAMES[op]} has no rule for create_graph: its gradient "
-                              f"cannot be differentiated again (see micrograd/_higher_py.py)")
+cdef inline double _fu(int op, double x) noexcept:
+    cdef double v
+    mg_eval_unary(op, x, &v)
+    return v
 
 
-cdef object _const_rule(int op, Number g, Number x, Number y, double c):
-    """g times d op(x, c)/dx, for the ops with a constant operand."""
-    cdef double xv = x.node.value
-    cdef bint lost
-    if op == MG_ADD_C or op == MG_SUB_C:
-        return g
-    if op == MG_RSUB_C:
-        return _iu(MG_NEG, g)
-    if op == MG_MUL_C:
-        return _ik(MG_MUL_C, g, c)
-    if op == MG_DIV_C:
-        return _ik(MG_DIV_C, g, c)
-    if op == MG_RDIV_C:
-        return _ib(MG_DIV, _ik(MG_MUL_C, g, -c), _ib(MG_MUL, x, x))
-    if op == MG_POW_C:
-        if c == 0.0:
-            return None
-        return _ik(MG_MUL_C, _ib(MG_MUL, g, _ik(MG_POW_C, x, c - 1.0)), c)
-    if op == MG_RPOW_C:
-        if c == 0.0 and xv >= 0.0:
-            return None
-        return _ik(MG_MUL_C, _ib(MG_MUL, g, y), _c_log(c) if c > 0.0 else _C_NAN)
-    if op == MG_MAXIMUM_C or op == MG_MINIMUM_C:
-        lost = xv < c if op == MG_MAXIMUM_C else xv > c
-        if lost:
-            return None
-        return _ik(MG_MUL_C, g, 0.5) if xv == c else g
-    if op == MG_SOFTPLUS:
-        return g if xv > c else _ib(MG_MUL, g, _iu(_H_SIGMOID, x))
-    if op == MG_LEAKY_RELU:
-        return g if xv > 0.0 else _ik(MG_MUL_C, g, c)
-    if op == MG_ELU:
-        return g if xv > 0.0 else _ib(MG_MUL, g, _ik(MG_MUL_C, _iu(_H_EXP, x), c))
-    raise NotImplementedError(f"{_NAMES[op]} has no rule for create_graph: its gradient "
-                              f"cannot be differentiated again (see micrograd/_higher_py.py)")
-
-
-cdef tuple _binary_rule(int op, Number g, Number a, Number b, Number y):
-    """(g d/da, g d/db) of a <op> b."""
-    cdef double av = a.node.value, bv = b.node.value
-    cdef bint lost_a, lost_b
-    if op == MG_ADD:
-        return g, g
-    if op == MG_SUB:
-        return g, _iu(MG_NEG, g)
-    if op == MG_MUL:
-        return _ib(MG_MUL, g, b), _ib(MG_MUL, g, a)
-    if op == MG_DIV:
-        return (_ib(MG_DIV, g, b),
-                _iu(MG_NEG, _ib(MG_DIV, _ib(MG_MUL, g, a), _ib(MG_MUL, b, b))))
-    if op == MG_POW:
-        da = None if bv == 0.0 else _ib(MG_MUL, _ib(MG_MUL, g, b),
-                                        _ib(MG_POW, a, _ik(MG_SUB_C, b, 1.0)))
-        if av == 0.0 and bv >= 0.0:
-            db = None
-        elif av > 0.0:
-            db = _ib(MG_MUL, _ib(MG_MUL, g, y), _iu(_H_LOG, a))
-        else:
-            db = _ik(MG_MUL_C, _ib(MG_MUL, g, y), _C_NAN)
-        return da, db
-    if op == MG_MAXIMUM or op == MG_MINIMUM:
-        if op == MG_MAXIMUM:
-            lost_a, lost_b = av < bv, bv < av
-        else:
-            lost_a, lost_b = av > bv, bv > av
-        share = _ik(MG_MUL_C, g, 0.5) if av == bv else g
-        return (None if lost_a else share), (None if lost_b else share)
-    raise NotImplementedError(f"{_NAMES[op]} has no rule for create_graph: its gradient "
-                              f"cannot be differentiated again (see micrograd/_higher_py.py)")
+# Each op's rule (its derivative as ops) is its MG_RULE line in csrc/mg_ops.def,
+# translated by micrograd/_rules.py into _core_table.pxi (a build product):
+# _unary_rule, _const_rule, _binary_rule and _range_rule dispatch on the op.
 
 
 @cython.final
@@ -306,8 +174,8 @@ cdef void _spread(Number node, Number g, _Sweep sw) except *:
         sw.add(k0, _const_rule(op, g, <Number>_owner(k0), node, node.node.c))
     elif kind == MG_KIND_RANGE:
         k0 = mg_node_kid(&node.node, 0)
-        if node.node.c <= k0.value <= mg_node_hi(&node.node):
-            sw.add(k0, g)
+        sw.add(k0, _range_rule(op, g, <Number>_owner(k0), node, node.node.c,
+                               mg_node_hi(&node.node)))
     elif kind == MG_KIND_BINARY:
         k0 = mg_node_kid(&node.node, 0)
         k1 = mg_node_kid(&node.node, 1)
@@ -339,15 +207,36 @@ cdef void _spread(Number node, Number g, _Sweep sw) except *:
                 sw.add(kids[i], g)
 
 
-cdef dict _sweep(Number root, double seed, bint leaves_only):
+cdef Number _graph_hooks(object hooks, Number g):
+    """A node's hooks under create_graph (the twin: _higher_py._graph_hooks)."""
+    for fn in list(hooks):
+        out = fn(g)
+        if out is not None:
+            g = <Number>out if isinstance(out, Number) else _fresh(_real(out))
+    return g
+
+
+cdef dict _sweep(Number root, double seed, bint leaves_only, dict replay=None):
     """{id(node): its gradient as a Number} for each node the sweep reaches;
-    with leaves_only, the leaves alone."""
+    with leaves_only, the leaves alone.  While any hook is registered, each
+    hooked node's hooks replace its gradient graph, and replay (if given)
+    gets {id(node): the value they gave} (the twin: _higher_py.sweep)."""
     cdef size_t i
     cdef int was = mg_grad_enabled()
+    cdef bint watch = _hooks_live > 0
     cdef Number node
     cdef _Sweep sw
     if root.node.op == MG_LEAF:
-        return {id(root): _fresh(seed)}
+        g = _fresh(seed)
+        if watch and _hooks_of(root):
+            mg_set_grad_enabled(1)
+            try:
+                g = _graph_hooks(_hooks_of(root), <Number>g)
+            finally:
+                mg_set_grad_enabled(was)
+            if replay is not None:
+                replay[id(root)] = (<Number>g).node.value
+        return {id(root): g}
     cdef dict out = {}
     sw = _Sweep()
     mg_set_grad_enabled(1)
@@ -356,8 +245,22 @@ cdef dict _sweep(Number root, double seed, bint leaves_only):
         sw.grads[sw.order.len - 1] = _fresh(seed)
         for i in range(sw.order.len, 0, -1):
             g = sw.grads[i - 1]
-            if g is not None:               # None: the branch where() did not take
-                _spread(<Number>_owner(sw.order.nodes[i - 1]), <Number>g, sw)
+            if g is None:                   # the branch where() did not take
+                continue
+            node = <Number>_owner(sw.order.nodes[i - 1])
+            if watch and _hooks_of(node):
+                g = sw.grads[i - 1] = _graph_hooks(_hooks_of(node), <Number>g)
+                if replay is not None:
+                    replay[id(node)] = (<Number>g).node.value
+            _spread(node, <Number>g, sw)
+        if watch:
+            for i in range(sw.nleaves):
+                node = <Number>_owner(sw.leaves[i])
+                if _hooks_of(node):
+                    g = sw.grads[sw.order.len + i] = _graph_hooks(_hooks_of(node),
+                                                                  <Number>sw.grads[sw.order.len + i])
+                    if replay is not None:
+                        replay[id(node)] = (<Number>g).node.value
         if not leaves_only:
             for i in range(sw.order.len, 0, -1):
                 if sw.grads[i - 1] is not None:
@@ -439,7 +342,15 @@ cdef void _checked_propagate(Number node, bint tracked) except *:
                                       None if rec is None else rec[0])
 
 
-cdef void _watched_backward(Number root, double seed) except *:
+cdef inline double _replayed(dict replay, object hooks, Number node, double g) except? -1.0:
+    """Twin of _number_py._replayed: the hooks' value, or what they gave in
+    the create_graph sweep that ran them."""
+    if replay is None:
+        return _run_hooks(hooks, g)
+    return replay.get(id(node), g)
+
+
+cdef void _watched_backward(Number root, double seed, dict replay=None) except *:
     cdef mg_order order
     cdef size_t i
     cdef mg_node *m
@@ -484,14 +395,15 @@ cdef void _watched_backward(Number root, double seed) except *:
                     node = <Number>_owner(m)
                     hooks = _hooks_of(node)
                     if hooks:
-                        node.node.gradient = _run_hooks(hooks, node.node.gradient)
+                        node.node.gradient = _replayed(replay, hooks, node, node.node.gradient)
                     if anomaly:
                         _checked_propagate(node, tracked)
                     elif tracked:
                         mg_propagate_tracked(m)
                     else:
                         mg_propagate(m)
-            added = [(k, was, _run_hooks(_hooks_of(<Number>k), (<Number>k).node.gradient))
+            added = [(k, was, _replayed(replay, _hooks_of(<Number>k), <Number>k,
+                                        (<Number>k).node.gradient))
                      for k, was in saved]
         except BaseException:
             for n, g in before:

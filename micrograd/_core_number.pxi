@@ -572,13 +572,20 @@ cdef class Number:
         With create_graph=True, each leaf it reaches also gets .grad_node, its
         gradient as a Number whose graph can be differentiated again."""
         cdef double seed = _real(gradient)
+        cdef dict graphs, replay = None
+        if create_graph:
+            # the graphs first, with the hooks (called once, on Numbers), then
+            # the floats, given what the hooks returned: if either raises,
+            # nothing has changed (the twin: _number_py.Number.backward)
+            replay = {}
+            graphs = _sweep(self, seed, True, replay)
         if _hooks_live > 0 or mg_anomaly_enabled():
-            _watched_backward(self, seed)
+            _watched_backward(self, seed, replay)
         elif mg_backward(&self.node, seed, _check_signals, NULL) == -1:
             raise MemoryError("micrograd: out of memory in backward")
         if create_graph:
             # the keys are addresses of Numbers this graph holds alive
-            for key, g in _sweep(self, seed, True).items():
+            for key, g in graphs.items():
                 node = <Number><PyObject *><Py_ssize_t>key
                 if node.node.op == MG_LEAF:
                     _record(node)[2] = g
@@ -608,7 +615,9 @@ cdef class Number:
     def register_hook(self, fn):
         """Call fn(gradient) when backward reaches this Number; if it returns a
         number, that is the gradient from then on (as torch's hooks).  A leaf's
-        hook gets what this pass adds to it.  Returns a handle: handle.remove()."""
+        hook gets what this pass adds to it.  Under create_graph the gradient
+        is a Number (its graph), and a Number returned keeps its graph, a real
+        is a constant.  Returns a handle: handle.remove()."""
         global _hooks_live
         if not callable(fn):
             raise TypeError(f"register_hook takes a callable, not {type(fn).__name__}")

@@ -3,10 +3,12 @@
 `gradient_graphs(root, seed)` runs the reverse sweep of backward, but where
 backward adds floats, this builds Numbers: each node's gradient is a Number
 whose graph is made of ordinary ops, so it can be differentiated again.  Each
-op of the table has its local derivative written as ops here (`_local`), in
-torch's formulas (so second derivatives are torch's double backward), and
-the compiled twin builds the same ops in the same order: the two give the
-same bits.
+op's local derivative as ops is its rule, written once beside its row in
+csrc/mg_ops.def (MG_RULE) in torch's formulas, so second derivatives are
+torch's double backward; micrograd/_rules.py translates the rules into the
+Python run here and the Cython the core runs, so the two backends build the
+same ops in the same order and give the same bits.  The gradients of the
+structural kinds (where, sum, dot) are written here and in the core.
 
 Two things differ from a float backward, both as torch's autograd does them:
 - A gradient graph is built with IEEE arithmetic: where an op of a derivative
@@ -19,17 +21,14 @@ import math
 
 from . import _ops_py as ops
 from . import _optable as T
+from . import _rules
 from ._gradmode_py import _mode, enable_grad
 from ._convert import to_float
-from ._number_py import _GRAPHS, BACKEND, LEAF, Number, topo_sort
+from ._number_py import _GRAPHS, BACKEND, LEAF, Number, _hooks_live, _hooks_of, topo_sort
 
 __all__ = ["gradient_graphs"]
 
 _KINDS = tuple(op.kind for op in T.OPS)
-SQRT_HALF = 0.7071067811865476           # 1/sqrt(2)
-INV_SQRT_2PI = 0.3989422804014327        # 1/sqrt(2 pi)
-SQRT_2_OVER_PI = 0.7978845608028654      # sqrt(2/pi)
-GELU_KAPPA = 0.044715
 
 
 # -- nodes that never raise (mirrors _core_higher.pxi's _ieee_*) ---------------------
@@ -73,119 +72,29 @@ def _value(k):
     return k if type(k) is float else k._value
 
 
-# -- local derivatives as ops ---------------------------------------------------------
-def _unary(op, g, x, y):
-    """g times d op(x)/dx, as ops (None: no contribution)."""
-    if op == T.NEG:
-        return _u(T.NEG, g)
-    if op == T.ABS:
-        return _k(T.MUL_C, g, ops.sgn(x._value))
-    if op == T.EXP:
-        return _b(T.MUL, g, y)
-    if op == T.EXPM1:
-        return _b(T.MUL, g, _k(T.ADD_C, y, 1.0))
-    if op == T.LOG:
-        return _b(T.DIV, g, x)
-    if op == T.LOG1P:
-        return _b(T.DIV, g, _k(T.ADD_C, x, 1.0))
-    if op == T.SQRT:
-        return _b(T.DIV, g, _k(T.MUL_C, y, 2.0))
-    if op == T.SIN:
-        return _b(T.MUL, g, _u(T.COS, x))
-    if op == T.COS:
-        return _b(T.MUL, g, _u(T.NEG, _u(T.SIN, x)))
-    if op == T.ATAN:
-        return _b(T.DIV, g, _k(T.ADD_C, _b(T.MUL, x, x), 1.0))
-    if op == T.TANH:
-        return _b(T.MUL, g, _k(T.RSUB_C, _b(T.MUL, y, y), 1.0))
-    if op == T.SIGMOID:
-        return _b(T.MUL, g, _b(T.MUL, _k(T.RSUB_C, y, 1.0), y))
-    if op == T.RELU:
-        return g if y._value > 0.0 else None
-    if op == T.GELU:
-        # Phi(x) + x phi(x); Phi(x) = (1 + erf(x / sqrt 2)) / 2, phi the normal pdf
-        cdf = _k(T.MUL_C, _k(T.ADD_C, _u(T.ERF, _k(T.MUL_C, x, SQRT_HALF)), 1.0), 0.5)
-        pdf = _k(T.MUL_C, _u(T.EXP, _k(T.MUL_C, _b(T.MUL, x, x), -0.5)), INV_SQRT_2PI)
-        return _b(T.MUL, g, _b(T.ADD, cdf, _b(T.MUL, x, pdf)))
-    if op == T.GELU_TANH:
-        x2 = _b(T.MUL, x, x)
-        inner = _k(T.MUL_C, _b(T.ADD, x, _k(T.MUL_C, _b(T.MUL, x2, x), GELU_KAPPA)),
-                   SQRT_2_OVER_PI)
-        t = _u(T.TANH, inner)
-        left = _k(T.MUL_C, _k(T.ADD_C, t, 1.0), 0.5)
-        slope = _k(T.MUL_C, _k(T.ADD_C, _k(T.MUL_C, x2, 3.0 * GELU_KAPPA), 1.0), SQRT_2_OVER_PI)
-        right = _b(T.MUL, _b(T.MUL, _k(T.MUL_C, x, 0.5), _k(T.RSUB_C, _b(T.MUL, t, t), 1.0)),
-                   slope)
-        return _b(T.MUL, g, _b(T.ADD, left, right))
-    if op == T.SILU:
-        s = _u(T.SIGMOID, x)
-        return _b(T.MUL, g, _b(T.MUL, s, _k(T.ADD_C, _b(T.MUL, x, _k(T.RSUB_C, s, 1.0)), 1.0)))
-    if op == T.ERF:
-        return _b(T.MUL, g, _k(T.MUL_C, _u(T.EXP, _u(T.NEG, _b(T.MUL, x, x))),
-                               1.1283791670955126))          # 2/sqrt(pi)
-    raise NotImplementedError(f"{T.NAMES[op]} has no rule for create_graph: its gradient "
-                              f"cannot be differentiated again (see micrograd/_higher_py.py)")
+# -- local derivatives as ops: each row's MG_RULE, translated (micrograd/_rules.py) ---
+def _fb(op, a, b):
+    """op on two floats, as C gives it (never raises)."""
+    return ops.IEEE[op](a, b)
 
 
-def _const(op, g, x, y, c):
-    """g times d op(x, c)/dx, for the ops with a constant operand."""
-    if op in (T.ADD_C, T.SUB_C):
-        return g
-    if op == T.RSUB_C:
-        return _u(T.NEG, g)
-    if op == T.MUL_C:
-        return _k(T.MUL_C, g, c)
-    if op == T.DIV_C:
-        return _k(T.DIV_C, g, c)
-    if op == T.RDIV_C:                       # c / x: -g c / x^2
-        return _b(T.DIV, _k(T.MUL_C, g, -c), _b(T.MUL, x, x))
-    if op == T.POW_C:                        # x ** c: g c x^(c-1), nothing where c == 0
-        return None if c == 0.0 else _k(T.MUL_C, _b(T.MUL, g, _k(T.POW_C, x, c - 1.0)), c)
-    if op == T.RPOW_C:                       # c ** x: g y log c, nothing where c == 0, x >= 0
-        if c == 0.0 and x._value >= 0.0:
-            return None
-        return _k(T.MUL_C, _b(T.MUL, g, y), math.log(c) if c > 0.0 else math.nan)
-    if op in (T.MAXIMUM_C, T.MINIMUM_C):
-        xv = x._value
-        lost = xv < c if op == T.MAXIMUM_C else xv > c
-        return None if lost else (_k(T.MUL_C, g, 0.5) if xv == c else g)
-    if op == T.SOFTPLUS:                     # threshold c: g where x > c, else g sigmoid(x)
-        return g if x._value > c else _b(T.MUL, g, _u(T.SIGMOID, x))
-    if op == T.LEAKY_RELU:
-        return g if x._value > 0.0 else _k(T.MUL_C, g, c)
-    if op == T.ELU:                          # alpha c: g c exp(x) where x <= 0
-        return g if x._value > 0.0 else _b(T.MUL, g, _k(T.MUL_C, _u(T.EXP, x), c))
-    raise NotImplementedError(f"{T.NAMES[op]} has no rule for create_graph: its gradient "
-                              f"cannot be differentiated again (see micrograd/_higher_py.py)")
+def _fu(op, x):
+    return ops.IEEE[op](x)
 
 
-def _binary(op, g, a, b, y):
-    """(g d/da, g d/db) of a <op> b."""
-    if op == T.ADD:
-        return g, g
-    if op == T.SUB:
-        return g, _u(T.NEG, g)
-    if op == T.MUL:
-        return _b(T.MUL, g, b), _b(T.MUL, g, a)
-    if op == T.DIV:                          # torch: g / b, -g a / b^2
-        return _b(T.DIV, g, b), _u(T.NEG, _b(T.DIV, _b(T.MUL, g, a), _b(T.MUL, b, b)))
-    if op == T.POW:                          # torch's masks: b == 0, and a == 0 with b >= 0
-        av, bv = a._value, b._value
-        da = None if bv == 0.0 else _b(T.MUL, _b(T.MUL, g, b), _b(T.POW, a, _k(T.SUB_C, b, 1.0)))
-        if av == 0.0 and bv >= 0.0:
-            db = None
-        elif av > 0.0:
-            db = _b(T.MUL, _b(T.MUL, g, y), _u(T.LOG, a))
-        else:
-            db = _k(T.MUL_C, _b(T.MUL, g, y), math.nan)
-        return da, db
-    if op in (T.MAXIMUM, T.MINIMUM):          # as pick_grad: all to the winner, half on a tie
-        av, bv = a._value, b._value
-        lost_a, lost_b = (av < bv, bv < av) if op == T.MAXIMUM else (av > bv, bv > av)
-        share = _k(T.MUL_C, g, 0.5) if av == bv else g
-        return (None if lost_a else share), (None if lost_b else share)
-    raise NotImplementedError(f"{T.NAMES[op]} has no rule for create_graph: its gradient "
-                              f"cannot be differentiated again (see micrograd/_higher_py.py)")
+_NAN, _INF = math.nan, math.inf
+_SOURCE = _rules.source(T.OPS, "py")
+_names = {"T": T, "_b": _b, "_k": _k, "_u": _u, "_fb": _fb, "_fu": _fu, "_NAN": _NAN,
+          "_INF": _INF}
+exec(compile(_SOURCE, "<the MG_RULE lines of mg_ops.def>", "exec"), _names)
+RULES = _names["RULES"]          # code -> rule(g, operands..., y, reals...)
+
+
+def _rule(op):
+    rule = RULES.get(op)
+    if rule is None:
+        raise NotImplementedError(_rules.no_rule_message(T.NAMES[op]))
+    return rule
 
 
 def _acc(gs, nodes, kid, d):
@@ -201,14 +110,13 @@ def _spread(node, g, gs, nodes):
     """Each operand's contribution from node, in operand order, into gs."""
     op, kids, kind = node._code, node._kids, _KINDS[node._code]
     if kind == "UNARY":
-        _acc(gs, nodes, kids[0], _unary(op, g, kids[0], node))
+        _acc(gs, nodes, kids[0], _rule(op)(g, kids[0], node))
     elif kind in ("CONST", "PARAM"):
-        _acc(gs, nodes, kids[0], _const(op, g, kids[0], node, node._c))
-    elif kind == "RANGE":                    # clamp: g inside [lo, hi], as torch's mask
-        if node._c <= kids[0]._value <= kids[1]:
-            _acc(gs, nodes, kids[0], g)
+        _acc(gs, nodes, kids[0], _rule(op)(g, kids[0], node, node._c))
+    elif kind == "RANGE":                    # the bounds: lo in _c, hi in the second slot
+        _acc(gs, nodes, kids[0], _rule(op)(g, kids[0], node, node._c, kids[1]))
     elif kind == "BINARY":
-        da, db = _binary(op, g, kids[0], kids[1], node)
+        da, db = _rule(op)(g, kids[0], kids[1], node)
         _acc(gs, nodes, kids[0], da)
         _acc(gs, nodes, kids[1], db)
     elif kind == "STOP":
@@ -230,17 +138,44 @@ def _spread(node, g, gs, nodes):
             _acc(gs, nodes, picked, g)
 
 
-def sweep(root, seed):
+def _graph_hooks(hooks, g):
+    """A node's hooks under create_graph, as torch's: each gets the gradient
+    as a Number; one that returns a Number makes it the gradient's graph from
+    then on, one that returns a real makes it a constant (its derivative 0)."""
+    for fn in list(hooks):
+        out = fn(g)
+        if out is not None:
+            g = out if isinstance(out, Number) else Number(to_float(out, BACKEND))
+    return g
+
+
+def sweep(root, seed, replay=None):
     """({id(node): its gradient as a Number}, {id(node): node}) for each node
-    the sweep reaches (the core keys by address and needs no second dict)."""
+    the sweep reaches (the core keys by address and needs no second dict).
+    While any hook is registered, each hooked node's hooks are called on its
+    gradient graph (a leaf's: what this sweep adds to it) and replace it;
+    replay, a dict, then gets {id(node): the value its hooks gave}, for the
+    float backward that follows, which uses them instead of calling the
+    hooks again (the twin: the core's _sweep)."""
     gs, nodes = {id(root): Number(seed)}, {id(root): root}
-    if root._code == LEAF:
-        return gs, nodes
+    watch = _hooks_live[0] > 0
     with enable_grad():
-        for node in reversed(topo_sort(root)):
-            g = gs.get(id(node))
-            if g is not None:                # None: the branch where() did not take
+        if root._code != LEAF:
+            for node in reversed(topo_sort(root)):
+                g = gs.get(id(node))
+                if g is None:                # the branch where() did not take
+                    continue
+                if watch and _hooks_of(node):
+                    g = gs[id(node)] = _graph_hooks(_hooks_of(node), g)
+                    if replay is not None:
+                        replay[id(node)] = g._value
                 _spread(node, g, gs, nodes)
+        if watch:
+            for key, node in nodes.items():
+                if node._code == LEAF and _hooks_of(node):
+                    gs[key] = _graph_hooks(_hooks_of(node), gs[key])
+                    if replay is not None:
+                        replay[key] = gs[key]._value
     return gs, nodes
 
 

@@ -289,7 +289,9 @@ class Number:
     def register_hook(self, fn):
         """Call fn(gradient) when backward reaches this Number; if it returns a
         number, that is the gradient from then on (as torch's hooks).  A leaf's
-        hook gets what this pass adds to it.  Returns a handle: handle.remove()."""
+        hook gets what this pass adds to it.  Under create_graph the gradient
+        is a Number (its graph), and a Number returned keeps its graph, a real
+        is a constant.  Returns a handle: handle.remove()."""
         if not callable(fn):
             raise TypeError(f"register_hook takes a callable, not {type(fn).__name__}")
         rec = _record(self)
@@ -436,13 +438,19 @@ class Number:
         With create_graph=True, each leaf it reaches also gets .grad_node, its
         gradient as a Number whose graph can be differentiated again."""
         seed = to_float(gradient, BACKEND)
-        backward(self, seed)
-        if create_graph:
-            gs, nodes = _GRAPHS[0](self, seed)
-            for key, g in gs.items():
-                node = nodes[key]
-                if node._code == LEAF:
-                    _record(node)[GRAPH] = g
+        if not create_graph:
+            backward(self, seed)
+            return
+        # the graphs first, with the hooks (called once, on Numbers), then
+        # the floats, given what the hooks returned: if either raises,
+        # nothing has changed
+        replay = {}
+        gs, nodes = _GRAPHS[0](self, seed, replay)
+        backward(self, seed, replay)
+        for key, g in gs.items():
+            node = nodes[key]
+            if node._code == LEAF:
+                _record(node)[GRAPH] = g
 
 
 def _unary_method(code, name, doc):
@@ -627,16 +635,17 @@ _KINDS = tuple(op.kind for op in T.OPS)
 _BACKWARD_LOCK = threading.RLock()
 
 
-def backward(root, seed):
+def backward(root, seed, replay=None):
     """Twin of mg_backward: interior nodes restart from zero, leaves accumulate,
-    and only the nodes something reached are propagated (see mg_graph.h)."""
+    and only the nodes something reached are propagated (see mg_graph.h).
+    replay: see _watched_backward."""
     with _BACKWARD_LOCK:
-        _backward(root, seed)
+        _backward(root, seed, replay)
 
 
-def _backward(root, seed):
+def _backward(root, seed, replay):
     if _hooks_live[0] > 0 or _mode.anomaly:
-        _watched_backward(root, seed)
+        _watched_backward(root, seed, replay)
         return
     if root._code == LEAF:
         root._gradient += seed
@@ -664,12 +673,21 @@ def _run_hooks(hooks, g):
     return g
 
 
-def _watched_backward(root, seed):
+def _replayed(replay, hooks, key, g):
+    """A hooked node's gradient: what its hooks give, or, after a create_graph
+    sweep called them (replay, {id(node): value}), what they gave there."""
+    if replay is None:
+        return _run_hooks(hooks, g)
+    return replay.get(key, g)
+
+
+def _watched_backward(root, seed, replay=None):
     """Twin of the core's watched sweep: backward with hooks called and, in
     anomaly mode, each step checked for a NaN gradient made from finite numbers.
     A hooked leaf's hooks get what this pass adds to it, then it accumulates.
     If anything raises (a hook, anomaly mode, Ctrl-C), every gradient the pass
-    touched is put back as it was and no leaf hook runs, as in torch."""
+    touched is put back as it was and no leaf hook runs, as in torch.  With
+    replay (backward(create_graph=True)), the hooks are not called again."""
     order = topo_sort(root) if root._code != LEAF else []
     leaves, touched = {}, {id(root): root}
     for node in [root] + order:
@@ -698,12 +716,13 @@ def _watched_backward(root, seed):
                     continue
                 hooks = _hooks_of(node)
                 if hooks:
-                    node._gradient = _run_hooks(hooks, node._gradient)
+                    node._gradient = _replayed(replay, hooks, id(node), node._gradient)
                 if _mode.anomaly:
                     _checked_propagate(node, reached)
                 else:
                     propagate(node, reached)
-        added = [(k, was, _run_hooks(_hooks_of(k), k._gradient)) for k, was in saved.values()]
+        added = [(k, was, _replayed(replay, _hooks_of(k), i, k._gradient))
+                 for i, (k, was) in saved.items()]
     except BaseException:
         for n, g in before:
             n._gradient = g

@@ -13,8 +13,9 @@ import os
 import re
 from collections import namedtuple
 
-Op = namedtuple("Op", "code CODE stem name kind arity doc")
-Op.__doc__ = "One row of csrc/mg_ops.def, with its code (the row's position)."
+Op = namedtuple("Op", "code CODE stem name kind arity doc rule")
+Op.__doc__ = ("One row of csrc/mg_ops.def, with its code (the row's position) and its "
+              "derivative rule (the text of its MG_RULE line, None if it has none).")
 
 KINDS = ("LEAF", "BINARY", "CONST", "UNARY", "PARAM", "RANGE", "STOP", "SELECT", "NARY")
 
@@ -23,6 +24,8 @@ _PLACES = (os.path.join(_HERE, "mg_ops.def"),
            os.path.join(os.path.dirname(_HERE), "csrc", "mg_ops.def"))
 _ROW = re.compile(r'^MG_OP\(\s*(\w+)\s*,\s*(\w+)\s*,\s*"([^"]*)"\s*,\s*(\w+)\s*,'
                   r'\s*(-?\d+)\s*,\s*"([^"]*)"\s*\)\s*$')
+# MG_RULE(CODE, "text" "more text" ...): the string may go on over several lines
+_RULE = re.compile(r'^MG_RULE\(\s*(\w+)\s*,((?:\s*"[^"]*")+)\s*\)', re.M)
 
 
 def source_path():
@@ -46,8 +49,20 @@ def parse(text):
         CODE, stem, name, kind, arity, doc = match.groups()
         if kind not in KINDS:
             raise ValueError(f"mg_ops.def: {CODE} has an unknown kind {kind!r}")
-        rows.append(Op(len(rows), CODE, stem, name, kind, int(arity), doc))
-    return tuple(rows)
+        rows.append(Op(len(rows), CODE, stem, name, kind, int(arity), doc, None))
+    rules = {}
+    for match in _RULE.finditer(text):
+        CODE = match.group(1)
+        if CODE in rules:
+            raise ValueError(f"mg_ops.def: {CODE} has two MG_RULE lines")
+        rules[CODE] = " ".join(re.findall(r'"([^"]*)"', match.group(2)))
+    if text.count("\nMG_RULE(") != len(rules):
+        raise ValueError("mg_ops.def: an MG_RULE line cannot be read (MG_RULE(CODE, \"rule\"))")
+    known = {op.CODE for op in rows}
+    for CODE in rules:
+        if CODE not in known:
+            raise ValueError(f"mg_ops.def: MG_RULE names {CODE}, which has no row")
+    return tuple(op._replace(rule=rules.get(op.CODE)) for op in rows)
 
 
 with open(source_path(), encoding="utf-8") as _f:

@@ -1,5 +1,6 @@
 """CONTRIBUTING.md's recipe, done for real: a plain unary op added in its four
-places, in a copy of the source tree, builds and appears everywhere."""
+places, in a copy of the source tree, builds and appears everywhere, to the
+first order and the second (its MG_RULE line is part of its row's place)."""
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 ROW = 'MG_OP(ASINH,      asinh,      "asinh",      UNARY,  1,  "the inverse hyperbolic sine of x")\n'
+RULE = 'MG_RULE(ASINH, "g / sqrt(x * x + 1)")\n'
 C = '''
 MG_INLINE int fwd_asinh(double x, double *out) { *out = asinh(x); return MG_OK; }
 MG_INLINE double bwd_asinh(double g, double x, double y)
@@ -35,6 +37,23 @@ for m in (_core, _core_py):
     assert x.gradient == 1.0 / math.sqrt(0.75 * 0.75 + 1.0)
     assert m.Chain(x).asinh().result().value == y.value
     assert functions.asinh(x).value == y.value and micrograd.asinh(0.75).value == y.value
+# the second order, on both backends with the same bits: create_graph, grad of
+# grad and hessian, against d2 asinh / dx2 = -x / (x*x + 1) ** 1.5
+second = []
+for m in (_core, _core_py):
+    x = m.Number(0.75)
+    x.asinh().backward(create_graph=True)
+    g = x.grad_node
+    assert g.value == x.gradient
+    x.gradient = 0.0
+    g.backward()
+    gg = micrograd.grad(micrograd.grad(lambda v: v.asinh()))(m.Number(0.75))
+    h = micrograd.hessian(lambda v, w: (v * w).asinh())(m.Number(0.75), m.Number(0.5))
+    second.append((x.gradient, gg, h))
+truth = -0.75 / (0.75 * 0.75 + 1.0) ** 1.5
+assert second[0] == second[1], second
+assert abs(second[0][0] - truth) <= 1e-15 and second[0][1] == second[0][0], second
+assert abs(second[0][2][0][0] - 0.25 * -0.375 / (0.375 ** 2 + 1) ** 1.5) <= 1e-15, second
 print("ok")
 '''
 
@@ -57,7 +76,8 @@ def test_a_plain_unary_op_takes_four_places(tmp_path):
     for part in ("setup.py", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"):
         shutil.copy(os.path.join(ROOT, part), tree / part)
     # the four places
-    _insert_after(tree / "csrc" / "mg_ops.def", '"the arctangent of x (radians)")\n', ROW)
+    _insert_after(tree / "csrc" / "mg_ops.def", 'MG_RULE(ATAN, "g / (x * x + 1)")\n',
+                  ROW + RULE)
     _insert_after(tree / "csrc" / "mg_formulas.h", "/* ---- UNARY ----"
                   "----------------------------------------------------------- */\n", C)
     _insert_after(tree / "micrograd" / "_ops_py.py", "# -- UNARY " + "-" * 67 + "\n", PY)
