@@ -3,17 +3,9 @@
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 
 cdef extern from "mg_graph.h" nogil:
-    # ===========================================================================
-    # Op codes: the rows of csrc/mg_ops.def that the Cython layer names (the
-    # operators, the methods with options, the functions of several operands).
-    # The rest are found by name at run time, from the same table.
-    # ===========================================================================
-    enum:
-        MG_LEAF, MG_ADD, MG_SUB, MG_MUL, MG_DIV, MG_POW, MG_MAXIMUM, MG_MINIMUM
-        MG_ADD_C, MG_SUB_C, MG_RSUB_C, MG_MUL_C, MG_DIV_C, MG_RDIV_C, MG_POW_C, MG_RPOW_C
-        MG_MAXIMUM_C, MG_MINIMUM_C, MG_NEG, MG_ABS, MG_GELU, MG_GELU_TANH
-        MG_SOFTPLUS, MG_LEAKY_RELU, MG_ELU, MG_CLAMP, MG_STOP_GRADIENT, MG_WHERE, MG_SUM, MG_DOT
-        MG_NUM_OPS
+    # Op codes: every row of csrc/mg_ops.def is MG_<CODE>, declared in the
+    # generated micrograd/_core_table.pxi (tools/regen.py), the one place the
+    # Cython layer gets them from.
     enum:
         MG_KIND_LEAF, MG_KIND_BINARY, MG_KIND_CONST, MG_KIND_UNARY, MG_KIND_PARAM
         MG_KIND_RANGE, MG_KIND_STOP, MG_KIND_SELECT, MG_KIND_NARY

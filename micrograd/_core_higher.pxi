@@ -13,36 +13,29 @@ from libc.math cimport NAN as _C_NAN, INFINITY as _C_INF
 from micrograd._rules import no_rule_message as _no_rule_message
 
 
+# The builders of gradient graphs: as _make_binary and the others, but an op
+# that would raise on floats gives a leaf holding the IEEE value, and the node
+# is made whatever the grad mode (the sweep turns it on) and never checked.
 cdef Number _ib(int op, Number a, Number b):
     """a <op> b; a leaf with the IEEE value where floats raise."""
     cdef double v
     if mg_eval_binary(op, a.node.value, b.node.value, &v) != MG_OK:
         return _fresh(v)
-    cdef Number out = _fresh_gc(v) if _either_tracked(a, b) else _fresh(v)
-    Py_INCREF(a)
-    Py_INCREF(b)
-    mg_node_binary(&out.node, op, v, &a.node, &b.node)
-    return out
+    return _link_binary(_fresh_gc(v) if _either_tracked(a, b) else _fresh(v), op, v, a, b)
 
 
 cdef Number _ik(int op, Number x, double c):
     cdef double v
     if mg_eval_binary(op, x.node.value, c, &v) != MG_OK:
         return _fresh(v)
-    cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
-    Py_INCREF(x)
-    mg_node_const(&out.node, op, v, &x.node, c)
-    return out
+    return _link_const(_fresh_gc(v) if _either_tracked(x, None) else _fresh(v), op, v, x, c)
 
 
 cdef Number _iu(int op, Number x):
     cdef double v
     if mg_eval_unary(op, x.node.value, &v) != MG_OK:
         return _fresh(v)
-    cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
-    Py_INCREF(x)
-    mg_node_unary(&out.node, op, v, &x.node)
-    return out
+    return _link_unary(_fresh_gc(v) if _either_tracked(x, None) else _fresh(v), op, v, x)
 
 
 cdef inline double _fb(int op, double a, double b) noexcept:

@@ -70,9 +70,26 @@ cdef Number _make_binary(int op, Number a, Number b):
         _unusual(op, v, out, a, b, 2, a.node.value, b.node.value, 0.0)
         if not mg_grad_enabled():
             return out
+    return _link_binary(out, op, v, a, b)
+
+
+cdef inline Number _link_binary(Number out, int op, double v, Number a, Number b):
+    """out becomes the node a <op> b (it holds a reference to each)."""
     Py_INCREF(a)
     Py_INCREF(b)
     mg_node_binary(&out.node, op, v, &a.node, &b.node)
+    return out
+
+
+cdef inline Number _link_const(Number out, int op, double v, Number x, double c):
+    Py_INCREF(x)
+    mg_node_const(&out.node, op, v, &x.node, c)
+    return out
+
+
+cdef inline Number _link_unary(Number out, int op, double v, Number x):
+    Py_INCREF(x)
+    mg_node_unary(&out.node, op, v, &x.node)
     return out
 
 
@@ -85,9 +102,7 @@ cdef Number _make_const(int op, Number x, double c):
         _unusual(op, v, out, x, None, 2, x.node.value, c, 0.0)
         if not mg_grad_enabled():
             return out
-    Py_INCREF(x)
-    mg_node_const(&out.node, op, v, &x.node, c)
-    return out
+    return _link_const(out, op, v, x, c)
 
 
 cdef Number _make_unary(int op, Number x):
@@ -99,9 +114,7 @@ cdef Number _make_unary(int op, Number x):
         _unusual(op, v, out, x, None, 1, x.node.value, 0.0, 0.0)
         if not mg_grad_enabled():
             return out
-    Py_INCREF(x)
-    mg_node_unary(&out.node, op, v, &x.node)
-    return out
+    return _link_unary(out, op, v, x)
 
 
 cdef Number _make_range(int op, Number x, double lo, double hi):

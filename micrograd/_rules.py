@@ -50,7 +50,7 @@ _SPELL = {
     "py": {"binary": "_b", "const": "_k", "unary": "_u", "real2": "_fb", "real1": "_fu",
            "code": "T.{}", "value": "({})._value", "nan": "_NAN", "inf": "_INF"},
     "pyx": {"binary": "_ib", "const": "_ik", "unary": "_iu", "real2": "_fb", "real1": "_fu",
-            "code": "_OP_{}", "value": "(<Number>({})).node.value", "nan": "_C_NAN",
+            "code": "MG_{}", "value": "(<Number>({})).node.value", "nan": "_C_NAN",
             "inf": "_C_INF"},
 }
 _ARITH = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}

@@ -75,7 +75,7 @@ def test_the_two_translations_build_the_same_ops_in_the_same_order():
     pyx = _rules.source(_optable.OPS, "pyx")
     body = pyx[:pyx.index("cdef object _unary_rule(")]
     body = re.sub(r"\(<Number>\((.*?)\)\)\.node\.value", r"(\1)._value", body)
-    for core, ref in (("_ib(", "_b("), ("_ik(", "_k("), ("_iu(", "_u("), ("_OP_", "T."),
+    for core, ref in (("_ib(", "_b("), ("_ik(", "_k("), ("_iu(", "_u("), ("MG_", "T."),
                       ("_C_NAN", "_NAN"), ("_C_INF", "_INF"), ("cdef object ", "def "),
                       ("Number ", ""), ("double ", "")):
         body = body.replace(core, ref)

@@ -13,7 +13,7 @@ stub is out of date.
 The compiled core's part made from the table is Cython source written here
 too, into micrograd/_core_table.pxi, a build product (setup.py writes it
 before compiling; it is not committed):
-- the op codes, under the names _OP_<CODE>;
+- the op codes, MG_<CODE> as in C (the only place Cython declares them);
 - each op's derivative rule as ops (its MG_RULE line, translated by
   micrograd/_rules.py, which gives the reference the same rules in Python);
 - the unary methods and Chain steps.  Written out, each is a plain Cython
@@ -33,22 +33,34 @@ import _rules  # noqa: E402
 BLOCK = re.compile(r"^( *)# BEGIN generated: ([\w-]+)\n.*?^ *# END generated\n", re.M | re.S)
 
 
-def lines(kind):
-    """The stub lines of one generated block, by its name."""
-    ops = [op for op in _optable.OPS if op.kind == "UNARY"]
+def lines(kind, hand_written=()):
+    """The stub lines of one generated block, by its name; hand_written: the
+    methods the stub writes itself (a method with options, as gelu's), which
+    the block leaves out."""
+    ops = [op for op in _optable.OPS if op.kind == "UNARY" and op.name not in hand_written]
     if kind == "number-methods":
-        return [f"def {op.name}(self) -> Number: ..." for op in ops if op.name != "gelu"]
+        return [f"def {op.name}(self) -> Number: ..." for op in ops]
     if kind == "chain-steps":
-        return [f"def {op.name}(self) -> Chain: ..." for op in ops if op.name != "gelu"]
+        return [f"def {op.name}(self) -> Chain: ..." for op in ops]
     if kind == "functions":
         return [f"def {op.name}(x: _Real) -> Number: ..." for op in ops]
     raise ValueError(f"unknown generated block {kind!r}")
 
 
+def _hand_written(text, start):
+    """The names the class around position start defines outside its generated
+    block: from the class line before start to the next class line."""
+    head = text.rfind("\nclass ", 0, start)
+    tail = text.find("\nclass ", start)
+    body = BLOCK.sub("", text[head:tail if tail != -1 else len(text)])
+    return set(re.findall(r"^ +def (\w+)\(self", body, re.M))
+
+
 def regenerate(text):
     def block(match):
         indent, kind = match.group(1), match.group(2)
-        body = "".join(f"{indent}{line}\n" for line in lines(kind))
+        own = _hand_written(text, match.start()) if indent else ()
+        body = "".join(f"{indent}{line}\n" for line in lines(kind, own))
         return (f"{indent}# BEGIN generated: {kind}\n{body}"
                 f"{indent}# END generated\n")
     return BLOCK.sub(block, text)
@@ -64,9 +76,9 @@ def core_table():
            "# (micrograd/_rules.py), and a Number method and a Chain step per UNARY row",
            "# (a class's own hand-written method of the same name wins, as in _install).",
            ""]
-    # the codes under names of their own, so as not to clash with _ccore.pxd's
+    # the codes, as C names them: the one declaration the Cython layer has
     out += ['cdef extern from "mg_graph.h":', "    enum:"]
-    out += [f'        _OP_{op.CODE} "MG_{op.CODE}"' for op in _optable.OPS]
+    out += [f'        MG_{op.CODE}' for op in _optable.OPS] + ["        MG_NUM_OPS"]
     out.append("")
     out += ["", "# -- derivative rules " + "-" * 58, ""]
     out += _rules.source(_optable.OPS, "pyx").splitlines()
@@ -75,11 +87,11 @@ def core_table():
     for op in ops:
         doc = op.doc[0].upper() + op.doc[1:] + "."
         out += [f"def {op.name}(Number self):", f"    {doc!r}",
-                f"    return _make_unary(_OP_{op.CODE}, self)",
+                f"    return _make_unary(MG_{op.CODE}, self)",
                 f"_install(Number, {op.name!r}, {op.name})", ""]
     for op in ops:
         out += [f"def {op.name}(Chain self):", f"    {'A ' + op.name + ' step: ' + op.doc + '.'!r}",
-                f"    return _un(self, {op.name!r}, _OP_{op.CODE})",
+                f"    return _un(self, {op.name!r}, MG_{op.CODE})",
                 f"_install(Chain, {op.name!r}, {op.name})", ""]
     out.append("del " + ", ".join(op.name for op in ops))
     return "\n".join(out) + "\n"
