@@ -6,7 +6,7 @@
 # =============================================================================
 # Conversions and errors
 # =============================================================================
-from micrograd import _notebook
+from micrograd._number_methods import shared_items as _shared_items
 
 cdef extern from "Python.h":
     double PyFloat_AS_DOUBLE(object o)
@@ -488,19 +488,6 @@ cdef class Number:
         return (_restore_subclass, (type(self), self.node.value, self.node.gradient),
                 getattr(self, "__dict__", None))
 
-    def __copy__(self):
-        return _copied(self, None)
-
-    def __deepcopy__(self, memo):
-        return _copied(self, memo)
-
-    # -- notebooks: the same HTML and picture on both backends (micrograd._notebook)
-    def _repr_html_(self):
-        return _notebook.number_html(self)
-
-    def _repr_svg_(self):
-        return _notebook.number_svg(self)
-
     # -- operators ------------------------------------------------------------
     def __add__(self, other): return _binary(self, other, MG_ADD, MG_ADD_C)
     def __radd__(self, other): return _reflected(self, other, MG_ADD, MG_ADD_C)
@@ -531,14 +518,6 @@ cdef class Number:
     def mul(self, other): return _checked(_binary(self, other, MG_MUL, MG_MUL_C), self, other, "*")
     def div(self, other): return _checked(_binary(self, other, MG_DIV, MG_DIV_C), self, other, "/")
     def pow(self, other): return _checked(_binary(self, other, MG_POW, MG_POW_C), self, other, "** or pow()")
-
-    def maximum(self, other):
-        """The larger of self and other (NaN if either is NaN)."""
-        return maximum(self, other)
-
-    def minimum(self, other):
-        """The smaller of self and other (NaN if either is NaN)."""
-        return minimum(self, other)
 
     # -- unary methods: one per UNARY row of the table, installed below ----------
     def gelu(self, approximate="none"):
@@ -603,43 +582,6 @@ cdef class Number:
                 if node.node.op == MG_LEAF:
                     _record(node)[2] = g
 
-    @property
-    def grad_node(self):
-        """The gradient as a Number with its own graph, from the latest
-        backward(create_graph=True) that reached this leaf (None before one):
-        differentiate it again for second derivatives.  It refers back to the
-        leaf, as torch's create_graph gradients do: zero_grad() (a model's or
-        an optimizer's) drops it, or set it to None."""
-        rec = _record_of(self)
-        return None if rec is None else rec[2]
-
-    @grad_node.setter
-    def grad_node(self, g):
-        if g is not None and not isinstance(g, Number):
-            raise TypeError(f"grad_node must be a Number of the same backend or None, "
-                            f"not {type(g).__name__}")
-        if g is not None or self.node.flags & MG_FLAG_EXTRA:
-            _record(self)[2] = g
-
-    @grad_node.deleter
-    def grad_node(self):
-        raise _no_delete("Number", "grad_node")
-
-    def register_hook(self, fn):
-        """Call fn(gradient) when backward reaches this Number; if it returns a
-        number, that is the gradient from then on (as torch's hooks).  A leaf's
-        hook gets what this pass adds to it.  Under create_graph the gradient
-        is a Number (its graph), and a Number returned keeps its graph, a real
-        is a constant.  Returns a handle: handle.remove()."""
-        global _hooks_live
-        if not callable(fn):
-            raise TypeError(f"register_hook takes a callable, not {type(fn).__name__}")
-        rec = _record(self)
-        if rec[1] is None:
-            rec[1] = []
-        rec[1].append(fn)
-        _hooks_live += 1
-        return _Handle(rec[1], fn, _hook_removed)
 
 
 # Python's own messages ("unsupported operand type(s) for +: 'Number' and
@@ -845,3 +787,36 @@ def clamp(x, lo=None, hi=None):
     if not isinstance(x, Number):
         _py_operand(x, BACKEND)               # the mixing error
     return _make_range(MG_CLAMP, <Number>x, dlo, dhi)
+
+
+# -- what Number shares with the reference (micrograd/_number_methods.py) -------
+class _Kit:
+    """What micrograd/_number_methods.py needs of the core (the twin:
+    _number_py._Kit)."""
+    Number = Number
+    hook_removed = _hook_removed
+    maximum = maximum
+    minimum = minimum
+
+    @staticmethod
+    def record(n):
+        return _record(<Number?>n)
+
+    @staticmethod
+    def record_of(n):
+        return _record_of(<Number?>n)
+
+    @staticmethod
+    def hooks_changed(Py_ssize_t k):
+        global _hooks_live
+        _hooks_live += k
+
+    @staticmethod
+    def copied(n, memo):
+        return _copied(<Number?>n, memo)
+
+
+_install(Number, "_kit", _Kit)
+for _name, _shared in _shared_items():
+    _install(Number, _name, _shared)
+del _name, _shared

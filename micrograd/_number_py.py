@@ -15,14 +15,14 @@ block layouts (where, sum, dot) a float in a slot is a constant operand.
 import threading
 from copy import deepcopy
 
-from . import _notebook
 from . import _ops_py as ops
 from . import _optable as T
-from ._anomaly import Handle, backward_error, finite, forward_error, site
+from ._anomaly import backward_error, finite, forward_error, site
 from ._compat import REFUSED_CHILDREN, op_symbol
 from ._convert import checked, is_number, operand, to_float
 from ._errors import traced_read
 from ._gradmode_py import _mode, _open
+from ._number_methods import NumberMethods
 from ._pickle import restore, restore_subclass
 from ._signatures import (check_class, checked_args, format_spec, no_arguments, no_delete,
                           read_only, wrong_self)
@@ -173,7 +173,7 @@ def _block(op, slots):
     return _node(op, value, kids)
 
 
-class Number:
+class Number(NumberMethods):
     """A scalar in the graph: a value, a gradient, and the op that made it."""
 
     # _rec, set only where needed: [where anomaly mode saw it made, hooks,
@@ -264,43 +264,6 @@ class Number:
     _op = property(lambda self: op_symbol(self._code, self._c), _read_only("_op"),
                    _read_only("_op"))
 
-    @property
-    def grad_node(self):
-        """The gradient as a Number with its own graph, from the latest
-        backward(create_graph=True) that reached this leaf (None before one):
-        differentiate it again for second derivatives.  It refers back to the
-        leaf, as torch's create_graph gradients do: zero_grad() (a model's or
-        an optimizer's) drops it, or set it to None."""
-        rec = getattr(self, "_rec", None)
-        return None if rec is None else rec[GRAPH]
-
-    @grad_node.setter
-    def grad_node(self, g):
-        if g is not None and not isinstance(g, Number):
-            raise TypeError(f"grad_node must be a Number of the same backend or None, "
-                            f"not {type(g).__name__}")
-        if g is not None or getattr(self, "_rec", None) is not None:
-            _record(self)[GRAPH] = g
-
-    @grad_node.deleter
-    def grad_node(self):
-        raise no_delete("Number", "grad_node")
-
-    def register_hook(self, fn):
-        """Call fn(gradient) when backward reaches this Number; if it returns a
-        number, that is the gradient from then on (as torch's hooks).  A leaf's
-        hook gets what this pass adds to it.  Under create_graph the gradient
-        is a Number (its graph), and a Number returned keeps its graph, a real
-        is a constant.  Returns a handle: handle.remove()."""
-        if not callable(fn):
-            raise TypeError(f"register_hook takes a callable, not {type(fn).__name__}")
-        rec = _record(self)
-        if rec[HOOKS] is None:
-            rec[HOOKS] = []
-        rec[HOOKS].append(fn)
-        _hooks_live[0] += 1
-        return Handle(rec[HOOKS], fn, _hook_removed)
-
     def __repr__(self):
         if self._trace and _traced(self):
             return f"Number(traced, op={self.op!r})"
@@ -330,19 +293,6 @@ class Number:
             return restore, (self._value, self._gradient)
         return restore_subclass, (type(self), self._value, self._gradient), \
             getattr(self, "__dict__", None)
-
-    def __copy__(self):
-        return _copied(self, None)
-
-    def __deepcopy__(self, memo):
-        return _copied(self, memo)
-
-    # -- notebooks: the same HTML and picture on both backends (micrograd._notebook)
-    def _repr_html_(self):
-        return _notebook.number_html(self)
-
-    def _repr_svg_(self):
-        return _notebook.number_svg(self)
 
     # -- operators ------------------------------------------------------------
     def __add__(self, other): return _binary(self, other, T.ADD, T.ADD_C)
@@ -384,14 +334,6 @@ class Number:
     def pow(self, other):
         """self ** other, as a method."""
         return checked(self.__pow__(other), self, other, "** or pow()")
-
-    def maximum(self, other):
-        """The larger of self and other (NaN if either is NaN)."""
-        return maximum(self, other)
-
-    def minimum(self, other):
-        """The smaller of self and other (NaN if either is NaN)."""
-        return minimum(self, other)
 
     # -- unary methods: one per UNARY row of the table, installed below ----------
     def gelu(self, approximate="none"):
@@ -538,6 +480,25 @@ def clamp(x, lo=None, hi=None):
     if not isinstance(x, Number):
         operand(x, BACKEND)                   # the mixing error
     return _range(x, T.CLAMP, lo, hi)
+
+
+class _Kit:
+    """What micrograd/_number_methods.py needs of this backend (its twin: the
+    core's _Kit)."""
+    Number = Number
+    record = staticmethod(_record)
+    record_of = staticmethod(lambda n: getattr(n, "_rec", None))
+    hook_removed = staticmethod(_hook_removed)
+    copied = staticmethod(_copied)
+    maximum = staticmethod(maximum)
+    minimum = staticmethod(minimum)
+
+    @staticmethod
+    def hooks_changed(k):
+        _hooks_live[0] += k
+
+
+Number._kit = _Kit
 
 
 # -- traversal and backward (mg_topo.c, mg_ops.c, mg_backward.c) ------------------

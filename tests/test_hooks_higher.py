@@ -13,6 +13,18 @@ from graphs import same_float
 pytestmark = pytest.mark.filterwarnings("ignore:Using backward.. with create_graph")
 
 
+@pytest.fixture(autouse=True)
+def _no_graph_left(request):
+    """A leaf's grad_node refers back to it (torch's create_graph cycle), so a
+    hooked leaf would stay alive, and its hook live, for the rest of the
+    session, sending every later backward down the watched path: each test
+    lists its leaves here and they let go of their graphs at the end."""
+    leaves = []
+    yield leaves
+    for n in leaves:
+        n.grad_node = None
+
+
 def _t(torch, v):
     return torch.tensor(v, dtype=torch.float64, requires_grad=True)
 
@@ -21,9 +33,10 @@ def _value(g):
     return g if isinstance(g, float) else float(g)
 
 
-def test_a_constant_hook_makes_the_gradient_a_constant(impl, torch):
+def test_a_constant_hook_makes_the_gradient_a_constant(impl, torch, _no_graph_left):
     """The issue's example: .gradient was 3.0 but grad_node 36.0."""
     x = impl.Number(2.0)
+    _no_graph_left.append(x)
     h = x * 3.0
     h.register_hook(lambda g: 1.0)
     (h * h).backward(create_graph=True)
@@ -40,9 +53,10 @@ def test_a_constant_hook_makes_the_gradient_a_constant(impl, torch):
     assert x.gradient == 0.0
 
 
-def test_a_leaf_hook_shapes_grad_node_as_it_shapes_gradient(impl, torch):
+def test_a_leaf_hook_shapes_grad_node_as_it_shapes_gradient(impl, torch, _no_graph_left):
     """The issue's example: .gradient 8.0 but grad_node 4.0."""
     x = impl.Number(2.0)
+    _no_graph_left.append(x)
     x.register_hook(lambda g: 2 * g)
     (x * x).backward(create_graph=True)
     tx = _t(torch, 2.0)
@@ -56,8 +70,10 @@ def test_a_leaf_hook_shapes_grad_node_as_it_shapes_gradient(impl, torch):
     assert x.gradient == tx.grad.item() == 8.0
 
 
-def test_hooks_are_called_once_with_a_number_and_float_backward_keeps_floats(impl):
+def test_hooks_are_called_once_with_a_number_and_float_backward_keeps_floats(impl,
+                                                                           _no_graph_left):
     x = impl.Number(1.5)
+    _no_graph_left.append(x)
     h = x.sin()
     seen = []
     h.register_hook(lambda g: seen.append(g))
@@ -71,9 +87,10 @@ def test_hooks_are_called_once_with_a_number_and_float_backward_keeps_floats(imp
     assert [type(g) for g in seen] == [float, float]
 
 
-def test_a_hook_that_raises_under_create_graph_changes_nothing(impl):
+def test_a_hook_that_raises_under_create_graph_changes_nothing(impl, _no_graph_left):
     """No .gradient, no grad_node, no other hook: as before the call."""
     a, b = impl.Number(2.0), impl.Number(3.0)
+    _no_graph_left.extend([a, b])
     a.gradient, b.gradient = 10.0, 20.0
     (a * b).backward(create_graph=True)
     old = a.grad_node, b.grad_node
@@ -177,9 +194,10 @@ def _add_hook(n, hk, torch_side, torch):
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_random_hooked_graphs_match_torch_to_second_order(impl, torch, seed):
+def test_random_hooked_graphs_match_torch_to_second_order(impl, torch, seed, _no_graph_left):
     program = _program(random.Random(seed))
     leaves, out = _run(impl.Number, program, False)
+    _no_graph_left.extend(leaves)
     tleaves, tout = _run(lambda v: _t(torch, v), program, True, torch)
     out.backward(create_graph=True)
     tout.backward(create_graph=True)
@@ -209,11 +227,12 @@ def test_random_hooked_graphs_match_torch_to_second_order(impl, torch, seed):
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_random_hooked_graphs_give_the_same_bits_on_both_backends(both, seed):
+def test_random_hooked_graphs_give_the_same_bits_on_both_backends(both, seed, _no_graph_left):
     program = _program(random.Random(seed))
     got = []
     for impl in both:
         leaves, out = _run(impl.Number, program, False)
+        _no_graph_left.extend(leaves)
         out.backward(create_graph=True)
         row = [n.gradient for n in leaves]
         row += [None if n.grad_node is None else n.grad_node.value for n in leaves]
