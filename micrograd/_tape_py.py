@@ -181,9 +181,9 @@ class Tape:
             out_sum, part = self._chunk(x, pvals, out, input_grads, param_grads, backward,
                                         first, n)
             total += out_sum
-            if param_total is not None:
+            if param_total is not None:     # as Python floats: inf - inf is nan, not a warning
                 for i in range(self.npar):
-                    param_total[i] += part[i]
+                    param_total[i] = float(param_total[i]) + part[i]
         return total
 
     # -- one chunk: mg_tape_chunk ----------------------------------------------------

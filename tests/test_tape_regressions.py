@@ -200,3 +200,16 @@ def test_a_tape_refuses_hooks_at_trace_and_at_backward(impl):
     handle.remove()
     tape.backward([[1.0]])
     assert w.gradient == 1.5 + (1 - math.tanh(0.5) ** 2)
+
+
+def test_infinite_sums_of_two_chunks_make_nan_without_a_warning(impl):
+    """One chunk's sum of a parameter's gradient was -inf and the next one's
+    inf: the reference added them as NumPy scalars, which warns (an error
+    under the suite's warning filter) where C, and Python floats, just give
+    nan.  Found by tests/test_tape_lowering.py's generator."""
+    w = impl.Number(0.5)
+    tape = mg.trace(lambda x: x * w + 1.0, impl.Number(0.0))
+    X = np.zeros((tape.lanes + 1, 1))
+    X[1, 0], X[tape.lanes, 0] = -math.inf, math.inf
+    value, grads = tape.value_and_grad(X, "sum")
+    assert value[1] == -math.inf and value[-1] == math.inf and math.isnan(grads[0])
