@@ -7,7 +7,8 @@
 # read and written only whole with their length checked: nothing reachable
 # from Python can give a C loop a length that differs from the array's.
 from libc.stdint cimport uint32_t as _u32
-from micrograd._optim_spec import ALGORITHMS as _ALGORITHMS, REINIT as _REINIT
+from micrograd._optim_spec import (ALGORITHMS as _ALGORITHMS, REINIT as _REINIT,
+                                   param_layout as _param_layout)
 
 
 @cython.final
@@ -29,20 +30,9 @@ cdef class _ParamArray:
     def __cinit__(self, params, str algorithm, initial=0.0):
         cdef size_t i
         cdef double fill = _real(initial)
-        params = tuple(params)
-        for p in params:
-            if not isinstance(p, Number):
-                _py_operand(p, BACKEND)          # the mixing error, if it is one
-                raise TypeError(f"optimizer can only optimize Numbers, but one of the "
-                                f"params is {type(p).__name__}")
+        self.params, self.distinct, idx = _param_layout(params, Number, BACKEND)
         self.algorithm = _ALGORITHMS[algorithm]
-        where, distinct = {}, []
-        for p in params:
-            if id(p) not in where:
-                where[id(p)] = len(distinct)
-                distinct.append(p)
-        self.params, self.distinct = params, tuple(distinct)
-        self.n, self.ndistinct = len(params), len(distinct)
+        self.n, self.ndistinct = len(self.params), len(self.distinct)
         self.nbufs = len(self.algorithm.buffers)
         self.nodes = <mg_node **>malloc(max(self.n, <size_t>1) * sizeof(mg_node *))
         self.idx = <_u32 *>malloc(max(self.n, <size_t>1) * sizeof(_u32))
@@ -50,8 +40,8 @@ cdef class _ParamArray:
         if self.nodes == NULL or self.idx == NULL or self.store == NULL:
             raise MemoryError()
         for i in range(self.n):
-            self.nodes[i] = &(<Number>params[i]).node
-            self.idx[i] = <_u32>where[id(params[i])]
+            self.nodes[i] = &(<Number>self.params[i]).node
+            self.idx[i] = <_u32>idx[i]
         for i in range(self.nbufs):
             self.bufs[i] = self.store + i * self.ndistinct
         self.steps = self.store + self.nbufs * self.ndistinct

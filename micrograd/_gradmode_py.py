@@ -7,9 +7,10 @@ process-wide, as in C: a traced Number is refused in every thread while its
 trace is open.
 """
 import threading
+from functools import partial
 
 from ._errors import TRACES_FULL
-from ._signatures import checked_args
+from ._modes import grad_modes
 
 __all__ = ["is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad", "detect_anomaly",
            "is_anomaly_enabled"]
@@ -57,62 +58,11 @@ def trace_end(previous):
     _mode.trace = previous
 
 
-@checked_args
-def is_grad_enabled():
-    """Whether ops record a graph in this thread (False inside no_grad)."""
-    return _mode.enabled
-
-
-@checked_args
-def set_grad_enabled(enabled):
-    """Turn graph recording on or off for this thread."""
-    _mode.enabled = bool(enabled)
-
-
-class no_grad:
-    """Context manager: operations inside it build no graph (results are leaves)."""
-
-    def __enter__(self):
-        self._prev = _mode.enabled
-        _mode.enabled = False
-        return self
-
-    def __exit__(self, *exc):
-        _mode.enabled = self._prev
-
-
-class enable_grad:
-    """Context manager: operations inside it build the graph, even within no_grad."""
-
-    def __enter__(self):
-        self._prev = _mode.enabled
-        _mode.enabled = True
-        return self
-
-    def __exit__(self, *exc):
-        _mode.enabled = self._prev
-
-
-@checked_args
-def is_anomaly_enabled():
-    """Whether detect_anomaly is on in this thread."""
-    return _mode.anomaly
-
-
-class detect_anomaly:
-    """Context manager: inside it, an op that makes NaN from operands that are
-    not NaN raises AnomalyError at once, naming the op, its operands and the
-    line that called it; and a backward step that makes a NaN gradient from
-    finite numbers raises, naming the node and the line that made it.
-    check_nan=False leaves anomaly mode off (as torch's argument)."""
-
-    def __init__(self, check_nan=True):
-        self.check_nan = bool(check_nan)
-
-    def __enter__(self):
-        self._prev = _mode.anomaly
-        _mode.anomaly = self.check_nan
-        return self
-
-    def __exit__(self, *exc):
-        _mode.anomaly = self._prev
+# The public functions and context managers over the two flags are written
+# once for both backends (micrograd/_modes.py): here over this thread-local,
+# in the core over its C flags.
+(is_grad_enabled, set_grad_enabled, no_grad, enable_grad, is_anomaly_enabled,
+ detect_anomaly) = grad_modes(__name__, partial(getattr, _mode, "enabled"),
+                              partial(setattr, _mode, "enabled"),
+                              partial(getattr, _mode, "anomaly"),
+                              partial(setattr, _mode, "anomaly"))

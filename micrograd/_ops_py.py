@@ -9,8 +9,8 @@ for operation as in C, so both backends produce the same bits:
   its error path so that both backends raise the very same exception).
 - ``bwd_<stem>(g, operands..., y, ...)`` is the contribution to the operand
   (a pair for BINARY ops).  It never raises: ``fdiv``, ``cpow``, ``clog``,
-  ``csin`` and ``ccos`` give what C's IEEE-754 arithmetic gives where Python
-  would raise.
+  ``csin`` and ``ccos`` (micrograd/_ieee.py) give what C's IEEE-754 arithmetic
+  gives where Python would raise.
 - ``ieee_<stem>`` exists for the ops whose forward can raise: the IEEE-754
   value that C computes there, which the tape keeps per lane.
 
@@ -20,75 +20,11 @@ from the table, so a new row needs no edit here beyond its two functions.
 import math
 
 from . import _optable as T
-
-INF, NAN = math.inf, math.nan
-
-
-def _is_odd_integer(y):
-    return math.fmod(abs(y), 2.0) == 1.0
-
-
-# -- C arithmetic where Python would raise -----------------------------------
-def fdiv(a, b):
-    """a / b as IEEE-754 gives it (b == 0 gives inf or nan, no exception)."""
-    if b != 0.0 or b != b:
-        return a / b
-    if a != a or a == 0.0:
-        return NAN
-    return math.copysign(INF, a) * math.copysign(1.0, b)
-
-
-def cpow(x, y):
-    """C's pow(x, y): math.pow calls it, and raises where it reports an error."""
-    try:
-        return math.pow(x, y)
-    except OverflowError:
-        return -INF if x < 0.0 and _is_odd_integer(y) else INF
-    except ValueError:
-        if x == 0.0:                      # pole: 0 ** negative
-            return math.copysign(INF, x) if _is_odd_integer(y) else INF
-        return NAN                        # negative base, non-integer exponent
-
-
-def clog(x):
-    """C's log(x): -inf at zero, nan below."""
-    if x == 0.0:
-        return -INF
-    return math.log(x) if x > 0.0 or x != x else NAN
-
-
-def clog1p(x):
-    """C's log1p(x): -inf at -1, nan below."""
-    if x == -1.0:
-        return -INF
-    return math.log1p(x) if x > -1.0 or x != x else NAN
-
-
-def cexp(x):
-    """C's exp(x): inf past the overflow threshold."""
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return INF
-
-
-def cexpm1(x):
-    try:
-        return math.expm1(x)
-    except OverflowError:
-        return INF
-
-
-def csqrt(x):
-    return math.sqrt(x) if x >= 0.0 or x != x else NAN
-
-
-def csin(x):
-    return NAN if math.isinf(x) else math.sin(x)
-
-
-def ccos(x):
-    return NAN if math.isinf(x) else math.cos(x)
+# C's results where Python would raise: in micrograd/_ieee.py so that public
+# modules use them without importing the reference; named here for the formulas
+# below and for the modules that read them as ops.INF, ops.fdiv, ...
+from ._ieee import (INF, NAN, ccos, cexp, cexpm1, clog, clog1p,  # noqa: F401
+                    cpow, csin, csqrt, fdiv)
 
 
 # -- shared helpers (mg_formulas.h's mg_*) -----------------------------------

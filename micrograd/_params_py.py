@@ -8,10 +8,10 @@ fixed at creation and the state is only read or written whole, with its
 length checked, so no step can see a state and a parameter list that
 disagree.
 """
-from ._convert import operand, to_float
+from ._convert import to_float
 from ._number_py import BACKEND, Number, drop_graph
 from ._optim_py import STEPS
-from ._optim_spec import ALGORITHMS, REINIT
+from ._optim_spec import ALGORITHMS, REINIT, param_layout
 
 __all__ = ["ParamArray"]
 
@@ -24,21 +24,10 @@ class ParamArray:
     def __init__(self, params, algorithm, initial=0.0):
         if hasattr(self, "_params"):
             raise TypeError(REINIT)
-        params = tuple(params)
-        for p in params:
-            if not isinstance(p, Number):
-                operand(p, BACKEND)              # the mixing error, if it is one
-                raise TypeError(f"optimizer can only optimize Numbers, but one of the "
-                                f"params is {type(p).__name__}")
+        params, distinct, idx = param_layout(params, Number, BACKEND)
         spec = ALGORITHMS[algorithm]
         fill = to_float(initial, BACKEND)
-        where, distinct, idx = {}, [], []
-        for p in params:
-            if id(p) not in where:
-                where[id(p)] = len(distinct)
-                distinct.append(p)
-            idx.append(where[id(p)])
-        self._params, self._distinct, self._idx = params, tuple(distinct), idx
+        self._params, self._distinct, self._idx = params, distinct, idx
         self._algorithm = spec
         self._buffers = [[fill] * len(distinct) for _ in spec.buffers]
         self._steps = [0.0] * len(distinct)

@@ -246,7 +246,8 @@ def test_attribute_access(both, attr, receiver, value, how):
 
 
 MODULE_FUNCTIONS = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "clamp",
-                    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+                    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+                    "detect_anomaly", "is_anomaly_enabled"]
 
 
 @given(name=st.sampled_from(MODULE_FUNCTIONS), data=st.data())

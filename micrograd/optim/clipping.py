@@ -10,7 +10,7 @@ import math
 from typing import Any, Iterable
 
 from .._convert import is_number
-from .._ops_py import cpow, fdiv
+from .._ieee import cpow, fdiv
 from .optimizer import real
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
