@@ -1,13 +1,24 @@
 # Included by _core.pyx; the twin of micrograd/_chain_py.py.
 # =============================================================================
-# Chain: the same steps, records and messages as the reference Chain; the steps
-# on a core Number call the node builders directly, so a step costs little
-# more than the operator.  Start parsing, error wrapping, `steps` and the repr
-# are micrograd._steps', shared by both Chains.
+# Chain: the compiled Chain holds only what is this backend's own or a hot
+# path; every other method is written once, in micrograd._chain_methods, and
+# installed into this class's dict at import (see that module's docstring).
+#
+# Compiled here: the state and __init__; _link; the binary steps add ... rdiv,
+# which call the node builders directly, so a step costs little more than the
+# operator (their docstrings are ChainMethods'); result; and the one-line
+# __len__ and __repr__, which CPython calls through type slots that an
+# installed function cannot fill.  The table's unary steps are generated into
+# _core_table.pxi by tools/regen.py and call _un.
 # =============================================================================
-from micrograd import _notebook, _steps
+from types import SimpleNamespace as _Namespace
+
+from micrograd import _chain_methods, _steps
 
 
+# The same fields as the reference's micrograd._steps.StepLog, typed: _link
+# runs on every step, and reading a cdef class's fields is a C struct access
+# where a Python class's __slots__ would cost an attribute lookup each.
 @cython.final
 @cython.auto_pickle(False)
 cdef class StepLog:
@@ -84,15 +95,11 @@ cdef class Chain:
         self._log = StepLog(first, [], [])
         self._count = 0
 
-    def _then(self, name, operand, fn, *args):
-        """A step by fn(*args), for the rarer steps."""
-        try:
-            value = fn(*args)
-        except Exception as exc:
-            raise _steps.step_error(exc, self._count + 1, name) from exc
+    def _link(self, value, name, operand):
+        # for ChainMethods._then, the rarer steps
         return _link(self, value, name, operand)
 
-    # -- binary steps -----------------------------------------------------------
+    # -- binary steps (docstrings below) ------------------------------------------
     def add(self, other): return _bin(self, "add", other, MG_ADD, MG_ADD_C, "+")
     def sub(self, other): return _bin(self, "sub", other, MG_SUB, MG_SUB_C, "-")
     def mul(self, other): return _bin(self, "mul", other, MG_MUL, MG_MUL_C, "*")
@@ -100,69 +107,26 @@ cdef class Chain:
     def pow(self, other): return _bin(self, "pow", other, MG_POW, MG_POW_C, "** or pow()")
     def rsub(self, other): return _rbin(self, "rsub", other, MG_SUB, MG_RSUB_C, "-")
     def rdiv(self, other): return _rbin(self, "rdiv", other, MG_DIV, MG_RDIV_C, "/")
-    def maximum(self, other): return self._then("maximum", other, maximum, self._value, other)
-    def minimum(self, other): return self._then("minimum", other, minimum, self._value, other)
 
-    def where(self, cond, other):
-        """where(cond, running value, other): the running value where cond > 0."""
-        return self._then("where", (cond, other), where, cond, self._value, other)
+    # compiled, not installed: a Python call would add a tenth to a short chain
+    def result(self): return self._value
 
-    # -- unary steps (one per UNARY row of the table, installed below) -----------
-    def gelu(self, approximate="none"):
-        """Step: gelu (approximate='tanh' for the tanh form)."""
-        name = "gelu_tanh" if approximate == "tanh" else "gelu"
-        return self._then(name, None, self._value.gelu, approximate)
-
-    # -- activations with parameters ----------------------------------------------
-    def softplus(self, beta=1.0, threshold=20.0):
-        """Step: softplus, as torch's."""
-        return self._then("softplus", (beta, threshold), self._value.softplus, beta, threshold)
-
-    def leaky_relu(self, negative_slope=0.01):
-        """Step: leaky_relu, as torch's."""
-        return self._then("leaky_relu", negative_slope, self._value.leaky_relu, negative_slope)
-
-    def elu(self, alpha=1.0):
-        """Step: elu, as torch's."""
-        return self._then("elu", alpha, self._value.elu, alpha)
-
-    def clamp(self, lo=None, hi=None):
-        """Step: the running value limited to [lo, hi]."""
-        return self._then("clamp", (lo, hi), clamp, self._value, lo, hi)
-
-    def apply(self, fn):
-        """A step by any callable from Number to Number."""
-        name = getattr(fn, "__name__", type(fn).__name__)
-        return self._then("apply", fn, _steps.applied, fn, name, self._value)
-
-    # -- results ------------------------------------------------------------------
-    def result(self):
-        """The final Number: an ordinary graph node."""
-        return self._value
-
-    @property
-    def steps(self):
-        """The recorded steps, first to last, as Step(name, op, operand)."""
-        return _steps.steps_of(self)
-
-    def __len__(self):
-        return self._count
-
-    def __repr__(self):
-        return _steps.repr_of(self)
-
-    def _repr_html_(self):
-        return _notebook.chain_html(self)
-
-    def __reduce__(self):
-        return _restore_chain, _steps.chain_state(self)
-
-    def __copy__(self):
-        return self                     # a Chain is never mutated
-
-    def __deepcopy__(self, memo):
-        return _steps.replay(type(self), *_steps.chain_state(self), memo=memo)
+    # type slots: installed functions would not fill them
+    def __len__(self): return self._count
+    def __repr__(self): return _steps.repr_of(self)
 
 
 (<PyTypeObject *>Chain).tp_name = "Chain"
 _set_module(Chain, "micrograd._core")
+
+# One source for the docstrings: the compiled methods are cyfunctions, whose
+# __doc__ can be set.
+for _name in _chain_methods.BINARY_STEPS + ("result",):
+    getattr(Chain, _name).__doc__ = getattr(_chain_methods.ChainMethods, _name).__doc__
+# everything else ChainMethods has (a compiled method of the same name wins)
+for _name, _fn in vars(_chain_methods.ChainMethods).items():
+    if _name not in ("__module__", "__qualname__", "__doc__", "__slots__"):
+        _install(Chain, _name, _fn)
+_install(Chain, "_functions", _Namespace(where=where, maximum=maximum, minimum=minimum,
+                                         clamp=clamp))
+del _name, _fn

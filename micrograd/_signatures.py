@@ -64,6 +64,8 @@ def checked_args(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         given = len(args) - skip
+        if not kwargs and least <= given <= most:   # the usual call: nothing to refuse
+            return fn(*args)
         if given > most:
             raise arity_error(name, least, most, given)
         for key in kwargs:

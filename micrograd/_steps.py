@@ -1,9 +1,10 @@
 """What both Chains share: the step records, the step log, errors and repr.
 
-The reference Chain (micrograd/_chain_py.py) and the compiled one
-(micrograd/_core_chain.pxi) differ only in how a step runs; the records they
-keep, the way a failed step is reported and the repr are here, in a module
-that imports no backend.
+The Chain's methods are written once, in micrograd._chain_methods; the
+reference Chain (micrograd/_chain_py.py) and the compiled one
+(micrograd/_core_chain.pxi) differ only in how a step runs.  The records
+they keep, the way a failed step is reported, the repr and the replay that
+pickle and deepcopy use are here, in a module that imports no backend.
 
 A line of chains shares one StepLog: a step appends to its parent's log
 unless the parent is not the log's last chain, in which case it forks a copy
@@ -31,7 +32,11 @@ _KEYWORDS = {"softplus": ("beta", "threshold"), "clamp": ("lo", "hi"),
 
 
 class StepLog:
-    """The steps of a line of chains: the start, then names and operands."""
+    """The steps of a line of chains: the start, then names and operands.
+
+    The reference's.  The core has a cdef class of the same fields (in
+    micrograd/_core_chain.pxi), because its _link reads them on every step
+    and a Python class's fields would cost it an attribute lookup each."""
 
     __slots__ = ("start", "names", "operands")
 

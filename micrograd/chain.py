@@ -13,7 +13,8 @@ records (the method's name, the op's name, the operand).
 
 ``micrograd.Chain`` is the active backend's Chain: the reference one
 (micrograd/_chain_py.py) or its compiled twin (micrograd/_core_chain.pxi),
-with the same steps, records and messages.
+with the same steps, records and messages; the methods they share are
+written once, in micrograd/_chain_methods.py.
 """
 from ._backend import impl as _impl
 from ._steps import Step

@@ -169,3 +169,18 @@ def test_long_chain_is_freed_without_recursion(impl):
         c = c.mul(1.0)
     assert len(c) == 200_000
     del c
+
+
+def test_methods_are_written_once(both):
+    """Every shared method is ChainMethods' on the reference and on the core
+    (installed, unless the core compiles it: then with the same docstring)."""
+    from micrograd._chain_methods import ChainMethods
+    core, ref = both
+    for name, shared in vars(ChainMethods).items():
+        if name.startswith("__") and name not in ("__reduce__", "__copy__", "__deepcopy__"):
+            continue
+        assert getattr(ref.Chain, name) is getattr(ChainMethods, name)
+        mine = core.Chain.__dict__[name]
+        if mine is not shared:          # compiled: the hot path and type slots only
+            assert name in ("add", "sub", "mul", "div", "pow", "rsub", "rdiv", "result"), name
+        assert getattr(core.Chain, name).__doc__ == getattr(ref.Chain, name).__doc__, name
