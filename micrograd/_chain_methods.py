@@ -3,7 +3,7 @@
 ChainMethods is a plain class of the Chain's methods, in terms of what each
 backend's Chain provides: the attributes _value, _log and _count, a method
 _link(value, name, operand) that makes the next Chain, and a class attribute
-_functions holding its backend's where, maximum, minimum and clamp.
+_kit holding its backend's where, maximum, minimum and clamp.
 
 - The reference Chain (micrograd/_chain_py.py) inherits it as it is.
 - The compiled Chain (micrograd/_core_chain.pxi) is a cdef class, which
@@ -68,14 +68,14 @@ class ChainMethods:
 
     def maximum(self, other):
         """Step: the larger of the running value and other."""
-        return self._then("maximum", other, self._functions.maximum, self._value, other)
+        return self._then("maximum", other, self._kit.maximum, self._value, other)
     def minimum(self, other):
         """Step: the smaller of the running value and other."""
-        return self._then("minimum", other, self._functions.minimum, self._value, other)
+        return self._then("minimum", other, self._kit.minimum, self._value, other)
 
     def where(self, cond, other):
         """where(cond, running value, other): the running value where cond > 0."""
-        return self._then("where", (cond, other), self._functions.where, cond, self._value,
+        return self._then("where", (cond, other), self._kit.where, cond, self._value,
                           other)
 
     # -- the unary step with an option (the others come from the op table) ---------
@@ -99,7 +99,7 @@ class ChainMethods:
 
     def clamp(self, lo=None, hi=None):
         """Step: the running value limited to [lo, hi]."""
-        return self._then("clamp", (lo, hi), self._functions.clamp, self._value, lo, hi)
+        return self._then("clamp", (lo, hi), self._kit.clamp, self._value, lo, hi)
 
     def apply(self, fn):
         """A step by any callable from Number to Number."""
@@ -146,4 +146,4 @@ del _name, _fn
 
 # Arity errors in Cython's words (the core's compiled methods give those), so
 # both backends refuse a bad call alike; the core installs these wrappers too.
-check_class(ChainMethods)
+check_class(ChainMethods, "Chain")

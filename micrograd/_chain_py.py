@@ -22,11 +22,21 @@ from ._steps import log_for_step, start_value, StepLog
 __all__ = ["Chain"]
 
 
+class _Kit:
+    """What micrograd/_chain_methods.py needs of this backend (the core's: a
+    namespace of the same names)."""
+    owner = "Chain"
+    where = staticmethod(_number_py.where)
+    maximum = staticmethod(_number_py.maximum)
+    minimum = staticmethod(_number_py.minimum)
+    clamp = staticmethod(_number_py.clamp)
+
+
 class Chain(ChainMethods):
     """A running Number and the steps that made it (see micrograd.chain)."""
 
     __slots__ = ("_value", "_log", "_count")
-    _functions = _number_py          # where, maximum, minimum, clamp for ChainMethods
+    _kit = _Kit
 
     def __init__(self, start):
         self._value, start = start_value(start, Number)
@@ -52,7 +62,7 @@ def _unary_step(name, doc):
     return step
 
 
-check_class(Chain)
+check_class(Chain, "Chain")
 for _op in T.of_kind("UNARY"):
     if not hasattr(Chain, _op.name):        # a hand-written step with options wins
         setattr(Chain, _op.name, _unary_step(_op.name, _op.doc))

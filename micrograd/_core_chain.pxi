@@ -6,10 +6,11 @@
 #
 # Compiled here: the state and __init__; _link; the binary steps add ... rdiv,
 # which call the node builders directly, so a step costs little more than the
-# operator (their docstrings are ChainMethods'); result; and the one-line
-# __len__ and __repr__, which CPython calls through type slots that an
-# installed function cannot fill.  The table's unary steps are generated into
-# _core_table.pxi by tools/regen.py and call _un.
+# operator (their docstrings are written again here, as ChainMethods' are:
+# a compiled method's cannot be set, and tests/test_chain.py keeps the two
+# equal); result; and the one-line __len__ and __repr__, which CPython calls
+# through type slots that an installed function cannot fill.  The table's
+# unary steps are generated into _core_table.pxi by tools/regen.py and call _un.
 # =============================================================================
 from types import SimpleNamespace as _Namespace
 
@@ -21,6 +22,7 @@ from micrograd import _chain_methods, _steps
 # where a Python class's __slots__ would cost an attribute lookup each.
 @cython.final
 @cython.auto_pickle(False)
+@cython.binding(False)     # see Number
 cdef class StepLog:
     """The steps of a line of chains (see micrograd._steps.StepLog)."""
 
@@ -83,6 +85,7 @@ cdef Chain _un(Chain self, str name, int op):
 
 @cython.freelist(256)
 @cython.auto_pickle(False)
+@cython.binding(False)     # see Number: methods check self when called unbound
 cdef class Chain:
     """A running Number and the steps that made it (see micrograd.chain)."""
 
@@ -99,17 +102,33 @@ cdef class Chain:
         # for ChainMethods._then, the rarer steps
         return _link(self, value, name, operand)
 
-    # -- binary steps (docstrings below) ------------------------------------------
-    def add(self, other): return _bin(self, "add", other, MG_ADD, MG_ADD_C, "+")
-    def sub(self, other): return _bin(self, "sub", other, MG_SUB, MG_SUB_C, "-")
-    def mul(self, other): return _bin(self, "mul", other, MG_MUL, MG_MUL_C, "*")
-    def div(self, other): return _bin(self, "div", other, MG_DIV, MG_DIV_C, "/")
-    def pow(self, other): return _bin(self, "pow", other, MG_POW, MG_POW_C, "** or pow()")
-    def rsub(self, other): return _rbin(self, "rsub", other, MG_SUB, MG_RSUB_C, "-")
-    def rdiv(self, other): return _rbin(self, "rdiv", other, MG_DIV, MG_RDIV_C, "/")
+    # -- binary steps: their docstrings are ChainMethods' (tests/test_chain.py) ------
+    def add(self, other):
+        """Step: running value + other."""
+        return _bin(self, "add", other, MG_ADD, MG_ADD_C, "+")
+    def sub(self, other):
+        """Step: running value - other."""
+        return _bin(self, "sub", other, MG_SUB, MG_SUB_C, "-")
+    def mul(self, other):
+        """Step: running value * other."""
+        return _bin(self, "mul", other, MG_MUL, MG_MUL_C, "*")
+    def div(self, other):
+        """Step: running value / other."""
+        return _bin(self, "div", other, MG_DIV, MG_DIV_C, "/")
+    def pow(self, other):
+        """Step: running value ** other."""
+        return _bin(self, "pow", other, MG_POW, MG_POW_C, "** or pow()")
+    def rsub(self, other):
+        """Step: other - running value."""
+        return _rbin(self, "rsub", other, MG_SUB, MG_RSUB_C, "-")
+    def rdiv(self, other):
+        """Step: other / running value."""
+        return _rbin(self, "rdiv", other, MG_DIV, MG_RDIV_C, "/")
 
     # compiled, not installed: a Python call would add a tenth to a short chain
-    def result(self): return self._value
+    def result(self):
+        """The final Number: an ordinary graph node."""
+        return self._value
 
     # type slots: installed functions would not fill them
     def __len__(self): return self._count
@@ -119,14 +138,10 @@ cdef class Chain:
 (<PyTypeObject *>Chain).tp_name = "Chain"
 _set_module(Chain, "micrograd._core")
 
-# One source for the docstrings: the compiled methods are cyfunctions, whose
-# __doc__ can be set.
-for _name in _chain_methods.BINARY_STEPS + ("result",):
-    getattr(Chain, _name).__doc__ = getattr(_chain_methods.ChainMethods, _name).__doc__
 # everything else ChainMethods has (a compiled method of the same name wins)
 for _name, _fn in vars(_chain_methods.ChainMethods).items():
     if _name not in ("__module__", "__qualname__", "__doc__", "__slots__"):
         _install(Chain, _name, _fn)
-_install(Chain, "_functions", _Namespace(where=where, maximum=maximum, minimum=minimum,
+_install(Chain, "_kit", _Namespace(owner="Chain", where=where, maximum=maximum, minimum=minimum,
                                          clamp=clamp))
 del _name, _fn

@@ -309,6 +309,10 @@ cdef void _untraced_operands(Number a, Number b) except *:
 # Number
 # =============================================================================
 @cython.freelist(1024)
+# binding=False: the methods are CPython method descriptors, which check self
+# when called unbound; Cython's own method objects do not (Cython #1903), so
+# Number.backward(5) read an int as a Number and crashed
+@cython.binding(False)
 cdef class Number:
     """A scalar in the graph: a value, a gradient, and the op that made it."""
 
@@ -793,6 +797,7 @@ def clamp(x, lo=None, hi=None):
 class _Kit:
     """What micrograd/_number_methods.py needs of the core (the twin:
     _number_py._Kit)."""
+    owner = "Number"
     Number = Number
     hook_removed = _hook_removed
     maximum = maximum

@@ -12,6 +12,7 @@ from micrograd._optim_spec import (ALGORITHMS as _ALGORITHMS, REINIT as _REINIT,
 
 
 @cython.final
+@cython.binding(False)     # methods check self when called unbound (see Number)
 @cython.auto_pickle(False)
 cdef class _ParamArray:
     """Parameters (Numbers of this backend) and their optimizer state."""

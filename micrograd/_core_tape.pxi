@@ -89,6 +89,7 @@ cdef int _check_build(void *ctx) noexcept with gil:
 
 
 @cython.final
+@cython.binding(False)     # methods check self when called unbound (see Number)
 @cython.auto_pickle(False)
 cdef class _Tape:
     """A flattened graph and the C replay of it (see micrograd.tape.Tape)."""

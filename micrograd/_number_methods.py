@@ -93,7 +93,7 @@ class NumberMethods:
         return _notebook.number_svg(self)
 
 
-check_class(NumberMethods)      # the compiled methods' argument errors, on both backends
+check_class(NumberMethods, "Number")    # the compiled methods' argument errors, on both
 
 
 def shared_items():

@@ -405,7 +405,7 @@ def _unary_method(code, name, doc):
     return method
 
 
-check_class(Number)
+check_class(Number, "Number")
 for _op in T.of_kind("UNARY"):
     if _op.name not in Number.__dict__:      # a hand-written method with options wins
         setattr(Number, _op.name, _unary_method(_op.code, _op.name, _op.doc))
@@ -485,6 +485,7 @@ def clamp(x, lo=None, hi=None):
 class _Kit:
     """What micrograd/_number_methods.py needs of this backend (its twin: the
     core's _Kit)."""
+    owner = "Number"             # whose methods take this kit's objects (_signatures)
     Number = Number
     record = staticmethod(_record)
     record_of = staticmethod(lambda n: getattr(n, "_rec", None))

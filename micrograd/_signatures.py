@@ -10,7 +10,7 @@ functions made at import (the table's unary methods) say it the same way.
 import functools
 import inspect
 
-__all__ = ["checked_args", "check_class", "arity_error", "no_arguments", "wrong_self",
+__all__ = ["checked_args", "check_class", "arity_error", "no_arguments", "wrong_self", "wrong_owner",
            "format_spec", "read_only", "no_delete"]
 
 
@@ -46,8 +46,25 @@ def _no_arguments_function(fn):
     return wrapper
 
 
-def checked_args(fn):
-    """fn, checking its arguments as Cython does (self not counted)."""
+def wrong_owner(name, owner, obj):
+    """The TypeError for a method of class `owner` called unbound on obj, as
+    CPython words it for a compiled method (the core's: see _core.pyx)."""
+    if name == "__init__":
+        return TypeError(f"descriptor '__init__' requires a '{owner}' object but received "
+                         f"a '{type(obj).__name__}'")
+    return TypeError(f"descriptor '{name}' for '{owner}' objects doesn't apply to a "
+                     f"'{type(obj).__name__}' object")
+
+
+def _owns(owner, obj):
+    """Whether obj is a `owner` of either backend: its class's _kit says so."""
+    return getattr(getattr(type(obj), "_kit", None), "owner", None) == owner
+
+
+def checked_args(fn, owner=None):
+    """fn, checking its arguments as Cython does (self not counted); with
+    owner (a class name), checking first that self is one, as a compiled
+    method does."""
     params = list(inspect.signature(fn).parameters.values())
     if params and params[0].name == "self":
         params = params[1:]
@@ -63,6 +80,8 @@ def checked_args(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if owner is not None and args and not _owns(owner, args[0]):
+            raise wrong_owner(name, owner, args[0])
         given = len(args) - skip
         if not kwargs and least <= given <= most:   # the usual call: nothing to refuse
             return fn(*args)
@@ -79,11 +98,12 @@ def checked_args(fn):
     return wrapper
 
 
-def check_class(cls):
-    """Every public method of cls (and __init__) through checked_args."""
+def check_class(cls, owner=None):
+    """Every public method of cls (and __init__) through checked_args; with
+    owner, the name of the class whose methods they are (see checked_args)."""
     for key, value in list(vars(cls).items()):
         if inspect.isfunction(value) and (key == "__init__" or not key.startswith("_")):
-            setattr(cls, key, checked_args(value))
+            setattr(cls, key, checked_args(value, owner))
     return cls
 
 

@@ -372,3 +372,42 @@ def test_the_suite_compares_something(both):
         same_on_both(both, lambda M, made: (_ for _ in ()).throw(
             ValueError("a" if M is core else "b")), ())
     copy.deepcopy(Num(1.0, True))
+
+
+UNBOUND = r'''
+import sys
+import micrograd._core as C, micrograd._core_py as P
+rows = {}
+for m in (C, P):
+    for cls in (m.Number, m.Chain):
+        for name in sorted(dir(cls)):
+            if name.startswith("_") or not callable(getattr(cls, name)):
+                continue                  # properties are descriptors, which check self
+            for extra in range(3):
+                print(m.BACKEND, cls.__name__, name, extra, file=sys.stderr, flush=True)
+                try:
+                    getattr(cls, name)(5, *([1.0] * extra))
+                    got = "returned"
+                except Exception as exc:
+                    got = f"{type(exc).__name__}: {exc}"
+                rows.setdefault((cls.__name__, name, extra), {})[m.BACKEND] = got
+for key, got in sorted(rows.items()):
+    print(key, got["core"] == got["python"] and got["core"].startswith("TypeError"), got)
+'''
+
+
+def test_a_method_called_unbound_on_another_object_is_refused_not_crashed():
+    """micrograd._core.Chain.add(5, 1) and Number.backward(5) read an int as a
+    Chain or a Number and crashed the interpreter: Cython's method objects do
+    not check self (Cython #1903).  Every public method of both classes, on
+    both backends, now refuses a wrong self with one TypeError (in a child
+    process, so that a crash fails this test and not the suite)."""
+    import subprocess
+    import sys
+    pytest.importorskip("micrograd._core")
+    out = subprocess.run([sys.executable, "-c", UNBOUND], capture_output=True, text=True)
+    assert out.returncode == 0, ("crashed at", out.stderr.strip().splitlines()[-1:])
+    rows = out.stdout.splitlines()
+    assert len(rows) > 150, out.stdout[:500]
+    bad = [row for row in rows if " True " not in row]
+    assert not bad, bad[:5]
