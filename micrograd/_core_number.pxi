@@ -35,10 +35,13 @@ cdef object _operand(object b):
     return c
 
 
-cdef object _fail(int op, tuple args):
-    """Raise what the same op on Python floats raises (the reference decides)."""
-    _ops_py.FWD[op](*args)
-    raise RuntimeError(f"micrograd: core and reference disagree on {_NAMES[op]}{args!r}")
+cdef object _fail(int op, int status):
+    """Raise what the same op on Python floats raises, for a formula's error
+    status (micrograd/_errors.py words it; the reference is not asked)."""
+    raise _op_error(_NAMES[op], _STATUS_NAMES[status])
+
+
+_STATUS_NAMES = {MG_EZERODIV: "zerodiv", MG_EDOM: "domain", MG_ERANGE: "range"}
 
 
 # =============================================================================
@@ -63,8 +66,9 @@ cdef inline bint _either_tracked(Number a, Number b) noexcept:
 
 cdef Number _make_binary(int op, Number a, Number b):
     cdef double v
-    if mg_eval_binary(op, a.node.value, b.node.value, &v) != MG_OK:
-        _fail(op, (a.node.value, b.node.value))
+    cdef int status = mg_eval_binary(op, a.node.value, b.node.value, &v)
+    if status != MG_OK:
+        _fail(op, status)
     cdef Number out = _fresh_gc(v) if _either_tracked(a, b) else _fresh(v)
     if not mg_plain():
         _unusual(op, v, out, a, b, 2, a.node.value, b.node.value, 0.0)
@@ -95,8 +99,9 @@ cdef inline Number _link_unary(Number out, int op, double v, Number x):
 
 cdef Number _make_const(int op, Number x, double c):
     cdef double v
-    if mg_eval_binary(op, x.node.value, c, &v) != MG_OK:
-        _fail(op, (x.node.value, c))
+    cdef int status = mg_eval_binary(op, x.node.value, c, &v)
+    if status != MG_OK:
+        _fail(op, status)
     cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
     if not mg_plain():
         _unusual(op, v, out, x, None, 2, x.node.value, c, 0.0)
@@ -107,8 +112,9 @@ cdef Number _make_const(int op, Number x, double c):
 
 cdef Number _make_unary(int op, Number x):
     cdef double v
-    if mg_eval_unary(op, x.node.value, &v) != MG_OK:
-        _fail(op, (x.node.value,))
+    cdef int status = mg_eval_unary(op, x.node.value, &v)
+    if status != MG_OK:
+        _fail(op, status)
     cdef Number out = _fresh_gc(v) if _either_tracked(x, None) else _fresh(v)
     if not mg_plain():
         _unusual(op, v, out, x, None, 1, x.node.value, 0.0, 0.0)
@@ -783,8 +789,8 @@ def clamp(x, lo=None, hi=None):
     cdef double v, dlo, dhi
     if lo is None and hi is None:
         raise ValueError("clamp: at least one of lo and hi must not be None")
-    dlo = -_ops_py.INF if lo is None else _real(lo)
-    dhi = _ops_py.INF if hi is None else _real(hi)
+    dlo = -_C_INF if lo is None else _real(lo)
+    dhi = _C_INF if hi is None else _real(hi)
     if not _is_number(x):
         mg_eval_range(MG_CLAMP, _real(x), dlo, dhi, &v)
         return _fresh(v)

@@ -1,6 +1,8 @@
 """Exceptions that both backends raise, defined once so they are one class."""
+import errno
+import os
 
-__all__ = ["TraceError", "traced_read", "TRACES_FULL"]
+__all__ = ["TraceError", "traced_read", "TRACES_FULL", "op_error"]
 
 # Trace ids are 16 bits and an open trace keeps its id (csrc/mg_graph.c): the
 # 65,536th trace open at once has none left.
@@ -25,3 +27,20 @@ def traced_read(op, how):
         f"micrograd.where(cond, a, b) in place of an `if`, micrograd.maximum, minimum or "
         f"clamp in place of comparisons, and x.stop_gradient() in place of detach() or "
         f"no_grad(); read values after tracing.")
+
+
+def op_error(name, status):
+    """The exception the op `name` raises where its C formula reports `status`
+    ("zerodiv", "domain" or "range", csrc/mg_formulas.h): the one the same
+    operation on Python floats, or Python's math, raises there, in its words
+    (the reference raises Python's own, and tests/test_edge_values.py checks
+    the two agree).  The core builds its errors here, without the reference."""
+    power = name in ("pow", "rpow")           # float ** float, not math
+    if status == "zerodiv":
+        return ZeroDivisionError("0.0 cannot be raised to a negative power" if power
+                                 else "float division by zero")
+    if status == "domain":
+        return ValueError("math domain error")
+    if power:                                 # float ** reports the C library's errno
+        return OverflowError(errno.ERANGE, os.strerror(errno.ERANGE))
+    return OverflowError("math range error")

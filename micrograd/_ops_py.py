@@ -30,6 +30,10 @@ from ._ieee import (INF, NAN, ccos, cexp, cexpm1, clog, clog1p,  # noqa: F401
 # -- shared helpers (mg_formulas.h's mg_*) -----------------------------------
 def float_pow(x, y):
     """x ** y on floats, except that a complex result raises ValueError."""
+    if x < 0.0 and x != -INF and math.isfinite(y) and y != math.floor(y):
+        # a complex result, decided before Python computes it: (-5e-324) **
+        # -745.2 would raise OverflowError from the complex power first
+        return math.pow(x, y)             # raises ValueError: math domain error
     r = x ** y
     if isinstance(r, complex):
         return math.pow(x, y)             # raises ValueError: math domain error

@@ -81,3 +81,42 @@ def test_formulas_at_edge_values_agree_on_both_backends(both, name, nin, make):
     want = replay(py, make, nin, X)
     assert replay(core, make, nin, X) == want, name
     assert replay(core, make, nin, X, plain=True) == want, name
+
+
+def _raised(mod, make, nin, row):
+    """What an op on Numbers of mod does at row: its value's bits, or the
+    type and words of what it raised."""
+    try:
+        out = make(mod)(*[mod.Number(v) for v in row])
+        return ("value", canonical([out.value]))
+    except Exception as exc:            # an op's error: compared, type and words
+        return (type(exc).__name__, str(exc))
+
+
+def test_errors_at_the_edges_are_the_reference_s_on_the_core(both):
+    """The core builds an op's error from the formula's status alone
+    (micrograd._errors.op_error), no longer by calling the reference's
+    formula: at every edge value of every op the two raise the same exception
+    with the same words (division by zero, 0 ** -1, pow overflow, log(-1),
+    exp(1000), sin(inf), ...)."""
+    core, ref = both
+    raised = 0
+    for name, nin, make in CASES:
+        rows = [[v] for v in EDGES] if nin == 1 else [[a, b] for a in EDGES for b in EDGES] \
+            if nin == 2 else [[a, 1.0, -1.0] for a in EDGES]
+        for row in rows:
+            got, want = _raised(core, make, nin, row), _raised(ref, make, nin, row)
+            assert got == want, (name, row, got, want)
+            raised += got[0] != "value"
+    assert raised > 100                 # the edges do reach every kind of error
+
+
+def test_a_negative_base_to_a_fractional_power_is_a_domain_error(impl):
+    """(-5e-324) ** -745.2 has a complex result, so a ValueError as for any
+    negative base and fractional exponent (C's status); the reference let
+    Python's complex power overflow first and raised OverflowError."""
+    for a, b in ((-5e-324, -745.2), (-2.0, 0.5), (-1e300, 1e-300 + 0.5)):
+        with pytest.raises(ValueError, match="math domain error"):
+            impl.Number(a) ** b
+        with pytest.raises(ValueError, match="math domain error"):
+            impl.Number(a) ** impl.Number(b)
