@@ -15,10 +15,41 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from . import _core_py, _pickle
+from . import _core_py
 from ._convert import is_number
 
 _OFF = ("", "0", "false", "no", "off")
+
+# What a backend module provides: the one list.  micrograd._core and
+# micrograd._core_py each have every name here (tests/test_backend.py checks
+# both); the package reaches a backend only through these names.  The public
+# ones are each module's __all__, which micrograd re-exports; the private ones
+# are for the package's own modules.
+INTERFACE = {
+    "BACKEND": "the backend's name: 'core' or 'python'",
+    "Number": "the scalar node (operators, methods, backward, hooks, grad_node)",
+    "Chain": "a graph built step by step (micrograd.chain)",
+    "sum": "one n-ary node for a + b + ..., added left to right",
+    "dot": "one n-ary node for w0*x0 + w1*x1 + ...",
+    "where": "a where cond > 0, else b",
+    "maximum": "the larger of two, NaN if either is",
+    "minimum": "the smaller of two, NaN if either is",
+    "clamp": "x limited to [lo, hi]",
+    "no_grad": "context manager: no graph is built inside",
+    "enable_grad": "context manager: the graph is built, even within no_grad",
+    "is_grad_enabled": "whether ops build the graph in this thread",
+    "set_grad_enabled": "turn graph building on or off in this thread",
+    "detect_anomaly": "context manager: NaN from finite operands raises, with the line",
+    "is_anomaly_enabled": "whether detect_anomaly is on in this thread",
+    "gradient_graphs": "the gradient of every node as a differentiable Number",
+    "_ParamArray": "an optimizer group's parameters and state (micrograd.optim)",
+    "_Tape": "a traced function's instructions and replay (micrograd.tape)",
+    "_trace_begin": "open a trace in this thread (micrograd.tape)",
+    "_trace_end": "close this thread's innermost trace",
+    "_trace_input": "a traced function's input Number",
+    "_tape_hooks": "the hooks that make a graph untraceable, if any",
+}
+PUBLIC = tuple(name for name in INTERFACE if not name.startswith("_") and name != "BACKEND")
 
 
 def flag(name):
@@ -51,7 +82,6 @@ if TYPE_CHECKING:               # type checkers see the compiled API (_core.pyi)
     REASON: str
 else:
     impl, REASON = _pick()
-_pickle.set_active(impl)
 
 BACKEND = impl.BACKEND
 # A Number of a backend exists only once that backend is imported, so the

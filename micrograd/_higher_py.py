@@ -24,7 +24,7 @@ from . import _optable as T
 from . import _rules
 from ._gradmode_py import _mode, enable_grad
 from ._convert import to_float
-from ._number_py import _GRAPHS, BACKEND, LEAF, Number, _hooks_live, _hooks_of, topo_sort
+from ._number_py import BACKEND, LEAF, Number, _hooks_live, _hooks_of, topo_sort
 
 __all__ = ["gradient_graphs"]
 
@@ -187,5 +187,3 @@ def gradient_graphs(root, seed=1.0, leaves_only=False):
         return {key: g for key, g in gs.items() if nodes[key]._code == LEAF}
     return gs
 
-
-_GRAPHS[0] = sweep                  # for Number.backward(create_graph=True)

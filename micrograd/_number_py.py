@@ -64,7 +64,6 @@ def _node(op, value, kids, c=0.0):
 # -- records: anomaly sites, hooks, gradient graphs (see micrograd/_anomaly.py) --------
 SITE, HOOKS, GRAPH = 0, 1, 2
 _hooks_live = [0]           # hooks registered and not removed: backward watches while > 0
-_GRAPHS = [None]            # _higher_py.sweep, set there (it imports us)
 
 
 def _record(n):
@@ -387,7 +386,8 @@ class Number(NumberMethods):
         # the floats, given what the hooks returned: if either raises,
         # nothing has changed
         replay = {}
-        gs, nodes = _GRAPHS[0](self, seed, replay)
+        from ._higher_py import sweep       # here: _higher_py imports this module
+        gs, nodes = sweep(self, seed, replay)
         backward(self, seed, replay)
         for key, g in gs.items():
             node = nodes[key]

@@ -4,9 +4,9 @@ A pickled Number names ``micrograd._pickle.restore`` and carries its value
 and gradient, nothing of either backend: a pickle made on the core loads on
 the reference, or on a pure-Python install, and the other way round
 (docs/design.md, "Pickles").  The graph is not pickled; a Number comes back
-as a leaf.  ``micrograd._backend`` tells this module which backend is active
-(importing any part of micrograd runs it first), so that this module, which
-both backends' Numbers name, imports neither of them.
+as a leaf.  This module, which both backends' Numbers name, imports neither
+of them: it asks micrograd._backend for the active one when it loads a
+pickle.
 
 A Chain pickles as its start and its steps, and loads by running the steps
 again in the loading process's backend (the same values, bit for bit).  A
@@ -15,18 +15,16 @@ the class derives from, with its __dict__.
 """
 from ._steps import replay
 
-_active = None
 
-
-def set_active(module):
-    """Called once by micrograd._backend with the backend it picked."""
-    global _active
-    _active = module
+def _active():
+    # imported here: _backend imports the backends, which import this module
+    from ._backend import impl
+    return impl
 
 
 def restore(value, gradient):
     """A leaf of the active backend with this value and gradient."""
-    n = _active.Number(value)
+    n = _active().Number(value)
     n.gradient = gradient
     return n
 
@@ -43,4 +41,4 @@ def restore_subclass(cls, value, gradient):
 
 def restore_chain(start, names, operands):
     """A Chain of the active backend, its steps run again from its start."""
-    return replay(_active.Chain, start, names, operands)
+    return replay(_active().Chain, start, names, operands)

@@ -76,7 +76,7 @@ def test_pickle_loads_into_the_active_backend():
 @pytest.mark.core
 def test_twins_export_the_same_api(both):
     core, py = both
-    assert set(core.__all__) == set(py.__all__) - {"topo_sort"}
+    assert set(core.__all__) == set(py.__all__)
     public = lambda cls: {n for n in dir(cls) if not n.startswith("_")}  # noqa: E731
     assert public(core.Number) == public(py.Number)
     assert core.BACKEND == "core" and py.BACKEND == "python"
@@ -90,3 +90,39 @@ def test_no_grad_is_per_thread(impl):
         t.join()
         assert not impl.is_grad_enabled()
     assert seen == [True]
+
+
+def test_both_backends_provide_the_interface_and_no_more_in_public(impl):
+    """micrograd._backend.INTERFACE is the one list of what a backend module
+    provides: each has every name, and its __all__ is the public ones."""
+    from micrograd import _backend
+    assert [n for n in _backend.INTERFACE if not hasattr(impl, n)] == []
+    assert sorted(impl.__all__) == sorted(_backend.PUBLIC)
+
+
+def test_only_the_reference_imports_its_parts():
+    """The reference's parts (micrograd/_*_py.py) are imported by each other
+    and by micrograd._core_py, the reference backend module; everything else
+    reaches a backend through micrograd._backend (optim/clipping.py took
+    fdiv and cpow from _ops_py)."""
+    import ast
+    import micrograd
+    root = os.path.dirname(micrograd.__file__)
+    parts = {f[:-3] for f in os.listdir(root) if f.startswith("_") and f.endswith("_py.py")}
+    bad = []
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if not name.endswith(".py") or name[:-3] in parts:
+                continue
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                tree = ast.parse(f.read())
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""] + [a.name for a in node.names]
+                elif isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                hit = [n for n in names if n.split(".")[-1] in parts - {"_core_py"}]
+                if hit:
+                    bad.append((os.path.relpath(os.path.join(folder, name), root), hit))
+    assert bad == []
