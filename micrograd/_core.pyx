@@ -5,10 +5,17 @@ One extension module, one part per included file, each mirroring a module
 of the pure-Python reference (see micrograd/_core_py.py for the map):
 
   _core_number.pxi    Number, its graph and backward    _number_py.py
-  _core_gradmode.pxi  no_grad, enable_grad              _gradmode_py.py
+  _core_higher.pxi    gradient graphs, watched sweeps   _higher_py.py
+  _core_gradmode.pxi  grad mode flags                   _gradmode_py.py
   _core_chain.pxi     Chain                             _chain_py.py
   _core_params.pxi    the optimizers' parameter array   _params_py.py
   _core_tape.pxi      tracing and the tape's replay     _tape_py.py
+  _core_table.pxi     op codes, derivative rules and unary methods,
+                      generated from csrc/mg_ops.def by tools/regen.py
+
+What is not C-facing is shared, not twinned: the core imports the shared
+modules or installs their methods into its classes (_install; see
+docs/design.md, "What is twinned, what is shared").
 
 docs/design.md explains the design; csrc/mg_graph.h the node layout.
 """

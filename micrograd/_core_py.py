@@ -4,16 +4,23 @@ It has the same names as the compiled core, micrograd._core, and gives the
 same bits; each part is its own module, as each compiled part is its own
 .pxi file included by micrograd/_core.pyx:
 
-==========================  ===================================  ======================
-part                        reference                            compiled
-==========================  ===================================  ======================
-Number, graph, backward     micrograd/_number_py.py              _core_number.pxi
-grad mode                   micrograd/_gradmode_py.py            _core_gradmode.pxi
-Chain                       micrograd/_chain_py.py               _core_chain.pxi
-the optimizers' parameters  micrograd/_params_py.py              _core_params.pxi
-tracing and the tape        micrograd/_tape_py.py                _core_tape.pxi
-op formulas                 micrograd/_ops_py.py                 csrc/mg_formulas.h
-==========================  ===================================  ======================
+=================================  ==============================  ======================
+part                               reference                       compiled
+=================================  ==============================  ======================
+Number, graph, backward            micrograd/_number_py.py         _core_number.pxi
+gradient graphs, watched sweeps    micrograd/_higher_py.py         _core_higher.pxi
+grad mode and traces               micrograd/_gradmode_py.py       _core_gradmode.pxi
+Chain                              micrograd/_chain_py.py          _core_chain.pxi
+the optimizers' parameters         micrograd/_params_py.py         _core_params.pxi
+optimizer steps                    micrograd/_optim_py.py          csrc/mg_optim.c
+tracing and the tape               micrograd/_tape_py.py           _core_tape.pxi
+op formulas                        micrograd/_ops_py.py            csrc/mg_formulas.h
+=================================  ==============================  ======================
+
+What both share is written once (docs/design.md, "What is twinned, what is
+shared"): micrograd/_number_methods.py, _chain_methods.py, _modes.py,
+_rules.py, _steps.py, _errors.py, _ieee.py and others; micrograd/_backend.py
+lists what a backend module provides (INTERFACE).
 """
 from ._chain_py import Chain
 from ._gradmode_py import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled,
