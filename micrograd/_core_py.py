@@ -22,6 +22,7 @@ shared"): micrograd/_number_methods.py, _chain_methods.py, _modes.py,
 _rules.py, _steps.py, _errors.py, _ieee.py and others; micrograd/_backend.py
 lists what a backend module provides (INTERFACE).
 """
+from . import _higher_py, _number_py
 from ._chain_py import Chain
 from ._gradmode_py import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled,
                            no_grad, set_grad_enabled)
@@ -31,6 +32,11 @@ from ._params_py import ParamArray as _ParamArray  # noqa: F401 (optim uses it)
 from ._tape_py import Tape as _Tape, trace_begin as _trace_begin  # noqa: F401 (tape uses them)
 from ._tape_py import trace_end as _trace_end, trace_input as _trace_input  # noqa: F401
 from ._tape_py import tape_hooks as _tape_hooks  # noqa: F401
+
+# The reference's one late binding, made here, where its parts are joined:
+# Number.backward(create_graph=True) runs _higher_py's sweep, and _higher_py
+# builds Numbers, so the two parts cannot import each other both ways.
+_number_py._Kit.sweep = staticmethod(_higher_py.sweep)
 
 __all__ = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "clamp",
            "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "detect_anomaly",

@@ -386,8 +386,7 @@ class Number(NumberMethods):
         # the floats, given what the hooks returned: if either raises,
         # nothing has changed
         replay = {}
-        from ._higher_py import sweep       # here: _higher_py imports this module
-        gs, nodes = sweep(self, seed, replay)
+        gs, nodes = _Kit.sweep(self, seed, replay)
         backward(self, seed, replay)
         for key, g in gs.items():
             node = nodes[key]
@@ -493,6 +492,7 @@ class _Kit:
     copied = staticmethod(_copied)
     maximum = staticmethod(maximum)
     minimum = staticmethod(minimum)
+    sweep = None                 # _higher_py.sweep, joined by micrograd/_core_py.py
 
     @staticmethod
     def hooks_changed(k):

@@ -13,13 +13,16 @@ again in the loading process's backend (the same values, bit for bit).  A
 user's subclass of Number pickles by its class, so it loads in the backend
 the class derives from, with its __dict__.
 """
+import sys
+
 from ._steps import replay
 
 
 def _active():
-    # imported here: _backend imports the backends, which import this module
-    from ._backend import impl
-    return impl
+    # looked up, not imported (_backend imports the backends, which import
+    # this module): importing micrograd imports _backend before any pickle
+    # can name this module
+    return sys.modules["micrograd._backend"].impl
 
 
 def restore(value, gradient):
