@@ -16,10 +16,10 @@ from ._backend import BACKEND, impl as _impl
 from ._version import __version__
 from .activations import elu, gelu, leaky_relu, log_softmax, softmax, softplus
 from .chain import Step
-from .functional import (GradcheckError, grad, gradcheck, hessian, hvp, jacobian,
-                         value_and_grad)
 from .functions import *  # noqa: F401,F403  (exp, log1p, atan, ..., where, maximum, clamp)
 from .tape import Tape, TraceError, trace
+from .transforms import (GradcheckError, grad, gradcheck, hessian, hvp, jacobian,
+                         value_and_grad)
 from .viz import draw_dot, to_dot
 
 Number = _impl.Number

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from micrograd.functional import GradcheckError, grad, gradcheck, value_and_grad
+from micrograd.transforms import GradcheckError, grad, gradcheck, value_and_grad
 
 
 def test_grad_returns_floats(impl):
@@ -51,3 +51,4 @@ def test_gradcheck_catches_a_wrong_gradient(impl):
         gradcheck(wrong, 3.0, 1.0)
     text = str(err.value)
     assert "input 0" in text and "backward gives 3.0" in text and "6.0000" in text
+

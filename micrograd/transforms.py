@@ -1,4 +1,8 @@
-"""The functional autograd API: gradients as return values.
+"""Function transforms (the functional autograd API): gradients as return values.
+
+This module was ``micrograd.functional``; that name still imports and holds
+the same objects (micrograd/functional.py), but it sat one letter from
+``micrograd.functions``, the elementary functions ``exp``, ``tanh``, ...
 
 ``grad(f)`` and ``value_and_grad(f)`` turn a function of Numbers into a
 function of reals that returns floats.  The inputs become fresh leaves, and
