@@ -10,6 +10,7 @@
 ``micrograd.BACKEND`` says which backend is active: ``'core'`` (compiled) or
 ``'python'`` (the pure-Python reference); see micrograd/_backend.py.
 """
+from . import functional  # noqa: F401  (the old name of .transforms, kept an attribute)
 from . import functions as _functions
 from ._anomaly import AnomalyError
 from ._backend import BACKEND, impl as _impl
