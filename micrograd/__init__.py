@@ -10,16 +10,17 @@
 ``micrograd.BACKEND`` says which backend is active: ``'core'`` (compiled) or
 ``'python'`` (the pure-Python reference); see micrograd/_backend.py.
 """
+from . import functional  # noqa: F401  (the old name of .transforms, kept an attribute)
 from . import functions as _functions
 from ._anomaly import AnomalyError
 from ._backend import BACKEND, impl as _impl
 from ._version import __version__
 from .activations import elu, gelu, leaky_relu, log_softmax, softmax, softplus
 from .chain import Step
-from .functional import (GradcheckError, grad, gradcheck, hessian, hvp, jacobian,
-                         value_and_grad)
 from .functions import *  # noqa: F401,F403  (exp, log1p, atan, ..., where, maximum, clamp)
 from .tape import Tape, TraceError, trace
+from .transforms import (GradcheckError, grad, gradcheck, hessian, hvp, jacobian,
+                         value_and_grad)
 from .viz import draw_dot, to_dot
 
 Number = _impl.Number

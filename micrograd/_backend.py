@@ -6,7 +6,7 @@ core that fails to import an ImportError (CI sets it).  A flag is off when
 unset, empty, or one of 0, false, no, off (any case); any other value turns
 it on.
 
-The public helpers (activations, losses, functional, optim, nn, chain) follow
+The public helpers (activations, losses, transforms, optim, nn, chain) follow
 one rule: they work in the backend of the Numbers they are given, and where
 they are given none, in the active backend (``module_of``).
 """

@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from memory import python_growth
-from micrograd import functional as F
+from micrograd import transforms
 from micrograd import optim
 from micrograd._anomaly import AnomalyError
 
@@ -243,8 +243,8 @@ def test_create_graph_hooks_and_anomaly_leak_nothing(impl):
         optim.SGD([q], lr=0.1).zero_grad()
 
     def nested():
-        F.grad(F.grad(lambda x: (x * x).tanh()))(impl.Number(0.5))
-        F.hvp(lambda x, y: x * y * y, [1.0, 2.0], [1.0, 0.0])
+        transforms.grad(transforms.grad(lambda x: (x * x).tanh()))(impl.Number(0.5))
+        transforms.hvp(lambda x, y: x * y * y, [1.0, 2.0], [1.0, 0.0])
 
     def hooks_and_anomaly():
         h = impl.Number(1.0)

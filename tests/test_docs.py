@@ -58,7 +58,7 @@ def test_graph_blocks_become_pictures():
 
 
 PUBLIC = ["micrograd", "micrograd.nn", "micrograd.optim", "micrograd.losses",
-          "micrograd.activations", "micrograd.functional", "micrograd.tape",
+          "micrograd.activations", "micrograd.transforms", "micrograd.tape",
           "micrograd.datasets", "micrograd.viz", "micrograd.engine"]
 
 

@@ -19,7 +19,7 @@ from hypothesis import given
 import micrograd
 from conftest import CORE
 from graphs import programs, run, same_float
-from micrograd import functional as F
+from micrograd import transforms
 
 REL, ABS = 1e-10, 1e-13
 
@@ -277,8 +277,8 @@ THIRD = [
 
 @pytest.mark.parametrize("label,f", THIRD, ids=[t[0] for t in THIRD])
 def test_third_derivatives_match_finite_differences_of_second(impl, label, f):
-    d2 = F.grad(F.grad(f))                       # d2 f / dx2 at (x, y)
-    d3 = F.grad(F.grad(F.grad(f)))
+    d2 = transforms.grad(transforms.grad(f))     # d2 f / dx2 at (x, y)
+    d3 = transforms.grad(transforms.grad(transforms.grad(f)))
     x0 = impl.Number(0.6)
     y0 = impl.Number(1.4)
     h = 1e-5
@@ -289,7 +289,7 @@ def test_third_derivatives_match_finite_differences_of_second(impl, label, f):
 
 def test_grad_of_grad_is_the_second_derivative(impl, torch):
     f = lambda x: x.tanh() * x              # noqa: E731
-    got = F.grad(F.grad(f))(impl.Number(0.3))
+    got = transforms.grad(transforms.grad(f))(impl.Number(0.3))
     x = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
     g, = torch.autograd.grad(torch.tanh(x) * x, x, create_graph=True)
     g2, = torch.autograd.grad(g, x)
@@ -297,8 +297,8 @@ def test_grad_of_grad_is_the_second_derivative(impl, torch):
     # on plain floats too, and the caller's Number keeps its gradient
     x0 = impl.Number(0.3)
     x0.gradient = 5.0
-    assert F.grad(F.grad(f))(x0) == got and x0.gradient == 5.0
-    assert F.grad(F.grad(f))(0.3) == got
+    assert transforms.grad(transforms.grad(f))(x0) == got and x0.gradient == 5.0
+    assert transforms.grad(transforms.grad(f))(0.3) == got
 
 
 def _f2(x, y):
@@ -317,27 +317,27 @@ def torch_sin(t, x):
 def test_hessian_hvp_and_jacobian_match_torch(impl, torch):
     xs = (0.7, 1.3)
     tx = tuple(torch.tensor(v, dtype=torch.float64) for v in xs)
-    H = F.hessian(_f2)(*[impl.Number(v) for v in xs])
+    H = transforms.hessian(_f2)(*[impl.Number(v) for v in xs])
     tH = torch.autograd.functional.hessian(_t2(torch), tx)
     assert all(close(H[i][j], tH[i][j].item()) for i in range(2) for j in range(2))
     assert H[0][1] == H[1][0] or close(H[0][1], H[1][0])
     v = [1.0, -2.0]
-    hv = F.hvp(_f2, [impl.Number(x) for x in xs], v)
+    hv = transforms.hvp(_f2, [impl.Number(x) for x in xs], v)
     _, thv = torch.autograd.functional.hvp(_t2(torch), tx, tuple(
         torch.tensor(e, dtype=torch.float64) for e in v))
     assert all(close(a, b.item()) for a, b in zip(hv, thv))
 
     def fs(x, y):
         return x * y, x + y, x.exp() * y
-    J = F.jacobian(fs)(*xs)
+    J = transforms.jacobian(fs)(*xs)
     tJ = torch.autograd.functional.jacobian(
         lambda x, y: (x * y, x + y, torch.exp(x) * y), tx)
     assert all(close(J[i][j], tJ[i][j].item()) for i in range(3) for j in range(2))
-    assert F.jacobian(_f2)(*xs) == [list(F.grad(_f2, (0, 1))(*xs))]
+    assert transforms.jacobian(_f2)(*xs) == [list(transforms.grad(_f2, (0, 1))(*xs))]
 
 
 def test_hessian_of_a_function_that_ignores_an_input_has_a_zero_row(impl):
-    H = F.hessian(lambda x, y: x * x * x)(2.0, 5.0)
+    H = transforms.hessian(lambda x, y: x * x * x)(2.0, 5.0)
     assert H == [[12.0, 0.0], [0.0, 0.0]]
 
 
@@ -346,12 +346,12 @@ def test_hvp_equals_the_hessian_times_the_vector(impl):
 
     def f(a, b, c):
         return (a * b * c).tanh() + (a - c).exp() * b.sin()
-    H = F.hessian(f)(*xs)
-    hv = F.hvp(f, xs, v)
+    H = transforms.hessian(f)(*xs)
+    hv = transforms.hvp(f, xs, v)
     for row, got in zip(H, hv):
         assert close(got, sum(h * e for h, e in zip(row, v)), rel=1e-13)
     with pytest.raises(ValueError, match="2 points but 3 vector entries"):
-        F.hvp(f, xs[:2], v)
+        transforms.hvp(f, xs[:2], v)
 
 
 def test_newtons_method_converges_quadratically(impl):
@@ -360,12 +360,12 @@ def test_newtons_method_converges_quadratically(impl):
         return (x - 1.0) ** 4 + (x - 2.0 * y) ** 2 + (y * 0.5).exp()
     point = [0.0, 0.0]
     for _ in range(30):
-        g = F.grad(f, (0, 1))(*point)
-        H = F.hessian(f)(*point)
+        g = transforms.grad(f, (0, 1))(*point)
+        H = transforms.hessian(f)(*point)
         det = H[0][0] * H[1][1] - H[0][1] * H[1][0]
         step = [(H[1][1] * g[0] - H[0][1] * g[1]) / det, (H[0][0] * g[1] - H[1][0] * g[0]) / det]
         point = [point[0] - step[0], point[1] - step[1]]
-    g = F.grad(f, (0, 1))(*point)
+    g = transforms.grad(f, (0, 1))(*point)
     assert max(abs(e) for e in g) < 1e-12
 
 
@@ -373,7 +373,7 @@ def test_top_level_names(impl):
     for name in ("hessian", "hvp", "jacobian", "detect_anomaly", "is_anomaly_enabled",
                  "AnomalyError"):
         assert name in micrograd.__all__ and hasattr(micrograd, name)
-    assert micrograd.hessian is F.hessian
+    assert micrograd.hessian is transforms.hessian
 
 
 def _unary_rows():

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import micrograd
-from micrograd import functional, functions, losses, optim
+from micrograd import functions, losses, optim, transforms
 from micrograd import _core_py
 
 from conftest import needs_core
@@ -353,13 +353,13 @@ def test_clipping(both, params, max_norm, norm_type, grads, value):
 @given(which=st.sampled_from(["grad", "value_and_grad", "gradcheck"]),
        args=st.lists(LIKELY, max_size=3),
        argnums=st.one_of(st.integers(-3, 3), st.lists(st.integers(-3, 3), max_size=2), JUNK))
-def test_functional(both, which, args, argnums):
+def test_transforms(both, which, args, argnums):
     f = lambda *xs: sum(((x * x).tanh() for x in xs), 0.0) if xs else 0.0   # noqa: E731
 
     def call(M, made):
         if which == "gradcheck":
-            return functional.gradcheck(f, *made)
-        return getattr(functional, which)(f, argnums)(*made)
+            return transforms.gradcheck(f, *made)
+        return getattr(transforms, which)(f, argnums)(*made)
     same_on_both(both, call, args)
 
 

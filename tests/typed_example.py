@@ -4,7 +4,7 @@ from __future__ import annotations
 import micrograd
 from micrograd import Chain, Number, losses, nn, optim
 from micrograd.activations import gelu, softmax
-from micrograd.functional import grad, value_and_grad
+from micrograd.transforms import grad, value_and_grad
 
 
 def loss_of(model: nn.MLP, rows: list[list[float]], targets: list[float]) -> Number:

@@ -145,7 +145,7 @@ _ROWS = {   # workload -> (label, key, format) rows of the table
                ("  HVP / gradient", "hvp_over_grad", ".2f"),
                ("create_graph / grad", "create_graph_over_grad", ".2f"),
                ("anomaly mode / grad", "anomaly_over_grad", ".2f"),
-               ("F.hvp / F.grad", "functional_hvp_over_grad", ".2f")],
+               ("transforms.hvp / grad", "functional_hvp_over_grad", ".2f")],
     "chain": [("operators ns/op", "operator_ns_per_op", ".1f"),
               ("Chain ns/step", "chain_ns_per_step", ".1f"),
               ("Chain / operators", "chain_over_operators", ".2f")],

@@ -3,7 +3,9 @@ import math
 
 import pytest
 
-from micrograd.functional import GradcheckError, grad, gradcheck, value_and_grad
+import micrograd
+from micrograd import functional, transforms
+from micrograd.transforms import GradcheckError, grad, gradcheck, value_and_grad
 
 
 def test_grad_returns_floats(impl):
@@ -51,3 +53,15 @@ def test_gradcheck_catches_a_wrong_gradient(impl):
         gradcheck(wrong, 3.0, 1.0)
     text = str(err.value)
     assert "input 0" in text and "backward gives 3.0" in text and "6.0000" in text
+
+
+def test_the_old_name_functional_holds_the_same_objects():
+    # micrograd.functional was this module's name; code written against it
+    # (`from micrograd import functional as F`) must get the very same objects
+    assert functional.__all__ == transforms.__all__
+    for name in transforms.__all__:
+        assert getattr(functional, name) is getattr(transforms, name), name
+    assert micrograd.functional is functional
+    starred = {}
+    exec("from micrograd.functional import *", starred)
+    assert {k for k in starred if k != "__builtins__"} == set(transforms.__all__)
