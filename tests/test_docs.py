@@ -95,3 +95,32 @@ def test_readme_is_short_and_links_into_the_site():
     if HAVE_DOCS:
         for page in re.findall(r"\(docs/([\w-]+)\.md", text):
             assert os.path.isfile(os.path.join(DOCS, page + ".md")), page
+
+
+@needs_docs
+def test_a_page_shows_what_its_code_prints():
+    text = "```python\nprint(6 * 7)\nx = 1\n```\ntext\n```python\nx += 1\n```\n"
+    out = mgdocs().run_page(text, "t", None, outputs=True)
+    assert ":caption: Output\n\n42\n```" in out and out.count("Output") == 1
+    assert out.index("42") < out.index("\ntext\n")       # right under its block
+
+
+@needs_docs
+def test_a_missing_optional_package_is_a_note_unless_strict(monkeypatch):
+    """make docs on a fresh clone, without torch: the page's code stops at the
+    import and says so (it failed the build with No module named 'torch')."""
+    text = ("```python\nimport not_installed_here.sub\n```\n```python\nprint(1)\n```\n"
+            "```{mg-graph}\nx\n```\n")
+    module = mgdocs()
+    module.OPTIONAL = {"not_installed_here"}
+    monkeypatch.delenv("MICROGRAD_DOCS_STRICT", raising=False)
+    out = module.run_page(text, "t", lambda n, i: "<picture>", outputs=True)
+    # one note where the code stopped, one in place of the picture
+    assert out.count("needs `not_installed_here`") == 2 and "<picture>" not in out
+    assert "print(1)" in out and "Output" not in out
+    monkeypatch.setenv("MICROGRAD_DOCS_STRICT", "1")
+    with pytest.raises(ModuleNotFoundError):
+        module.run_page(text, "t", None, outputs=True)
+    module.OPTIONAL = {"torch"}
+    with pytest.raises(ModuleNotFoundError):         # a package that is not optional
+        module.run_page(text, "t", None, outputs=True)
