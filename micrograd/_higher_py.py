@@ -28,8 +28,6 @@ from ._number_py import BACKEND, LEAF, Number, _hooks_live, _hooks_of, topo_sort
 
 __all__ = ["gradient_graphs"]
 
-_KINDS = tuple(op.kind for op in T.OPS)
-
 
 # -- nodes that never raise (mirrors _core_higher.pxi's _ieee_*) ---------------------
 def _made(op, value, kids, c=0.0):
@@ -106,36 +104,62 @@ def _acc(gs, nodes, kid, d):
     nodes[id(kid)] = kid
 
 
-def _spread(node, g, gs, nodes):
-    """Each operand's contribution from node, in operand order, into gs."""
-    op, kids, kind = node._code, node._kids, _KINDS[node._code]
-    if kind == "UNARY":
-        _acc(gs, nodes, kids[0], _rule(op)(g, kids[0], node))
-    elif kind in ("CONST", "PARAM"):
-        _acc(gs, nodes, kids[0], _rule(op)(g, kids[0], node, node._c))
-    elif kind == "RANGE":                    # the bounds: lo in _c, hi in the second slot
-        _acc(gs, nodes, kids[0], _rule(op)(g, kids[0], node, node._c, kids[1]))
-    elif kind == "BINARY":
-        da, db = _rule(op)(g, kids[0], kids[1], node)
-        _acc(gs, nodes, kids[0], da)
-        _acc(gs, nodes, kids[1], db)
-    elif kind == "STOP":
-        pass
-    elif op == T.SUM:
+# -- each operand's contribution from a node, in operand order: one function per
+# operand layout, as _number_py's propagation (the rule's arguments follow the row)
+def _spread_unary(node, g, gs, nodes):
+    x = node._kids[0]
+    _acc(gs, nodes, x, _rule(node._code)(g, x, node))
+
+
+def _spread_const(node, g, gs, nodes):       # CONST and PARAM: the real operand in _c
+    x = node._kids[0]
+    _acc(gs, nodes, x, _rule(node._code)(g, x, node, node._c))
+
+
+def _spread_range(node, g, gs, nodes):       # the bounds: lo in _c, hi in the second slot
+    x, hi = node._kids
+    _acc(gs, nodes, x, _rule(node._code)(g, x, node, node._c, hi))
+
+
+def _spread_binary(node, g, gs, nodes):
+    a, b = node._kids
+    da, db = _rule(node._code)(g, a, b, node)
+    _acc(gs, nodes, a, da)
+    _acc(gs, nodes, b, db)
+
+
+def _spread_stop(node, g, gs, nodes):        # a stop passes nothing back
+    pass
+
+
+def _spread_where(node, g, gs, nodes):       # the picked operand only
+    kids = node._kids
+    picked = kids[1] if ops.where_picks_a(_value(kids[0])) else kids[2]
+    if type(picked) is not float:
+        _acc(gs, nodes, picked, g)
+
+
+def _spread_nary(node, g, gs, nodes):        # sum and dot; a float slot is a constant
+    kids = node._kids
+    if node._code == T.SUM:
         for k in kids:
             if type(k) is not float:
                 _acc(gs, nodes, k, g)
-    elif op == T.DOT:
+    else:                                    # dot: each operand times its partner
         half = len(kids) // 2
         for i, k in enumerate(kids):
             if type(k) is not float:
                 partner = kids[i + half if i < half else i - half]
                 _acc(gs, nodes, k, _k(T.MUL_C, g, partner) if type(partner) is float
                      else _b(T.MUL, g, partner))
-    else:                                    # where: the picked operand only
-        picked = kids[1] if ops.where_picks_a(_value(kids[0])) else kids[2]
-        if type(picked) is not float:
-            _acc(gs, nodes, picked, g)
+
+
+# A kind missing here fails at import.  LEAF has no entry to call: the sort
+# never hands a leaf to the sweep.
+_SPREAD_BY_KIND = {"LEAF": None, "UNARY": _spread_unary, "CONST": _spread_const,
+                   "PARAM": _spread_const, "RANGE": _spread_range, "BINARY": _spread_binary,
+                   "STOP": _spread_stop, "SELECT": _spread_where, "NARY": _spread_nary}
+_SPREAD = tuple(_SPREAD_BY_KIND[op.kind] for op in T.OPS)      # by op code
 
 
 def _graph_hooks(hooks, g):
@@ -169,7 +193,7 @@ def sweep(root, seed, replay=None):
                     g = gs[id(node)] = _graph_hooks(_hooks_of(node), g)
                     if replay is not None:
                         replay[id(node)] = g._value
-                _spread(node, g, gs, nodes)
+                _SPREAD[node._code](node, g, gs, nodes)
         if watch:
             for key, node in nodes.items():
                 if node._code == LEAF and _hooks_of(node):

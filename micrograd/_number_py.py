@@ -87,13 +87,29 @@ def _hook_removed():
 def operand_values(op, kids, c):
     """An op's operands as floats, constants included, in the order the core
     reports them: (x, c), (x, lo, hi), (a, b), or the slots of a block."""
-    values = [k if type(k) is float else k._value for k in kids]
-    kind = _KINDS[op]
-    if kind in ("CONST", "PARAM"):
-        return values + [c]
-    if kind == "RANGE":
-        return [values[0], c, values[1]]
+    return _OPERANDS[op]([k if type(k) is float else k._value for k in kids], c)
+
+
+# Where each layout keeps its real operand: the kids' values (the slots of a
+# block included) already hold every operand but the inline constant in _c.
+def _operands_in_kids(values, c):
     return values
+
+
+def _operands_then_c(values, c):         # x * 2.0, leaky_relu(x, 0.1): (x, c)
+    return values + [c]
+
+
+def _operands_range(values, c):          # lo sits in _c, hi in the second slot: (x, lo, hi)
+    return [values[0], c, values[1]]
+
+
+_OPERANDS_BY_KIND = {"LEAF": _operands_in_kids, "UNARY": _operands_in_kids,
+                     "CONST": _operands_then_c, "PARAM": _operands_then_c,
+                     "RANGE": _operands_range, "BINARY": _operands_in_kids,
+                     "STOP": _operands_in_kids, "SELECT": _operands_in_kids,
+                     "NARY": _operands_in_kids}
+_OPERANDS = tuple(_OPERANDS_BY_KIND[op.kind] for op in T.OPS)      # by op code
 
 
 def _anomalous(op, value, kids, c, out):
@@ -547,48 +563,68 @@ def _add(kid, v, reached):
     reached.add(id(kid))
 
 
-def _propagate_block(node, g, reached):
+# -- propagation: one function per operand layout (mg_ops.c's propagate) --------------
+# Each takes the node and the reached set and adds node-gradient x local
+# derivative to its operands, in operand order (the order the C adds them).
+def _back_unary(node, reached):
+    x = node._kids[0]
+    _add(x, ops.BWD[node._code](node._gradient, x._value, node._value), reached)
+
+
+def _back_const(node, reached):          # CONST and PARAM: the real operand sits in _c
+    x = node._kids[0]
+    _add(x, ops.BWD[node._code](node._gradient, x._value, node._value, node._c), reached)
+
+
+def _back_range(node, reached):          # lo in _c, hi in the second slot
+    x, hi = node._kids
+    _add(x, ops.BWD[node._code](node._gradient, x._value, node._value, node._c, hi), reached)
+
+
+def _back_binary(node, reached):
+    a, b = node._kids
+    da, db = ops.BWD[node._code](node._gradient, a._value, b._value, node._value)
+    _add(a, da, reached)
+    _add(b, db, reached)
+
+
+def _back_stop(node, reached):           # a stop passes nothing back
+    pass
+
+
+def _back_where(node, reached):          # the picked operand only, never times 0
     kids = node._kids
+    cond = kids[0] if type(kids[0]) is float else kids[0]._value
+    picked = kids[1] if ops.where_picks_a(cond) else kids[2]
+    if type(picked) is not float:
+        _add(picked, node._gradient, reached)
+
+
+def _back_nary(node, reached):           # sum and dot; a float slot is a constant
+    g, kids = node._gradient, node._kids
     if node._code == T.SUM:
         for k in kids:
             if type(k) is not float:
                 _add(k, g, reached)
-    elif node._code == T.DOT:
+    else:                                # dot: each operand times its partner
         half = len(kids) // 2
         for i, k in enumerate(kids):
             if type(k) is not float:
                 partner = kids[i + half if i < half else i - half]
                 _add(k, g * (partner if type(partner) is float else partner._value), reached)
-    else:                       # where: the picked operand only, never times 0
-        cond = kids[0] if type(kids[0]) is float else kids[0]._value
-        picked = kids[1] if ops.where_picks_a(cond) else kids[2]
-        if type(picked) is not float:
-            _add(picked, g, reached)
+
+
+# A kind missing here fails at import, not in a backward.  LEAF has no entry
+# to call: a leaf has no operands, and the sorts never hand one to propagate.
+_BACK_BY_KIND = {"LEAF": None, "UNARY": _back_unary, "CONST": _back_const,
+                 "PARAM": _back_const, "RANGE": _back_range, "BINARY": _back_binary,
+                 "STOP": _back_stop, "SELECT": _back_where, "NARY": _back_nary}
+_PROPAGATE = tuple(_BACK_BY_KIND[op.kind] for op in T.OPS)      # by op code
 
 
 def propagate(node, reached):
     """Twin of mg_propagate: operands gain node-gradient x local derivative."""
-    op, g, y, kids = node._code, node._gradient, node._value, node._kids
-    kind = _KINDS[op]
-    if kind == "UNARY":
-        a = kids[0]
-        _add(a, ops.BWD[op](g, a._value, y), reached)
-    elif kind == "CONST" or kind == "PARAM":
-        a = kids[0]
-        _add(a, ops.BWD[op](g, a._value, y, node._c), reached)
-    elif kind == "BINARY":
-        a, b = kids
-        da, db = ops.BWD[op](g, a._value, b._value, y)
-        _add(a, da, reached)
-        _add(b, db, reached)
-    elif kind == "RANGE":
-        a = kids[0]
-        _add(a, ops.BWD[op](g, a._value, y, node._c, kids[1]), reached)
-    elif kind != "STOP":                    # a stop passes nothing back
-        _propagate_block(node, g, reached)
-
-
-_KINDS = tuple(op.kind for op in T.OPS)
+    _PROPAGATE[node._code](node, reached)
 
 
 # The core's backward holds the GIL from start to end, so two threads calling
@@ -619,7 +655,7 @@ def _backward(root, seed, replay):
     reached = {id(root)}
     for node in reversed(order):
         if id(node) in reached:
-            propagate(node, reached)
+            _PROPAGATE[node._code](node, reached)      # propagate(), one call fewer a node
 
 
 def _hooks_of(n):

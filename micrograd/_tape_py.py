@@ -16,9 +16,9 @@ from ._number_py import _hooks_live, _hooks_of, _traced, collect, trace_input
 
 __all__ = ["Tape", "tape_hooks", "trace_begin", "trace_end", "trace_input"]
 
-_BLOCK = ("SELECT", "NARY")
-_PRUNING = ("SELECT", "STOP")
-_KIND = tuple(op.kind for op in T.OPS)
+# by op code: whether the op may leave an operand unreached in a lane (where's
+# other branch, stop_gradient's operand), so backward must track what it reaches
+_PRUNES = tuple(op.kind in ("SELECT", "STOP") for op in T.OPS)
 
 
 def tape_hooks(outputs, params):
@@ -75,20 +75,7 @@ class Tape:
 
         code, args, consts = [], [], []
         for i, node in enumerate(order):
-            kind, kids = _KIND[node._code], node._kids
-            if kind in _BLOCK:
-                code.append((node._code, nin + i, len(args), len(kids), 0.0, 0.0))
-                for k in kids:
-                    if type(k) is float:
-                        args.append(-1 - len(consts))       # rebased below
-                        consts.append(k)
-                    else:
-                        args.append(ref(k))
-                continue
-            a = ref(kids[0])
-            b = ref(kids[1]) if kind == "BINARY" else 0
-            c2 = kids[1] if kind == "RANGE" else 0.0
-            code.append((node._code, nin + i, a, b, node._c, c2))
+            code.append(_ENCODE[node._code](node, nin + i, ref, args, consts))
         outs = [ref(r) for r in outputs]
         for p in params:                # see micrograd/tape.py, trace
             if p._trace and _traced(p):
@@ -123,7 +110,7 @@ class Tape:
         self.plain = False        # this replay is the plain interpreter either way
         self.npar = len(self.params)
         self.nlane = self.nin + len(self.code)
-        self.prunes = any(_KIND[ins[0]] in _PRUNING for ins in self.code)
+        self.prunes = any(_PRUNES[ins[0]] for ins in self.code)
         self.lanes = lanes_for(self.nlane, self.npar, self.prunes)
 
     def _consistent(self):
@@ -132,16 +119,11 @@ class Tape:
         if self.ngrad > len(self.code) or not self.outs:
             return False
         for i, (op, out, a, b, c, c2) in enumerate(self.code):
-            kind = _KIND[op]
             if out != self.nin + i:
                 return False
-            if kind in _BLOCK:
-                if a + b > len(self.args) or b == 0 or (op == T.DOT and b % 2) \
-                        or (op == T.WHERE and b != 3):
-                    return False
-                refs = self.args[a:a + b]
-            else:
-                refs = [a, b] if kind == "BINARY" else [a]
+            refs = _REFS[op](self, op, a, b)
+            if refs is None:
+                return False
             if any(r >= nref or (r < self.nlane and r >= out) for r in refs):
                 return False
         return all(o < self.nlane + self.npar for o in self.outs)
@@ -199,8 +181,9 @@ class Tape:
         val = [None] * nlane
         for i in range(self.nin):
             val[i] = [float(x[first + l][i]) for l in range(n)]
-        for op, o, a, b, c, c2 in self.code:
-            val[o] = [self._forward(val, pvals, op, a, b, c, c2, l) for l in range(n)]
+        for ins in self.code:
+            forward = _FORWARD[ins[0]]
+            val[ins[1]] = [forward(self, val, pvals, ins, l) for l in range(n)]
         if out is not None:
             for k, r in enumerate(self.outs):
                 for l in range(n):
@@ -217,10 +200,11 @@ class Tape:
             adj[seed][l] += 1.0
             if reach is not None and seed < nlane:
                 reach[seed][l] = True
-        for op, o, a, b, c, c2 in reversed(self.code[:self.ngrad]):
+        for ins in reversed(self.code[:self.ngrad]):
+            backward, o = _BACKWARD[ins[0]], ins[1]
             for l in range(n):
                 if reach is None or reach[o][l]:
-                    self._backward(val, pvals, adj, reach, op, o, a, b, c, c2, l)
+                    backward(self, val, pvals, adj, reach, ins, l)
         if input_grads is not None:
             for i in range(self.nin):
                 for l in range(n):
@@ -237,20 +221,6 @@ class Tape:
             part.append(acc)
         return out_sum, part
 
-    def _forward(self, val, pvals, op, a, b, c, c2, l):
-        kind = _KIND[op]
-        if kind in _BLOCK:
-            values = [self._value(val, pvals, r, l) for r in self.args[a:a + b]]
-            return ops.block_value(op, values)
-        x = self._value(val, pvals, a, l)
-        if kind == "BINARY":
-            return ops.IEEE[op](x, self._value(val, pvals, b, l))
-        if kind == "CONST" or kind == "PARAM":
-            return ops.IEEE[op](x, c)
-        if kind == "RANGE":
-            return ops.IEEE[op](x, c, c2)
-        return ops.IEEE[op](x)                    # UNARY, and STOP (the identity)
-
     def _add(self, adj, reach, r, l, v):
         """A contribution to an operand: added, and the operand reached
         (constants have no adjoint)."""
@@ -259,32 +229,141 @@ class Tape:
             if reach is not None and r < self.nlane:
                 reach[r][l] = True
 
-    def _backward(self, val, pvals, adj, reach, op, o, a, b, c, c2, l):
-        kind, g, y = _KIND[op], adj[o][l], val[o][l]
-        if kind in _BLOCK:
-            refs = self.args[a:a + b]
-            if op == T.WHERE:                     # the picked operand only
-                cond = self._value(val, pvals, refs[0], l)
-                self._add(adj, reach, refs[1] if ops.where_picks_a(cond) else refs[2], l, g)
-            elif op == T.SUM:
-                for r in refs:
-                    self._add(adj, reach, r, l, g)
-            else:
-                half = b // 2
-                for i, r in enumerate(refs):
-                    partner = refs[i + half if i < half else i - half]
-                    self._add(adj, reach, r, l, g * self._value(val, pvals, partner, l))
-            return
-        if kind == "STOP":
-            return
-        x = self._value(val, pvals, a, l)
-        if kind == "BINARY":
-            da, db = ops.BWD[op](g, x, self._value(val, pvals, b, l), y)
-            self._add(adj, reach, a, l, da)
-            self._add(adj, reach, b, l, db)
-        elif kind == "UNARY":
-            self._add(adj, reach, a, l, ops.BWD[op](g, x, y))
-        elif kind == "RANGE":
-            self._add(adj, reach, a, l, ops.BWD[op](g, x, y, c, c2))
+
+# -- one function per operand layout, in tables by op code ----------------------------
+# An instruction is (op, out, a, b, c, c2) (see Tape): a and b are operand
+# slots, c the inline constant (lo for a RANGE op) and c2 a RANGE op's hi; a
+# block op's a and b are its first index in args and its operand count.  A
+# kind missing from a table fails at import; LEAF has no entries to call (a
+# leaf is a slot, never an instruction).
+
+# build: a node's instruction, its operand slots taken in operand order (ref
+# numbers a parameter the first time it meets one, so the order is the C's)
+def _encode_one(node, out, ref, args, consts):       # UNARY, CONST, PARAM, STOP
+    return (node._code, out, ref(node._kids[0]), 0, node._c, 0.0)
+
+
+def _encode_binary(node, out, ref, args, consts):
+    return (node._code, out, ref(node._kids[0]), ref(node._kids[1]), node._c, 0.0)
+
+
+def _encode_range(node, out, ref, args, consts):     # lo in _c, hi in the second slot
+    return (node._code, out, ref(node._kids[0]), 0, node._c, node._kids[1])
+
+
+def _encode_block(node, out, ref, args, consts):     # SELECT, NARY: operands in args
+    ins = (node._code, out, len(args), len(node._kids), 0.0, 0.0)
+    for k in node._kids:
+        if type(k) is float:
+            args.append(-1 - len(consts))       # rebased at the end of build
+            consts.append(k)
         else:
-            self._add(adj, reach, a, l, ops.BWD[op](g, x, y, c))
+            args.append(ref(k))
+    return ins
+
+
+# _consistent: an instruction's operand slots, or None if its block is malformed
+def _refs_one(tape, op, a, b):
+    return [a]
+
+
+def _refs_binary(tape, op, a, b):
+    return [a, b]
+
+
+def _refs_block(tape, op, a, b):
+    if a + b > len(tape.args) or b == 0 or (op == T.DOT and b % 2) \
+            or (op == T.WHERE and b != 3):
+        return None
+    return tape.args[a:a + b]
+
+
+# forward: lane l's value of an instruction, IEEE where Python would raise
+def _fwd_unary(tape, val, pvals, ins, l):            # UNARY, and STOP (the identity)
+    op, o, a, b, c, c2 = ins
+    return ops.IEEE[op](tape._value(val, pvals, a, l))
+
+
+def _fwd_const(tape, val, pvals, ins, l):            # CONST and PARAM
+    op, o, a, b, c, c2 = ins
+    return ops.IEEE[op](tape._value(val, pvals, a, l), c)
+
+
+def _fwd_range(tape, val, pvals, ins, l):
+    op, o, a, b, c, c2 = ins
+    return ops.IEEE[op](tape._value(val, pvals, a, l), c, c2)
+
+
+def _fwd_binary(tape, val, pvals, ins, l):
+    op, o, a, b, c, c2 = ins
+    return ops.IEEE[op](tape._value(val, pvals, a, l), tape._value(val, pvals, b, l))
+
+
+def _fwd_block(tape, val, pvals, ins, l):
+    op, o, a, b, c, c2 = ins
+    return ops.block_value(op, [tape._value(val, pvals, r, l) for r in tape.args[a:a + b]])
+
+
+# backward: lane l's adjoint of an instruction, passed to its operands in
+# operand order (the order mg_replay.c adds them)
+def _bwd_unary(tape, val, pvals, adj, reach, ins, l):
+    op, o, a, b, c, c2 = ins
+    x = tape._value(val, pvals, a, l)
+    tape._add(adj, reach, a, l, ops.BWD[op](adj[o][l], x, val[o][l]))
+
+
+def _bwd_const(tape, val, pvals, adj, reach, ins, l):          # CONST and PARAM
+    op, o, a, b, c, c2 = ins
+    x = tape._value(val, pvals, a, l)
+    tape._add(adj, reach, a, l, ops.BWD[op](adj[o][l], x, val[o][l], c))
+
+
+def _bwd_range(tape, val, pvals, adj, reach, ins, l):
+    op, o, a, b, c, c2 = ins
+    x = tape._value(val, pvals, a, l)
+    tape._add(adj, reach, a, l, ops.BWD[op](adj[o][l], x, val[o][l], c, c2))
+
+
+def _bwd_binary(tape, val, pvals, adj, reach, ins, l):
+    op, o, a, b, c, c2 = ins
+    x, w = tape._value(val, pvals, a, l), tape._value(val, pvals, b, l)
+    da, db = ops.BWD[op](adj[o][l], x, w, val[o][l])
+    tape._add(adj, reach, a, l, da)
+    tape._add(adj, reach, b, l, db)
+
+
+def _bwd_stop(tape, val, pvals, adj, reach, ins, l):           # nothing passes back
+    pass
+
+
+def _bwd_where(tape, val, pvals, adj, reach, ins, l):          # the picked operand only
+    op, o, a, b, c, c2 = ins
+    refs = tape.args[a:a + b]
+    cond = tape._value(val, pvals, refs[0], l)
+    tape._add(adj, reach, refs[1] if ops.where_picks_a(cond) else refs[2], l, adj[o][l])
+
+
+def _bwd_nary(tape, val, pvals, adj, reach, ins, l):           # sum and dot
+    op, o, a, b, c, c2 = ins
+    g, refs = adj[o][l], tape.args[a:a + b]
+    if op == T.SUM:
+        for r in refs:
+            tape._add(adj, reach, r, l, g)
+    else:                                     # dot: each operand times its partner
+        half = b // 2
+        for i, r in enumerate(refs):
+            partner = refs[i + half if i < half else i - half]
+            tape._add(adj, reach, r, l, g * tape._value(val, pvals, partner, l))
+
+
+#                 kind      build            _consistent   forward      backward
+_BY_KIND = {"LEAF":   (None,           None,         None,        None),
+            "UNARY":  (_encode_one,    _refs_one,    _fwd_unary,  _bwd_unary),
+            "CONST":  (_encode_one,    _refs_one,    _fwd_const,  _bwd_const),
+            "PARAM":  (_encode_one,    _refs_one,    _fwd_const,  _bwd_const),
+            "RANGE":  (_encode_range,  _refs_one,    _fwd_range,  _bwd_range),
+            "BINARY": (_encode_binary, _refs_binary, _fwd_binary, _bwd_binary),
+            "STOP":   (_encode_one,    _refs_one,    _fwd_unary,  _bwd_stop),
+            "SELECT": (_encode_block,  _refs_block,  _fwd_block,  _bwd_where),
+            "NARY":   (_encode_block,  _refs_block,  _fwd_block,  _bwd_nary)}
+_ENCODE, _REFS, _FORWARD, _BACKWARD = zip(*(_BY_KIND[op.kind] for op in T.OPS))
