@@ -16,6 +16,7 @@ SDIST_NEEDS = ["micrograd/_core.pyx", "micrograd/_core_number.pxi", "micrograd/_
                "csrc/mg_peak.h", "csrc/mg_threads.c",
                "tools/regen.py", "setup.py", "pyproject.toml", "README.md", "LICENSE",
                "tests/conftest.py", "tests/test_backward.py"]
+WHEEL_MAX = 1_000_000              # bytes: a download a newcomer does not notice
 WHEEL_NEEDS = ["micrograd/_core.pyi", "micrograd/functions.pyi", "micrograd/py.typed",
                "micrograd/__init__.py", "micrograd/mg_ops.def", "micrograd/optim/__init__.py",
                "micrograd/bench/__init__.py"]
@@ -32,6 +33,13 @@ def main(dist):
     missing += [n for n in WHEEL_NEEDS if n not in wnames]
     if not any(n.startswith("micrograd/_core.") and n.endswith((".so", ".pyd")) for n in wnames):
         missing.append("micrograd/_core.*.so in the wheel")
+    # a lean wheel: no generated C, no debug information (the sdist has the sources)
+    extra = sorted(n for n in wnames if n.endswith(".c"))
+    size = os.path.getsize(wheel)
+    if extra or size > WHEEL_MAX:
+        print(f"check_dist: the wheel is {size:,} bytes (at most {WHEEL_MAX:,}) and holds "
+              f"{extra or 'no C'}")
+        return 1
     if missing:
         print("check_dist: missing " + ", ".join(missing))
         return 1
