@@ -1,4 +1,7 @@
-"""Every Python example in README.md runs as written."""
+"""Every Python example in README.md runs as written, and prints what the
+README shows under it (a ```text block right after it), on every run."""
+import contextlib
+import io
 import os
 import re
 
@@ -8,14 +11,28 @@ README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 
 def blocks():
+    """(code, the output the README shows for it or None), in order."""
     with open(README, encoding="utf-8") as f:
-        return re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
+        text = f.read()
+    return [(m.group(1), m.group(2)) for m in
+            re.finditer(r"```python\n(.*?)```\n(?:\n```text\n(.*?)```\n)?", text, flags=re.S)]
 
 
-@pytest.mark.parametrize("code", blocks(), ids=lambda c: c.strip().splitlines()[0][:40])
-def test_readme_example_runs(code):
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+def run(code):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    return out.getvalue()
 
 
-def test_readme_has_examples():
-    assert len(blocks()) >= 2        # the rest live in docs/, run by tests/test_docs.py
+@pytest.mark.parametrize("code, shown", blocks(), ids=lambda c: (c or "").strip()[:40])
+def test_readme_example_runs_and_prints_what_it_shows(code, shown):
+    printed = run(code)
+    if shown is not None:
+        assert printed == shown
+        assert run(code) == printed          # seeded: the same on a second run
+
+
+def test_readme_has_examples_with_their_output():
+    found = blocks()
+    assert len(found) >= 2 and sum(shown is not None for _, shown in found) >= 2
