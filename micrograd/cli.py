@@ -7,6 +7,7 @@ benchmarks.  A missing optional package is one line naming the extra to
 install, and exit status 2.
 """
 import argparse
+import difflib
 import os
 import math
 import platform
@@ -69,7 +70,13 @@ def _checked(kind, wants, test=None):
 
 
 def _hidden(text):
-    sizes = [int(h) for h in text.split(",") if h.strip()] if text.strip() else []
+    pieces = [h for h in text.split(",") if h.strip()]
+    if not pieces:
+        # An empty list would silently train a linear model, which the demo
+        # does not offer: say so rather than run something else.
+        raise argparse.ArgumentTypeError(f"wants at least one hidden layer size, like "
+                                         f"16,16, not {text!r}")
+    sizes = [int(h) for h in pieces]
     if any(h < 1 for h in sizes):
         raise ValueError(text)
     return sizes
@@ -81,6 +88,18 @@ def _plot_path(text):
         raise argparse.ArgumentTypeError(f"wants a .png, .svg or .pdf file name, not {text!r}")
     if not os.path.isdir(folder):
         raise argparse.ArgumentTypeError(f"folder {folder!r} does not exist")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder: give a file name in it")
+    # Try the write itself now, not after training: permission bits do not tell
+    # (root ignores them, read-only mounts and /sys refuse anyway).
+    existed = os.path.exists(text)
+    try:
+        with open(text, "ab" if existed else "xb"):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {exc.strerror}") from None
+    if not existed:
+        os.remove(text)
     return text
 
 
@@ -119,30 +138,63 @@ def demo(args, argv):
           f"{1e3 * result['seconds_per_step']:.2f} ms per step on the {BACKEND} backend")
     if args.plot:
         from .demo import plot
-        plot(result, args.plot)
+        try:
+            plot(result, args.plot)
+        except OSError as exc:      # checked before training, but the disk may have changed
+            print(f"micrograd demo: cannot write {args.plot}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 1
         print(f"wrote {args.plot}: the decision boundary with the data, and the loss curve")
     return 0
 
 
+DESCRIPTION = ("micrograd's command line. Without a command: the version, the active "
+               "backend and why, and what to try next.")
+
+DEMO = ("Train micrograd's classic network, an MLP on two moons (100 points, hinge loss, "
+        "SGD), with a progress bar, and optionally draw what it learned. Every argument "
+        "is checked before training starts.")
+
+
+def _unknown(parser, rest):
+    """Refuse unknown arguments with the usage of the command they were given
+    to, suggesting the nearest option for a typo."""
+    options = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    hint = ""
+    for arg in rest:
+        near = difflib.get_close_matches(arg.split("=")[0], options, n=1)
+        if arg.startswith("--") and near:
+            hint = f" (did you mean {near[0]}?)"
+            break
+    parser.error(f"unrecognized arguments: {' '.join(rest)}{hint}")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m micrograd", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m micrograd", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"micrograd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{demo,bench}")
-    d = sub.add_parser("demo", help="train an MLP on two moons with a progress bar")
+    d = sub.add_parser("demo", help="train an MLP on two moons with a progress bar",
+                       description=DEMO)
     d.add_argument("--steps", type=_checked(int, "an int >= 1", lambda n: n >= 1), default=100,
                    help="training steps (default 100)")
     d.add_argument("--seed", type=_checked(int, "an int in [0, 2**32)",
                                               lambda n: 0 <= n < 2 ** 32),
-                   default=1337, help="seed for data and weights")
+                   default=1337, help="seed for the data and the weights (default 1337)")
     d.add_argument("--hidden", type=_checked(_hidden, "sizes >= 1 like 16,16"),
-                   default=[16, 16], help="hidden layer sizes (default 16,16)")
-    d.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+                   default=[16, 16], help="hidden layer sizes, comma-separated, at least one "
+                                          "(default 16,16)")
+    d.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
+                   help="the optimizer (default sgd)")
     d.add_argument("--lr", type=_checked(float, "a finite number > 0",
                                          lambda r: math.isfinite(r) and r > 0), default=None,
                    help="learning rate (default: sgd 1.0 decaying to 0.1, adam 0.05)")
-    d.add_argument("--backend", choices=["core", "python"], default=None)
+    d.add_argument("--backend", choices=["core", "python"], default=None,
+                   help="train on the compiled core or the pure-Python reference (default: "
+                        "the active backend, see python -m micrograd)")
     d.add_argument("--plot", metavar="FILE.png", type=_plot_path,
                    help="draw the decision boundary and loss curve (.png, .svg or .pdf)")
+    # bench parses its own arguments (micrograd/bench/report.py), so its
+    # --help and errors come from there
     sub.add_parser("bench", help="the benchmarks on both backends (and torch), side by side",
                    add_help=False)
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -152,7 +204,7 @@ def main(argv=None):
             from .bench import main as bench_main
             return bench_main(rest)
         if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+            _unknown(d if args.command == "demo" else parser, rest)
         if args.command == "demo":
             return demo(args, argv)
         return welcome()

@@ -24,12 +24,12 @@ runpy.run_module("micrograd", run_name="__main__")
 """
 
 
-def cli(*argv, env=None, blocked=()):
+def cli(*argv, env=None, blocked=(), timeout=600):
     full = {k: v for k, v in os.environ.items() if k != "MICROGRAD_REQUIRE_CORE"}
     full.update(env or {})
     code = BLOCK.format(blocked=set(blocked), argv=list(argv))
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=full, timeout=600)
+                          env=full, timeout=timeout)
 
 
 def test_welcome_proves_the_install():
@@ -219,4 +219,117 @@ def test_bench_original_runs_the_other_package(tmp_path):
                                                / res["core"]["mlp_ms_per_step"])
     proc = cli("bench", "--quick", "--workload", "chain", "--no-torch", "--original",
                str(tmp_path / "nowhere"))
-    assert proc.returncode == 2 and "no micrograd/engine.py there" in proc.stderr
+    assert proc.returncode == 2 and "--original: " in proc.stderr
+    assert "is not a folder" in proc.stderr
+
+
+# -- issue 19: the command line checks first and explains itself ------------------------
+
+def _usage_error(proc, prog, says):
+    """An argparse-style refusal: exit 2, the usage of `prog`, then one error line
+    naming what is wrong, and no sign that any work started."""
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "training" not in proc.stderr
+    assert " on core ..." not in proc.stderr            # the bench's progress lines
+    assert proc.stderr.startswith(f"usage: {prog}")
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"{prog}: error: ") and says in last, proc.stderr
+
+
+def _unwritable_folder(tmp_path):
+    """A folder nobody may create files in: root ignores permission bits, so
+    for root a read-only system folder stands in."""
+    if os.geteuid() == 0:
+        if not os.path.isdir("/sys"):
+            pytest.skip("no folder root cannot write in")
+        return "/sys"
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return str(folder)
+
+
+def test_plot_to_a_folder_is_refused_before_training(tmp_path):
+    folder = tmp_path / "moons.png"
+    folder.mkdir()
+    # many steps: if training started, the timeout says so
+    proc = cli("demo", "--steps", "100000", "--plot", str(folder), timeout=60)
+    _usage_error(proc, "python -m micrograd demo", f"--plot: {str(folder)!r} is a folder")
+
+
+def test_plot_to_an_unwritable_path_is_refused_before_training(tmp_path):
+    path = os.path.join(_unwritable_folder(tmp_path), "moons.png")
+    proc = cli("demo", "--steps", "100000", "--plot", path, timeout=60)
+    _usage_error(proc, "python -m micrograd demo", f"--plot: cannot write {path!r}")
+    assert not os.path.exists(path)
+
+
+def test_plot_check_leaves_no_file_behind(tmp_path):
+    from micrograd import cli as cli_module
+    png = tmp_path / "moons.png"
+    assert cli_module._plot_path(str(png)) == str(png)
+    assert not png.exists()             # the write test does not leave an empty file
+
+
+@pytest.mark.parametrize("layout", ["missing", "empty", "engine only"])
+def test_bench_original_path_is_checked_before_any_benchmark(tmp_path, layout):
+    path = tmp_path / "nowhere"
+    if layout != "missing":
+        (path / "micrograd").mkdir(parents=True)
+    if layout == "engine only":
+        (path / "micrograd" / "engine.py").write_text("")
+    # a full bench: if it started, the timeout says so
+    proc = cli("bench", "--original", str(path), timeout=60)
+    _usage_error(proc, "python -m micrograd bench", "--original: ")
+    assert "karpathy's micrograd" in proc.stderr
+
+
+def test_bench_help_names_the_command_and_says_a_whole_sentence(capsys):
+    from micrograd import cli as cli_module
+    with pytest.raises(SystemExit) as exit:
+        cli_module.main(["bench", "--help"])
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m micrograd bench") and "__main__" not in out
+    description = out.split("\n\n")[1]
+    assert description.rstrip().endswith("."), description
+
+
+def test_top_level_help_has_no_markup(capsys):
+    from micrograd import cli as cli_module
+    with pytest.raises(SystemExit):
+        cli_module.main(["--help"])
+    out = capsys.readouterr().out
+    assert "`" not in out
+    assert out.split("\n\n")[1].rstrip().endswith(".")
+
+
+def test_demo_help_describes_the_demo_and_every_option(capsys):
+    from micrograd import cli as cli_module
+    with pytest.raises(SystemExit):
+        cli_module.main(["demo", "--help"])
+    out = capsys.readouterr().out
+    description = out.split("\n\n")[1]
+    assert not description.startswith("options:") and "two moons" in description
+    lines = out[out.index("options:"):].splitlines()
+    for option in ("--steps", "--seed", "--hidden", "--optimizer", "--lr", "--backend",
+                   "--plot"):
+        i = next(i for i, line in enumerate(lines) if line.startswith(f"  {option}"))
+        # argparse puts the help after two spaces on the option's line, or on
+        # the next line, indented; an option without help has neither
+        assert "  " in lines[i].strip() or (lines[i + 1].startswith(" " * 6)
+                                            and not lines[i + 1].lstrip().startswith("-")), option
+    assert "(default 1337)" in out and "(default sgd)" in out
+
+
+def test_a_typo_in_a_demo_option_shows_the_demo_usage():
+    proc = cli("demo", "--stpes", "10", timeout=60)
+    _usage_error(proc, "python -m micrograd demo", "unrecognized arguments: --stpes 10")
+    assert "did you mean --steps?" in proc.stderr
+
+
+@pytest.mark.parametrize("text", ["", " ", ","])
+def test_an_empty_hidden_list_is_refused(text):
+    proc = cli("demo", "--steps", "100000", "--hidden", text, timeout=60)
+    _usage_error(proc, "python -m micrograd demo", "--hidden: ")
+    assert "at least one" in proc.stderr

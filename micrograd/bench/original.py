@@ -112,11 +112,26 @@ def _side(path, quick):
     return json.loads(proc.stdout)
 
 
+# what SCRIPT imports from the original: `micrograd.engine` and `micrograd.nn`
+NEEDS = ("engine.py", "nn.py")
+
+
+def problem(path):
+    """Why `path` cannot be the original's folder, or None if it can."""
+    if not os.path.isdir(path):
+        return f"{path!r} is not a folder (give the folder that holds karpathy's micrograd package)"
+    for name in NEEDS:
+        if not os.path.isfile(os.path.join(path, "micrograd", name)):
+            return (f"no micrograd/{name} in {path!r} (give the folder that holds "
+                    f"karpathy's micrograd package)")
+    return None
+
+
 def run(path, quick=False):
     """{'original': ..., 'core': ..., 'ratio': original / core} for the shared workloads."""
-    if not os.path.isfile(os.path.join(path, "micrograd", "engine.py")):
-        raise RuntimeError(f"--original {path}: no micrograd/engine.py there (give the folder "
-                           f"that holds karpathy's micrograd package)")
+    why = problem(path)
+    if why is not None:
+        raise RuntimeError(f"--original: {why}")
     original, core = _side(path, quick), _side(None, quick)
     ratio = {k: original[k] / core[k] for k in ("forward_ns_per_node", "backward_ns_per_node",
                                                  "mlp_ms_per_step")}

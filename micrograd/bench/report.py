@@ -263,8 +263,23 @@ def format_table(result):
     return "\n".join(lines)
 
 
+DESCRIPTION = ("The benchmarks: the compiled core against the pure-Python reference, and "
+               "against PyTorch, JAX and CasADi where they import, in one run. Progress goes "
+               "to stderr; a table (or one JSON object) to stdout.")
+
+
+def _original_path(text):
+    """An argparse type for --original: the folder is checked before any
+    benchmark runs, not after minutes of them."""
+    why = original_bench.problem(text)
+    if why is not None:
+        raise argparse.ArgumentTypeError(why)
+    return text
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    # prog: run as `python -m micrograd bench`, argparse would say __main__.py
+    p = argparse.ArgumentParser(prog="python -m micrograd bench", description=DESCRIPTION)
     p.add_argument("--quick", action="store_true", help="smaller sizes, 3 samples")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--workload", action="append", choices=WORKLOADS + TAPE_WORKLOADS,
@@ -272,7 +287,7 @@ def main(argv=None):
                                         f"{', '.join(WORKLOADS + TAPE_WORKLOADS)}")
     p.add_argument("--no-torch", action="store_true",
                    help="leave out the other systems (PyTorch, JAX, CasADi)")
-    p.add_argument("--original", metavar="PATH",
+    p.add_argument("--original", metavar="PATH", type=_original_path,
                    help="also run karpathy's micrograd from PATH (the folder holding its "
                         "micrograd package) and report its column")
     args = p.parse_args(argv)
