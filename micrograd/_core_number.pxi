@@ -563,6 +563,13 @@ cdef class Number:
         (JAX's stop_gradient; traced code uses it where it would detach)."""
         return _make_unary(MG_STOP_GRADIENT, self)
 
+    def _backward(self):
+        """micrograd 0.1.0's one local step of backward, which its lectures call
+        by hand on each node in turn: each operand gains this node's gradient
+        times the local derivative (nothing for a leaf)."""
+        if self.node.op != MG_LEAF:
+            mg_propagate(&self.node)
+
     def detach(self):
         """A new leaf with the same value."""
         if self.node.trace and _traced(self):

@@ -384,6 +384,13 @@ class Number(NumberMethods):
         (JAX's stop_gradient; traced code uses it where it would detach)."""
         return _unary(self, T.STOP_GRADIENT)
 
+    def _backward(self):
+        """micrograd 0.1.0's one local step of backward, which its lectures call
+        by hand on each node in turn: each operand gains this node's gradient
+        times the local derivative (nothing for a leaf)."""
+        if self._code != LEAF:
+            propagate(self, set())
+
     def detach(self):
         """A new leaf with the same value."""
         if self._trace and _traced(self):

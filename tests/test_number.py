@@ -256,3 +256,37 @@ def test_real_operands_on_either_side_are_float_of_them(impl, real):
         for out, expect in ((x * real, 0.7 * float(real)), (real * x, float(real) * 0.7),
                             (x - real, 0.7 - float(real)), (real - x, float(real) - 0.7)):
             assert bits(out.value) == bits(expect) and out.children == (x,)
+
+
+def _reverse_topological(root):
+    order, seen = [], set()
+
+    def visit(n):                         # small graphs: recursion is fine here
+        if id(n) not in seen:
+            seen.add(id(n))
+            for k in n.children:
+                visit(k)
+            order.append(n)
+    visit(root)
+    return order[::-1]
+
+
+@pytest.mark.parametrize("build", [
+    lambda x, w: (x * w).relu() + x ** 2 / w,
+    lambda x, w: ((x - w).tanh() * x).exp() + (w * 0.5).sigmoid(),
+    lambda x, w: (x * w + 1.0) * (x * w) - 3.0 / x,
+], ids=["relu-pow-div", "tanh-exp-sigmoid", "shared-node"])
+def test_backward_by_hand_with_the_lectures_backward_steps(impl, build):
+    """micrograd 0.1.0's lectures call node._backward() on each node, from the
+    output down; the same steps here give backward()'s gradients exactly."""
+    x, w = impl.Number(1.5), impl.Number(-0.75)
+    out = build(x, w)
+    out.backward()
+    want = (x.gradient, w.gradient)
+    x2, w2 = impl.Number(1.5), impl.Number(-0.75)
+    out2 = build(x2, w2)
+    out2.grad = 1.0
+    for node in _reverse_topological(out2):
+        node._backward()
+    assert (x2.gradient, w2.gradient) == want
+    assert x2._backward() is None and x2.gradient == want[0]     # a leaf: nothing
