@@ -72,9 +72,26 @@ def _pick():
             missing = importlib.util.find_spec("micrograd._core") is None
         except ImportError:
             missing = False
+        if missing and in_source_tree():
+            # one line, once: a checkout that was never built runs 10-100x
+            # slower, and nothing else would say why
+            sys.stderr.write(f"micrograd: {UNBUILT}; using the pure-Python reference "
+                             f"(10-100x slower)\n")
+            return _core_py, UNBUILT
         if missing:
             return _core_py, "this is a pure-Python install: it has no compiled core"
         return _core_py, f"the compiled core did not import ({exc})"
+
+
+UNBUILT = ("this is a source tree whose compiled core is not built: run `make build` "
+           "(or `pip install -e .`) in it")
+
+
+def in_source_tree():
+    """Whether micrograd is imported from a checkout (csrc/ beside the package),
+    not from an install."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.exists(os.path.join(os.path.dirname(here), "csrc", "mg_ops.def"))
 
 
 if TYPE_CHECKING:               # type checkers see the compiled API (_core.pyi)

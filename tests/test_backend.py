@@ -126,3 +126,26 @@ def test_only_the_reference_imports_its_parts():
                 if hit:
                     bad.append((os.path.relpath(os.path.join(folder, name), root), hit))
     assert bad == []
+
+
+def test_an_unbuilt_checkout_says_so_once_on_stderr(monkeypatch, capsys):
+    """A checkout whose core was never built fell back to the reference in
+    silence, and `python -m micrograd` called it a pure-Python install.  Now
+    a source tree says how to build, on stderr, once; an install says what
+    it is, and nothing on stderr."""
+    import importlib.util
+    from micrograd import _backend
+    monkeypatch.delenv("MICROGRAD_PUREPYTHON", raising=False)
+    monkeypatch.delenv("MICROGRAD_REQUIRE_CORE", raising=False)
+    import micrograd
+    monkeypatch.setitem(sys.modules, "micrograd._core", None)     # import fails
+    monkeypatch.delattr(micrograd, "_core", raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    module, reason = _backend._pick()
+    err = capsys.readouterr().err
+    assert module.BACKEND == "python"
+    if _backend.in_source_tree():
+        assert reason == _backend.UNBUILT and "make build" in reason
+        assert err.count("\n") == 1 and "make build" in err
+    else:
+        assert reason.startswith("this is a pure-Python install") and err == ""

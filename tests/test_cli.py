@@ -333,3 +333,14 @@ def test_an_empty_hidden_list_is_refused(text):
     proc = cli("demo", "--steps", "100000", "--hidden", text, timeout=60)
     _usage_error(proc, "python -m micrograd demo", "--hidden: ")
     assert "at least one" in proc.stderr
+
+
+def test_bench_header_says_torch_was_left_out_not_missing():
+    """With --no-torch and torch installed, the header said 'torch not installed'."""
+    from micrograd.bench.report import format_table
+    machine = dict(date="d", platform="p", processor="c", python="py", cpu_count=2)
+    base = dict(machine=machine, quick=True, config=dict(repeats=3), results={}, torch=None)
+    left_out = format_table(dict(base, torch_left_out=True))
+    missing = format_table(dict(base, torch_left_out=False))
+    assert "torch left out (--no-torch)" in left_out and "not installed" not in left_out
+    assert "torch not installed" in missing

@@ -97,7 +97,7 @@ def run(workloads=None, quick=False, progress=None, with_torch=True, with_others
     cfg = SIZES[bool(quick)]
     torch = load_torch() if with_torch else None
     result = dict(machine=machine(), quick=bool(quick), config=cfg, results={},
-                  torch=getattr(torch, "__version__", None))
+                  torch=getattr(torch, "__version__", None), torch_left_out=not with_torch)
     for name in workloads or WORKLOADS + TAPE_WORKLOADS:
         if name in TAPE_WORKLOADS:
             result["results"][name] = run_tape(name, cfg, progress, with_others and with_torch)
@@ -218,7 +218,8 @@ def format_table(result):
              f"{mc['platform']} | {mc['processor']} | {mc['python']} | {mc['cpu_count']} CPUs",
              f"medians of {cfg['repeats']} samples; ratios = other / core (above 1: the core "
              f"is faster)" + (f"; torch {result['torch']} float64" if result.get("torch") else
-                              "; torch not installed (no torch column)"), ""]
+                              "; torch left out (--no-torch)" if result.get("torch_left_out")
+                              else "; torch not installed (no torch column)"), ""]
     res = result["results"]
     if "ops" in res:
         o = res["ops"]["core"]
