@@ -30,7 +30,10 @@ def to_float(x, backend):
     if x is None or isinstance(x, _REFUSED) or (
             isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real)):
         raise TypeError(f"must be real number, not {type(x).__name__}")
-    return float(x)
+    try:
+        return float(x)
+    except TypeError:           # float()'s own words would say a string is allowed
+        raise TypeError(f"must be real number, not {type(x).__name__}") from None
 
 
 def operand(x, backend):
@@ -40,9 +43,15 @@ def operand(x, backend):
     _other_backend(x, backend)
     if isinstance(x, (numbers.Real, Decimal)):
         return float(x)
-    # NumPy bool and 0-d arrays; n-d arrays are left to NumPy (elementwise).
-    if getattr(x, "ndim", None) == 0 and getattr(getattr(x, "dtype", None), "kind", "?") in "biuf":
+    # NumPy bool and 0-d arrays
+    ndim = getattr(x, "ndim", None)
+    if ndim == 0 and getattr(getattr(x, "dtype", None), "kind", "?") in "biuf":
         return float(x)
+    if isinstance(ndim, int) and ndim > 0:
+        # said here: NumPy would speak of __array_ufunc__, or of concatenation
+        raise TypeError(f"cannot combine a Number with an array of shape {tuple(x.shape)}: "
+                        f"a Number is one scalar; loop over the array, or trace the "
+                        f"function once (micrograd.trace) and replay it over the batch")
     return NotImplemented
 
 

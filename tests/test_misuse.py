@@ -411,3 +411,34 @@ def test_a_method_called_unbound_on_another_object_is_refused_not_crashed():
     assert len(rows) > 150, out.stdout[:500]
     bad = [row for row in rows if " True " not in row]
     assert not bad, bad[:5]
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda m: m.Number([1, 2]), "must be real number, not list"),
+    (lambda m: m.Number("abc"), "must be real number, not str"),
+    (lambda m: m.Number(2.0) + np.array([1.0, 2.0]), "array of shape (2,)"),
+    (lambda m: np.array([1.0, 2.0]) + m.Number(2.0), "array of shape (2,)"),
+    (lambda m: m.Number(2.0).mul(np.ones((2, 3))), "array of shape (2, 3)"),
+    (lambda m: optim.SGD(_model(m), lr=0.1), "got the MLP itself: pass its .parameters()"),
+    (lambda m: optim.SGD([m.Number(1.0)], lr="0.1"), "lr must be a real number, not str"),
+    (lambda m: optim.Adam([m.Number(1.0)], betas=(0.9, "x")), "betas must be a real number"),
+    (lambda m: optim.RMSprop([m.Number(1.0)], alpha=None), "alpha must be a real number"),
+    (lambda m: optim.Adagrad([m.Number(1.0)], eps=b"1"), "eps must be a real number"),
+], ids=["list", "str", "number-array", "array-number", "method-array", "model", "lr-str",
+        "betas", "alpha", "eps"])
+def test_a_newcomers_mistakes_name_what_is_expected(both, make, words):
+    """Messages that said strings were allowed, 'MLP' object is not iterable,
+    '<' not supported between 'str' and 'float', or spoke of __array_ufunc__
+    and concatenation: now each says what is expected, the same on both."""
+    got = []
+    for m in both:
+        with pytest.raises(TypeError) as info:
+            make(m)
+        got.append(str(info.value))
+    assert got[0] == got[1] and words in got[0], got
+
+
+def _model(m):
+    """A model (the optimizer refuses it before it looks at its weights)."""
+    from micrograd import nn
+    return nn.MLP(2, [3, 1])

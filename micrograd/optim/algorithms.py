@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .. import _optim_spec as spec
-from .optimizer import Optimizer, real
+from .optimizer import check_reals, Optimizer, real
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
@@ -25,6 +25,7 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False,
                  maximize: bool = False) -> None:
+        check_reals(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay)
         _refuse(lr < 0.0, f"Invalid learning rate: {lr}")
         _refuse(momentum < 0.0, f"Invalid momentum value: {momentum}")
         _refuse(weight_decay < 0.0, f"Invalid weight_decay value: {weight_decay}")
@@ -52,6 +53,7 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, maximize: bool = False) -> None:
+        check_reals(lr=lr, eps=eps, betas=tuple(betas), weight_decay=weight_decay)
         _refuse(not 0.0 <= lr, f"Invalid learning rate: {lr}")
         _refuse(not 0.0 <= eps, f"Invalid epsilon value: {eps}")
         _refuse(not 0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
@@ -88,6 +90,7 @@ class RMSprop(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
                  centered: bool = False, maximize: bool = False) -> None:
+        check_reals(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
         _refuse(not 0.0 <= lr, f"Invalid learning rate: {lr}")
         _refuse(not 0.0 <= eps, f"Invalid epsilon value: {eps}")
         _refuse(not 0.0 <= momentum, f"Invalid momentum value: {momentum}")
@@ -115,6 +118,8 @@ class Adagrad(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
                  eps: float = 1e-10, maximize: bool = False) -> None:
+        check_reals(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                    initial_accumulator_value=initial_accumulator_value, eps=eps)
         _refuse(not 0.0 <= lr, f"Invalid learning rate: {lr}")
         _refuse(not 0.0 <= lr_decay, f"Invalid lr_decay value: {lr_decay}")
         _refuse(not 0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")

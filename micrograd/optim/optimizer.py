@@ -30,6 +30,14 @@ from .._convert import is_number
 __all__ = ["Optimizer"]
 
 
+def check_reals(**values):
+    """Refuse, naming it, a hyper-parameter that is not a real number, before
+    the range checks compare it (a string gave "'<' not supported ...")."""
+    for name, value in values.items():
+        for v in (value if isinstance(value, tuple) else (value,)):
+            real(v, name)
+
+
 def real(value, name):
     """A hyper-parameter or state value as the C step takes it: a float
     (NumPy scalars and Decimals converted as float() converts them), never a
@@ -48,6 +56,10 @@ class Optimizer:
         if is_number(params):
             raise TypeError("params argument given to the optimizer should be an iterable "
                             "of Numbers or dicts, but got Number")
+        if callable(getattr(params, "parameters", None)):
+            raise TypeError(f"params argument given to the optimizer should be an iterable "
+                            f"of Numbers or dicts, but got the {type(params).__name__} "
+                            f"itself: pass its .parameters()")
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self._arrays: list[Any] = []
