@@ -43,16 +43,21 @@ def operand(x, backend):
     _other_backend(x, backend)
     if isinstance(x, (numbers.Real, Decimal)):
         return float(x)
-    # NumPy bool and 0-d arrays
+    # NumPy bool and 0-d arrays (a bool by its truth: its float() is slow)
     ndim = getattr(x, "ndim", None)
     if ndim == 0 and getattr(getattr(x, "dtype", None), "kind", "?") in "biuf":
-        return float(x)
+        return (1.0 if x else 0.0) if bool_kind(x) else float(x)
     if isinstance(ndim, int) and ndim > 0:
         # said here: NumPy would speak of __array_ufunc__, or of concatenation
         raise TypeError(f"cannot combine a Number with an array of shape {tuple(x.shape)}: "
                         f"a Number is one scalar; loop over the array, or trace the "
                         f"function once (micrograd.trace) and replay it over the batch")
     return NotImplemented
+
+
+def bool_kind(x):
+    """Whether x is a NumPy bool (scalar or 0-d array)."""
+    return getattr(getattr(x, "dtype", None), "kind", "") == "b"
 
 
 def real_by_type(t):

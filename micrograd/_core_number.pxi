@@ -16,9 +16,12 @@ cdef extern from "Python.h":
 # NumPy scalar types): found once by the reference's rule, then converted as
 # float() converts them, straight from C.  _last_real is the last one seen
 # (the dict keeps it alive), so a loop over one kind of operand skips even the
-# lookup.  Anything else goes through the reference's rule each time.
-cdef dict _REAL_TYPES = {}
+# lookup.  Anything else goes through the reference's rule each time.  A
+# NumPy bool is read by its truth: its float() takes 130 ns, 7 times an int64's.
+cdef dict _REAL_TYPES = {}          # type -> True, or _TRUTH for a NumPy bool
 cdef object _last_real = None
+cdef bint _last_truth = False
+cdef object _TRUTH = "truth"
 
 
 cdef inline double _real(object x) except? -1.0:
@@ -31,8 +34,14 @@ cdef object _operand(object b):
     """The other operand of a binary op as a float object, or NotImplemented."""
     c = _py_operand(b, BACKEND)
     if c is not NotImplemented and _real_by_type(type(b)):
-        _REAL_TYPES[type(b)] = True
+        _REAL_TYPES[type(b)] = _TRUTH if _bool_kind(b) else True
     return c
+
+
+cdef inline double _by_type(object b, bint truth) except? -1.0:
+    if truth:
+        return 1.0 if b else 0.0
+    return PyFloat_AsDouble(b)
 
 
 cdef object _fail(int op, int status):
@@ -138,7 +147,7 @@ cdef Number _make_range(int op, Number x, double lo, double hi):
 
 cdef object _with_real(Number a, object b, int cop):
     """a <cop> b where b is not a Number: a real, or NotImplemented."""
-    global _last_real
+    global _last_real, _last_truth
     t = type(b)
     if t is float or t is int:                 # int: OverflowError as float() gives it
         return _make_const(cop, a, <double>b)
@@ -147,10 +156,11 @@ cdef object _with_real(Number a, object b, int cop):
     if t is bool:
         return _make_const(cop, a, 1.0 if b is True else 0.0)
     if t is _last_real:
-        return _make_const(cop, a, PyFloat_AsDouble(b))
-    if t in _REAL_TYPES:
-        _last_real = t
-        return _make_const(cop, a, PyFloat_AsDouble(b))
+        return _make_const(cop, a, _by_type(b, _last_truth))
+    kind = _REAL_TYPES.get(t)
+    if kind is not None:
+        _last_real, _last_truth = t, kind is _TRUTH
+        return _make_const(cop, a, _by_type(b, _last_truth))
     c = _operand(b)
     if c is NotImplemented:
         return c

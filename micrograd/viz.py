@@ -108,13 +108,19 @@ def to_svg(root: Any, max_nodes: int = 60) -> str:
         c = col[id(n)]
         place[id(n)] = (c, rows.get(c, 0))
         rows[c] = rows.get(c, 0) + 1
-    height = max(rows.values()) * (_BOX_H + _GAP_Y) + _GAP_Y
+    # An edge that skips a column (x to the add of x*x + x) would pass behind
+    # that column's boxes: it goes round them instead, along a band above
+    # every box, entering and leaving it in the gaps between columns.
+    skips = sum(1 for n in nodes for k in n.children
+                if id(k) in place and col[id(n)] - col[id(k)] > 2)
+    band = _GAP_Y + 4 * min(skips, 5) if skips else 0
+    height = max(rows.values()) * (_BOX_H + _GAP_Y) + _GAP_Y + band
 
     def x_of(c):
         return _GAP_X + (c // 2) * (_BOX_W + _OP_W + 2 * _GAP_X)
 
     def y_of(c, r):
-        top = (height - rows[c] * (_BOX_H + _GAP_Y) + _GAP_Y) / 2
+        top = band + (height - band - rows[c] * (_BOX_H + _GAP_Y) + _GAP_Y) / 2
         return top + r * (_BOX_H + _GAP_Y)
 
     width = x_of(max(col.values())) + _BOX_W + _GAP_X
@@ -122,6 +128,7 @@ def to_svg(root: Any, max_nodes: int = 60) -> str:
            f'font-family="monospace" font-size="11">',
            '<defs><marker id="mg-arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" '
            'markerHeight="7" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker></defs>']
+    lanes = 0
     for n in nodes:
         c, r = place[id(n)]
         x, y = x_of(c), y_of(c, r)
@@ -142,9 +149,18 @@ def to_svg(root: Any, max_nodes: int = 60) -> str:
         for k in kids:
             kc, kr = place[id(k)]
             kx, ky = x_of(kc) + _BOX_W, y_of(kc, kr) + _BOX_H / 2
-            out.append(f'<path d="M{kx:.0f},{ky:.0f} C{kx + _GAP_X:.0f},{ky:.0f} '
-                       f'{ox - _GAP_X:.0f},{oy:.0f} {ox:.0f},{oy:.0f}" fill="none" '
-                       f'stroke="#555" marker-end="url(#mg-arrow)"/>')
+            if c - kc > 2:                 # round the columns between, above them
+                lane = _GAP_Y / 2 + 4 * (lanes % 5)
+                lanes += 1
+                h = _GAP_X / 2
+                d = (f"M{kx:.0f},{ky:.0f} C{kx + h:.0f},{ky:.0f} {kx + h:.0f},{lane:.0f} "
+                     f"{kx + _GAP_X - 4:.0f},{lane:.0f} L{ox - _GAP_X + 4:.0f},{lane:.0f} "
+                     f"C{ox - h:.0f},{lane:.0f} {ox - h:.0f},{oy:.0f} {ox:.0f},{oy:.0f}")
+            else:
+                d = (f"M{kx:.0f},{ky:.0f} C{kx + _GAP_X:.0f},{ky:.0f} "
+                     f"{ox - _GAP_X:.0f},{oy:.0f} {ox:.0f},{oy:.0f}")
+            out.append(f'<path d="{d}" fill="none" stroke="#555" '
+                       f'marker-end="url(#mg-arrow)"/>')
     hidden = len(everything) - len(nodes)
     if hidden > 0:
         out.append(f'<text x="{_GAP_X}" y="{height - 4:.0f}">{hidden} more nodes not drawn</text>')

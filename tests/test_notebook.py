@@ -76,3 +76,70 @@ def test_quickstart_notebook_runs(tmp_path, monkeypatch):
         assert "PyTorch is not installed" in text
     else:
         assert "same weights after the round trip: True" in text
+
+
+def _inside_a_shape(svg, x, y):
+    """Whether (x, y) is inside a node's box or an op's ellipse of the SVG."""
+    import re
+    for bx, by, bw, bh in re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" '
+                                     r'height="([\d.]+)"', svg):
+        bx, by, bw, bh = map(float, (bx, by, bw, bh))
+        if bx + 1 < x < bx + bw - 1 and by + 1 < y < by + bh - 1:
+            return True
+    for cx, cy, rx, ry in re.findall(r'<ellipse cx="([\d.]+)" cy="([\d.]+)" rx="([\d.]+)" '
+                                     r'ry="([\d.]+)"', svg):
+        cx, cy, rx, ry = map(float, (cx, cy, rx, ry))
+        if ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 < 0.9:
+            return True
+    return False
+
+
+def _points(d, steps=40):
+    """Points along an SVG path of M, C and L commands."""
+    import re
+    tokens = re.findall(r"[MCL]|-?[\d.]+,-?[\d.]+", d)
+    pts, pen, i = [], None, 0
+    while i < len(tokens):
+        cmd = tokens[i]
+        args = []
+        i += 1
+        while i < len(tokens) and tokens[i] not in "MCL":
+            args.append(tuple(map(float, tokens[i].split(","))))
+            i += 1
+        if cmd == "M":
+            pen = args[0]
+        elif cmd == "L":
+            for t in range(steps + 1):
+                pts.append((pen[0] + (args[0][0] - pen[0]) * t / steps,
+                            pen[1] + (args[0][1] - pen[1]) * t / steps))
+            pen = args[0]
+        else:
+            (x1, y1), (x2, y2), (x3, y3) = args
+            for t in (k / steps for k in range(steps + 1)):
+                u = 1 - t
+                pts.append((u ** 3 * pen[0] + 3 * u * u * t * x1 + 3 * u * t * t * x2 + t ** 3 * x3,
+                            u ** 3 * pen[1] + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t ** 3 * y3))
+            pen = (x3, y3)
+    return pts
+
+
+@pytest.mark.parametrize("build", [
+    lambda mg: (lambda x: x * x + x)(mg.Number(3.0)),
+    lambda mg: (lambda x, w: ((x * w).tanh() + x) * w + x)(mg.Number(0.5), mg.Number(-2.0)),
+    lambda mg: (lambda a: a.exp().log().sin() * a + a)(mg.Number(0.25)),
+], ids=["node-used-twice", "skips-two-columns", "long-skip"])
+def test_no_edge_of_a_drawn_graph_passes_under_a_node(build):
+    """docs/from-scratch.md's "A node used twice": z = x*x + x drew the x -> add
+    edge straight behind the mul node, hiding the very edge it is about."""
+    import re
+    import micrograd as mg
+    from micrograd.viz import to_svg
+    z = build(mg)
+    z.backward()
+    svg = to_svg(z)
+    for d in re.findall(r'<path d="([^"]+)"', svg):
+        pts = _points(d)
+        start, end = pts[0], pts[-1]
+        hidden = [p for p in pts if _inside_a_shape(svg, *p)
+                  and min(abs(p[0] - e[0]) + abs(p[1] - e[1]) for e in (start, end)) > 3]
+        assert not hidden, (d, hidden[:3])
