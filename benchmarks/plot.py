@@ -3,14 +3,17 @@
     python -m micrograd bench --json --original PATH > benchmarks/bench.json
     python benchmarks/plot.py benchmarks/bench.json OUT_DIR
 
-writes OUT_DIR/bench_table.md (the bench's own table, as printed) and one bar
-chart per workload, OUT_DIR/bench_<workload>.svg, each system a bar on a log
-scale.  The documentation build calls render() (docs/_ext/mgdocs.py), so the
+writes OUT_DIR/bench_table.md (the run's figures as Markdown tables, one per
+workload) and one bar chart per workload, OUT_DIR/bench_<workload>.svg: each
+system a bar, one unit per chart, on a log scale only where the bars span
+more than a factor of 100 (a log axis makes 64 against 193 bytes look like a
+tenfold gap).  The documentation build calls render() (docs/_ext/mgdocs.py), so the
 performance page always shows the recorded run and nothing drawn by hand.
 """
 import json
 import os
 import sys
+import textwrap
 
 # workload -> (title, unit, [(metric label, key)]); the sizes are in the table
 CHARTS = {
@@ -38,6 +41,12 @@ MOONS = [("core", "tape (core)"), ("op_by_op", "op by op (core)"), ("python", "t
          ("casadi_c", "CasADi as C")]
 
 
+def log_scale(series):
+    """Whether a chart's bars span more than a factor of 100 (then a log axis)."""
+    shown = [v for _, values in series for v in values if v]
+    return bool(shown) and max(shown) > 100 * min(shown)
+
+
 def _bars(path, title, unit, groups, series):
     """A grouped bar chart: groups on the x axis, one bar per series."""
     import matplotlib
@@ -52,8 +61,10 @@ def _bars(path, title, unit, groups, series):
             if v:
                 ax.annotate(f"{v:.3g}", (bar.get_x() + bar.get_width() / 2, v),
                             ha="center", va="bottom", fontsize=7)
-    ax.set_yscale("log")
-    ax.set_xticks(range(len(groups)), groups)
+    if log_scale(series):
+        ax.set_yscale("log")
+    # wrapped, so that long labels side by side do not run into each other
+    ax.set_xticks(range(len(groups)), [textwrap.fill(g, 16) for g in groups], fontsize=8)
     ax.set_ylabel(unit)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, frameon=False)
@@ -95,22 +106,66 @@ def charts(result, out):
         def get(d, key):
             head, _, tail = key.partition(".")
             return d[head][tail] if tail else d[key]
-        _bars(os.path.join(out, "bench_original.svg"), "The original micrograd against the core",
-              "ns per op or node; ms per step", [label for label, _ in ROWS],
-              [("original micrograd", [get(o["original"], k) for _, k in ROWS]),
-               ("micrograd core", [get(o["core"], k) for _, k in ROWS])])
+        # one unit per chart: the ops and nodes in ns, the training step in ms
+        for suffix, unit, rows in (("", "ns per op or node", [r for r in ROWS if " ns" in r[0]]),
+                                   ("_step", "ms per step", [r for r in ROWS if " ms" in r[0]])):
+            _bars(os.path.join(out, f"bench_original{suffix}.svg"),
+                  "The original micrograd against the core", unit, [label for label, _ in rows],
+                  [("original micrograd", [get(o["original"], k) for _, k in rows]),
+                   ("micrograd core", [get(o["core"], k) for _, k in rows])])
         written.append("original")
     return written
 
 
+def _cell(text):
+    return text.replace("*", "\\*").replace("|", "\\|")     # Markdown, not emphasis
+
+
+def _fmt(v):
+    return "" if v is None else f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def tables(result):
+    """The run's figures as Markdown: the machine, then a table per workload
+    charted here (rows the metrics, columns the systems and the ratios)."""
+    mc = result["machine"]
+    lines = [f"Recorded {mc['date'][:10]} on {mc['python']}, {mc['cpu_count']} CPUs "
+             f"({mc['processor']}); medians; a ratio is other / core.", ""]
+    res = result["results"]
+    for name, (title, unit, metrics) in CHARTS.items():
+        if name not in res:
+            continue
+        present = [(k, label) for k, label in SYSTEMS if k in res[name]]
+        head = [_cell(f"{title} ({unit})")] + [label for _, label in present] + \
+            [f"{label} / core" for k, label in present if k != "core"]
+        lines += ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+        for label, key in metrics:
+            core = res[name]["core"].get(key)
+            vals = [res[name][k].get(key) for k, _ in present]
+            ratios = [v / core if v is not None and core else None
+                      for (k, _), v in zip(present, vals) if k != "core"]
+            lines.append("| " + " | ".join([label] + [_fmt(v) for v in vals + ratios]) + " |")
+        lines.append("")
+    if "original" in res:
+        from micrograd.bench.original import ROWS
+        o = res["original"]
+        lines += ["| the original micrograd against the core | original | core | original / core |",
+                  "|---|---:|---:|---:|"]
+        for label, key in ROWS:
+            head, _, tail = key.partition(".")
+            a, b = ((o[s][head][tail] if tail else o[s][key]) for s in ("original", "core"))
+            lines.append(f"| {label} | {_fmt(a)} | {_fmt(b)} | {_fmt(a / b)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def render(json_path, out):
-    """The table and the charts of a recorded run into folder out."""
-    from micrograd.bench.report import format_table
+    """The tables and the charts of a recorded run into folder out."""
     with open(json_path, encoding="utf-8") as f:
         result = json.load(f)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "bench_table.md"), "w", encoding="utf-8") as f:
-        f.write("```text\n" + format_table(result) + "\n```\n")
+        f.write(tables(result))
     return charts(result, out)
 
 

@@ -124,3 +124,20 @@ def test_a_missing_optional_package_is_a_note_unless_strict(monkeypatch):
     module.OPTIONAL = {"torch"}
     with pytest.raises(ModuleNotFoundError):         # a package that is not optional
         module.run_page(text, "t", None, outputs=True)
+
+
+@needs_docs
+def test_the_performance_page_has_real_tables_and_honest_charts(tmp_path):
+    """The page showed the bench's text table as one wide preformatted block
+    (headers cut off, a path of the recording machine), one chart mixed ns/op
+    with ms/step, and a log axis made 64 against 193 bytes look tenfold."""
+    pytest.importorskip("matplotlib")
+    import runpy
+    plot = runpy.run_path(os.path.join(ROOT, "benchmarks", "plot.py"))
+    written = plot["render"](os.path.join(ROOT, "benchmarks", "bench.json"), str(tmp_path))
+    with open(tmp_path / "bench_table.md", encoding="utf-8") as f:
+        table = f.read()
+    assert "```" not in table and "|---|" in table and "/work/" not in table
+    assert not plot["log_scale"]([("core", [64.2]), ("reference", [193.0])])
+    assert plot["log_scale"]([("core", [15.6]), ("torch", [7371.0])])
+    assert "original" in written and (tmp_path / "bench_original_step.svg").exists()
