@@ -70,7 +70,10 @@ def _checked(kind, wants, test=None):
 
 
 def _hidden(text):
-    pieces = [h for h in text.split(",") if h.strip()]
+    pieces = text.split(",")
+    if any(not h.strip() for h in pieces) and text.strip(" ,"):
+        raise ValueError(text)            # 16,,16 or 16,: a size left out, not skipped
+    pieces = [h for h in pieces if h.strip()]
     if not pieces:
         # An empty list would silently train a linear model, which the demo
         # does not offer: say so rather than run something else.

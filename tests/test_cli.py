@@ -344,3 +344,10 @@ def test_bench_header_says_torch_was_left_out_not_missing():
     missing = format_table(dict(base, torch_left_out=False))
     assert "torch left out (--no-torch)" in left_out and "not installed" not in left_out
     assert "torch not installed" in missing
+
+
+@pytest.mark.parametrize("text", ["16,,16", "16,", ",16"])
+def test_a_hidden_list_with_a_size_left_out_is_refused(text):
+    """16,,16 trained a 16,16 network: a size left out is refused, not skipped."""
+    proc = cli("demo", "--steps", "100000", "--hidden", text, timeout=60)
+    _usage_error(proc, "python -m micrograd demo", "--hidden: ")
