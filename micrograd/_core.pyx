@@ -27,6 +27,7 @@ from libc.stdlib cimport calloc, free, malloc, realloc
 
 from micrograd._ccore cimport *
 
+import sys
 from copy import deepcopy as _deepcopy
 
 from micrograd import _optable
@@ -35,7 +36,6 @@ from micrograd._errors import (TRACES_FULL as _TRACES_FULL, TraceError, op_error
                               traced_read as _traced_read)
 from micrograd._convert import (checked as _py_checked, is_number as _is_number,
                                 operand as _py_operand, real_by_type as _real_by_type,
-                                bool_kind as _bool_kind,
                                 to_float as _py_to_float)
 from micrograd._pickle import (restore as _restore, restore_chain as _restore_chain,
                                restore_subclass as _restore_subclass)

@@ -292,13 +292,15 @@ def test_backward_by_hand_with_the_lectures_backward_steps(impl, build):
     assert x2._backward() is None and x2.gradient == want[0]     # a leaf: nothing
 
 
-@pytest.mark.parametrize("kind", ["bool_", "int8", "int16", "int32", "int64", "uint8", "uint64",
-                                  "float16", "float32", "float64", "longdouble"])
+@pytest.mark.parametrize("kind", ["bool_", "int8", "int16", "int32", "int64", "uint8", "uint16",
+                                  "uint32", "uint64", "float16", "float32", "float64",
+                                  "longdouble"])
 def test_numpy_scalars_on_either_side_are_their_float(impl, kind):
     """Every NumPy scalar type, first or second, is the float float() gives
     (a bool by its truth), on the fast path the core caches by type too."""
     import numpy as np
-    for v in (0, 1, 3):
+    info = np.iinfo(kind) if kind.startswith(("int", "uint")) else None
+    for v in (0, 1, 3) + ((info.min, info.max) if info else (-2.5, 1e-3)):
         s = getattr(np, kind)(v)
         x = impl.Number(1.5)
         for _ in range(2):                     # the second time from the type cache
