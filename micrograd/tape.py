@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -116,12 +117,22 @@ def _output(result, i, backend):
     return result
 
 
+def _refs(params, i):
+    """sys.getrefcount of params[i], always asked this one way, so that the
+    count of an object only a tuple holds is the same number every time."""
+    return sys.getrefcount(params[i])
+
+
+_TAPE_ONLY = _refs((object(),), 0)       # held by a tuple alone
+
+
 class Tape:
     """A traced function, replayed over batches (see the module docstring)."""
 
     def __init__(self, impl: Any, single: bool) -> None:
         self._impl = impl
         self._single = single
+        self._witness = None        # see _check_owned
         self.n_inputs, self.n_outputs, self.n_instructions, self.lanes = impl.shape
         self.replay = os.environ.get("MICROGRAD_REPLAY", "").strip().lower() or "fast"
 
@@ -151,6 +162,31 @@ class Tape:
         return (f"Tape({self.n_inputs} inputs, {self.n_outputs} output"
                 f"{'s' if self.n_outputs != 1 else ''}, {self.n_instructions} instructions, "
                 f"{len(self._impl.params)} params)")
+
+    # -- a tape whose model was re-created --------------------------------------------
+    def _check_owned(self):
+        """Refuse to replay parameters that nothing but this tape holds any
+        more, if something else held them before.
+
+        A tape keeps the Numbers it traced.  Re-create the model (a notebook
+        cell run again) and the tape would go on replaying the old weights,
+        with the new model's gradients staying 0, silently (JAX avoids this by
+        taking the parameters as arguments).  At its first replay the tape
+        notes one parameter that something else holds (the model, an
+        optimizer, a list), its witness; each replay checks that the witness
+        is still held, one reference count.  A parameter made inside the
+        traced function is held by the tape alone from the start, and never
+        becomes a witness."""
+        params = self._impl.params
+        if self._witness is None:
+            held = [i for i in range(len(params)) if _refs(params, i) > _TAPE_ONLY]
+            self._witness = held[0] if held else -1
+        elif self._witness >= 0 and _refs(params, self._witness) <= _TAPE_ONLY:
+            raise RuntimeError(
+                "tape: the parameters it traced are held by nothing but this tape now: the "
+                "model was re-created after tracing (a notebook cell run again?), and the "
+                "tape would replay the old weights. Trace the new model (micrograd.trace), "
+                "or keep a reference to these parameters (tape.params)")
 
     # -- the batch -----------------------------------------------------------------
     def _batch(self, X):
@@ -193,6 +229,7 @@ class Tape:
         """Forward only: (B,) outputs for a batch (B, n_outputs) for several
         outputs), or one sample's for a row."""
         x, one = self._batch(X)
+        self._check_owned()
         out = np.empty((len(x), self.n_outputs))
         self._impl.run(x, out, None, None, None, False, self._threads(threads, len(x)))
         return self._shape_out(out, one)
@@ -209,6 +246,7 @@ class Tape:
         if wrt not in ("params", "inputs"):
             raise ValueError(f"tape: wrt must be 'params' or 'inputs', not {wrt!r}")
         x, one = self._batch(X)
+        self._check_owned()
         B, npar = len(x), len(self._impl.params)
         if wrt == "params":
             self._refuse_hooks()
@@ -242,6 +280,7 @@ class Tape:
                              f"{reduction!r}; value_and_grad(X, reduction='none') gives "
                              f"per-sample gradients")
         x, _ = self._batch(X)
+        self._check_owned()
         B = len(x)
         if reduction == "mean" and B == 0:
             raise ValueError("tape: the mean over an empty batch is undefined")

@@ -213,3 +213,27 @@ def test_infinite_sums_of_two_chunks_make_nan_without_a_warning(impl):
     X[1, 0], X[tape.lanes, 0] = -math.inf, math.inf
     value, grads = tape.value_and_grad(X, "sum")
     assert value[1] == -math.inf and value[-1] == math.inf and math.isnan(grads[0])
+
+
+def test_a_re_created_model_is_not_replayed_silently(impl):
+    """Trace with model, re-create model (a notebook cell run again): the tape
+    went on replaying the old weights, the new model's gradients staying 0,
+    with no error.  Now it refuses, on every replay; weights the caller still
+    holds, or made inside fn, are never refused."""
+    X = np.linspace(-1, 1, 16).reshape(8, 2)
+    ws = [impl.Number(0.3), impl.Number(-0.2)]
+    example = [impl.Number(v) for v in X[0]]
+    tape = mg.trace(lambda a, b: (ws[0] * a + ws[1] * b).tanh(), *example)
+    tape.backward(X)
+    ws = [impl.Number(0.3), impl.Number(-0.2)]  # re-created, the tape not re-traced
+    for replay in (lambda: tape.backward(X), lambda: tape(X),
+                   lambda: tape.value_and_grad(X)):
+        with pytest.raises(RuntimeError, match="held by nothing but this tape"):
+            replay()
+    assert [w.gradient for w in ws] == [0.0, 0.0]
+    kept = tape.params                          # holding them makes the tape usable again
+    tape.backward(X)
+    assert all(p.gradient != 0.0 for p in kept)
+    inside = mg.trace(lambda x: (x * impl.Number(0.5)).tanh(), impl.Number(0.0))
+    inside.backward(X[:, :1])
+    inside.backward(X[:, :1])                   # a weight only the tape ever held
