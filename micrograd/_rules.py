@@ -242,8 +242,8 @@ class _Translator:
         return code
 
 
-def _signature(op, target):
-    names = VARIABLES[op.kind]
+def _signature(kind, target):
+    names = VARIABLES[kind]
     if target == "py":
         return ", ".join(names)
     return ", ".join(("double " if n in _REALS else "Number ") + n for n in names)
@@ -267,9 +267,9 @@ def source(ops, target):
                             f"(its gradient is structural: see micrograd/_higher_py.py)")
         lets, result = _Translator(op, ops, target).body(op.rule)
         if target == "py":
-            lines.append(f"def _rule_{op.CODE}({_signature(op, target)}):")
+            lines.append(f"def _rule_{op.CODE}({_signature(op.kind, target)}):")
         else:
-            lines.append(f"cdef object _rule_{op.CODE}({_signature(op, target)}):")
+            lines.append(f"cdef object _rule_{op.CODE}({_signature(op.kind, target)}):")
             for name, _, kind in lets:
                 lines.append(f"    cdef {'double' if kind == REAL else 'Number'} {name}")
         lines.append(f"    # {op.CODE}: {' '.join(op.rule.split())}")
@@ -284,7 +284,7 @@ def source(ops, target):
     for name, kinds in (("_unary_rule", ("UNARY",)), ("_const_rule", ("CONST", "PARAM")),
                         ("_binary_rule", ("BINARY",)), ("_range_rule", ("RANGE",))):
         lead = VARIABLES[kinds[0]]
-        sig = _signature(type("K", (), {"kind": kinds[0]}), target)
+        sig = _signature(kinds[0], target)
         lines.append(f"cdef object {name}(int op, {sig}):")
         for op in with_rule:
             if op.kind in kinds:
