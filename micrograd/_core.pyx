@@ -90,9 +90,9 @@ cdef extern from *:
 BUILD_INFO = {"compiler": MG_COMPILER.decode(), "cflags": MG_BUILD_CFLAGS.decode(),
               "cython": CYTHON_ABI.decode().replace("_", ".")}
 
-__all__ = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "clamp",
-           "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "detect_anomaly",
-           "is_anomaly_enabled", "gradient_graphs", "forward_tangents"]
+__all__ = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "gt", "ge", "lt",
+           "le", "clamp", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
+           "detect_anomaly", "is_anomaly_enabled", "gradient_graphs", "forward_tangents"]
 
 BACKEND = "core"
 # the table as the C was compiled from it: (name, kind, arity) per code

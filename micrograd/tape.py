@@ -25,8 +25,9 @@ Rules (docs/design.md, "The tape", has the reasons):
   ``bool()``, formatting, ``detach()``, ``copy``, ``deepcopy``, pickling, a
   ``no_grad`` result) raises ``TraceError``, in any thread and in a trace
   opened inside ``fn``: a Python ``if`` on one example's value would be
-  replayed for every sample.  ``where``, ``maximum``, ``minimum``, ``clamp`` and
-  ``stop_gradient`` are recorded instead.
+  replayed for every sample, and so does ``<`` (or ``<=``, ``>``, ``>=``) on a
+  traced Number, which gives a bool.  ``where``, ``gt``, ``ge``, ``lt``, ``le``,
+  ``maximum``, ``minimum``, ``clamp`` and ``stop_gradient`` are recorded instead.
 - Ops that raise on floats (``log(0)``, ``1/0``) cannot raise for one lane of
   a batch: a replay keeps the IEEE value (inf or NaN) there.
   ``check=True`` names the lanes that produced non-finite values.
