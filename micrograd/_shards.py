@@ -47,6 +47,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from . import _core_py
+
 __all__ = ["ShardError", "run_shard", "replay"]
 
 MISSING = "micrograd: this worker does not hold the tape"
@@ -301,7 +303,7 @@ def _failed(plan, i, exc, futures):
 
 def _run_all(tape, plan, executor, pvals, want, threads):
     """Every shard's result, in shard order, or ShardError."""
-    token, sent = _token(tape), _state(tape)
+    token, sent = _named(tape)
     first = _first_meeting(tape, executor)
     futures = [None] * len(plan.shards)
     results = [None] * len(plan.shards)
@@ -329,16 +331,14 @@ def _run_all(tape, plan, executor, pvals, want, threads):
                   futures)
 
 
-def _token(tape):
+def _named(tape):
+    """(the tape's token, what a worker builds it from), made at its first
+    sharded call: its instructions never change, so they are read once."""
     if tape._token is None:
-        tape._token = uuid.uuid4().hex
+        impl = tape._impl
+        backend = _core_py.BACKEND if isinstance(impl, _core_py._Tape) else "core"
+        tape._token = (uuid.uuid4().hex, (backend, impl.to_state(), len(impl.params)))
     return tape._token
-
-
-def _state(tape):
-    impl = tape._impl
-    backend = sys.modules[type(impl).__module__].BACKEND
-    return backend, impl.to_state(), len(impl.params)
 
 
 def _first_meeting(tape, executor):
