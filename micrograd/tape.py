@@ -34,6 +34,13 @@ Rules (docs/design.md, "The tape", has the reasons):
   0.0, and the chunk sums are added in chunk order, from 0.0; the chunk size
   depends on the tape alone, so results never depend on ``threads``.
   ``"mean"`` divides that sum by the batch size.
+- ``executor=`` (a ``concurrent.futures`` executor or a ``dask.distributed``
+  Client) replays shards of whole chunks on its workers, which return each
+  chunk's sums; they are added here in chunk order from 0.0, so results never
+  depend on the workers either.  X may then also be a ``np.memmap`` (workers
+  read their rows from its file) or a ``dask.array`` (its blocks are the
+  shards).  A failed shard raises ``ShardError`` naming its rows, before
+  anything is added (micrograd/_shards.py).
 """
 from __future__ import annotations
 
@@ -232,9 +239,9 @@ class Tape:
     def __call__(self, X: Any, threads: int = 1, executor: Any = None,
                  shards: Any = None) -> Any:
         """Forward only: (B,) outputs for a batch (B, n_outputs) for several
-        outputs), or one sample's for a row.  With an executor, the batch's
-        shards are replayed by its workers (see
-        micrograd/_shards.py)."""
+        outputs), or one sample's for a row.  With an executor, its workers
+        replay shards of the batch (shards=N of them for a NumPy batch;
+        default one per worker)."""
         x, one, B = self._source(X, executor, shards)
         self._check_owned()
         threads = self._threads(threads, B)
@@ -252,9 +259,8 @@ class Tape:
         .gradient.  wrt="params": with reduction "none" one row per sample,
         (B, n_params); "sum" and "mean" give (n_params,).  wrt="inputs": the
         gradient of the reduced output for each sample's inputs, (B, n_inputs).
-        With an executor, the batch's shards are replayed by its workers, with
-        the same bits (see
-        micrograd/_shards.py)."""
+        With an executor, its workers replay shards of the batch, with the
+        same bits; a failed shard raises ShardError."""
         if reduction not in _REDUCTIONS:
             raise ValueError(f"tape: reduction must be 'none', 'sum' or 'mean', "
                              f"not {reduction!r}")
@@ -296,10 +302,10 @@ class Tape:
                  check: bool = False, executor: Any = None, shards: Any = None) -> float:
         """Forward and backward over the batch; every parameter's .gradient
         gains the gradient of the reduced first output (leaves accumulate).
-        Returns the reduced first output.  With an executor, the batch's
-        shards are replayed by its workers, with the same bits, and nothing
-        is added until every shard has come back (see
-        micrograd/_shards.py)."""
+        Returns the reduced first output.  With an executor, its workers
+        replay shards of the batch, with the same bits; nothing is added
+        until every shard has come back, and a failed shard raises
+        ShardError with every .gradient as it was."""
         if reduction not in ("sum", "mean"):
             raise ValueError(f"tape: backward reduces with 'sum' or 'mean', not "
                              f"{reduction!r}; value_and_grad(X, reduction='none') gives "
