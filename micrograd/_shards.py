@@ -10,14 +10,11 @@ the first output, and of every parameter's gradient) into totals that start
 at 0.0, in chunk order.  Floating-point addition is not associative, so a
 shard cannot hand back one sum over its chunks: a shard is a run of whole
 chunks (``tape.lanes`` rows each, the last one maybe shorter), its worker
-replays each chunk on its own and returns every chunk's sums, and the caller
-adds them all, shard after shard, chunk after chunk, from 0.0.  A chunk
-replayed alone into a zeroed total gives 0.0 + its sum: its sum exactly,
-except that a -0.0 comes back as +0.0; a running total that starts at +0.0
-can never become -0.0 (x + y is -0.0 only when both are), and adding +0.0
-or -0.0 to anything else than -0.0 gives the same bits, so the totals are
-those of ``threads=1``.  Per-sample outputs and gradients do not depend on
-chunks at all.
+replays it and returns every chunk's sums as the replay adds them
+(``_Tape.run``'s chunk_outs and chunk_sums), and the caller adds them all,
+shard after shard, chunk after chunk, from 0.0: the additions of
+``threads=1``, on the same numbers.  Per-sample outputs and gradients do not
+depend on chunks at all.
 
 What travels.  The tape goes to a worker once: each task names it by a
 token, and a worker keeps the tapes it was sent (a few, most recently used
@@ -148,14 +145,13 @@ def run_shard(token, sent, pvals, source, want, threads):
     backward = want["sums"] or pgrads is not None or igrads is not None
     result = {}
     if want["sums"]:
+        # each chunk's sums as the replay adds them to its totals (which are
+        # not used: they are this shard's alone)
         nchunks = -(-B // L)
-        result["outs"] = outs = np.empty(nchunks)
-        result["sums"] = sums = np.zeros((nchunks, npar))
-        for c in range(nchunks):
-            rows = slice(c * L, min(B, c * L + L))
-            outs[c] = impl.run(x[rows], _part(out, rows), _part(igrads, rows),
-                               _part(pgrads, rows), sums[c], True, 1)
-    else:                       # nothing summed: per-row results, whatever the chunks
+        result["outs"], result["sums"] = np.empty(nchunks), np.empty((nchunks, npar))
+        impl.run(x, out, igrads, pgrads, np.zeros(npar), True, threads,
+                 result["outs"], result["sums"])
+    else:
         impl.run(x, out, igrads, pgrads, None, backward, threads)
     for name, value in (("out", out), ("pgrads", pgrads), ("igrads", igrads)):
         if want[name]:
@@ -163,10 +159,6 @@ def run_shard(token, sent, pvals, source, want, threads):
     if check:
         result["bad"] = nonfinite_lanes(out, pgrads, igrads)
     return result
-
-
-def _part(a, rows):
-    return None if a is None else a[rows]
 
 
 # -- the caller's side -------------------------------------------------------------------

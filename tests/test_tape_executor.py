@@ -168,6 +168,49 @@ def test_check_names_the_same_lanes_and_changes_nothing(impl, executor):
     assert bits(there[1]) == bits(here[1])
 
 
+# -- each chunk's sums: what a worker sends back ---------------------------------------
+def chunk_sums(tape, X, threads=1):
+    impl, L = tape._impl, tape.lanes
+    nchunks, npar = -(-len(X) // L), len(tape.params)
+    outs, sums, total = np.empty(nchunks), np.empty((nchunks, npar)), np.zeros(npar)
+    value = impl.run(X, None, None, None, total, True, threads, outs, sums)
+    return outs, sums, value, total
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_run_gives_the_chunk_sums_it_adds(impl, threads):
+    tape = model_tape(impl)
+    X = batch()
+    outs, sums, value, total = chunk_sums(tape, X, threads)
+    again_value, again_total = 0.0, np.zeros(len(tape.params))
+    with np.errstate(all="ignore"):             # the NaN lane
+        for o, s in zip(outs, sums):
+            again_value += o
+            again_total += s
+    assert bits(again_value) == bits(value) and bits(again_total) == bits(total)
+    assert bits(total) == bits(tape.value_and_grad(X, reduction="sum")[1])
+    # a chunk's sums are those of the chunk replayed alone
+    L = tape.lanes
+    assert bits(chunk_sums(tape, X[L:2 * L])[1][0]) == bits(sums[1])
+
+
+def test_both_backends_give_the_same_chunk_sums(both):
+    core, py = (chunk_sums(model_tape(mod), batch()) for mod in both)
+    assert all(bits(a) == bits(b) for a, b in zip(core, py))
+
+
+def test_chunk_arrays_of_the_wrong_shape_are_refused(impl):
+    tape = model_tape(impl)
+    X, npar, impl_ = batch(), len(tape.params), tape._impl
+    for outs, sums, total, message in [
+            (np.empty(4), None, None, "chunk_outs must hold 5 values, one per chunk"),
+            (None, np.empty((5, npar)), None,
+             f"chunk_sums must be \\(5, {npar}\\), one row per chunk, with param_total"),
+            (None, np.empty((5, npar + 1)), np.zeros(npar), "chunk_sums must be")]:
+        with pytest.raises(ValueError, match=message):
+            impl_.run(X, None, None, None, total, True, 1, outs, sums)
+
+
 # -- what travels --------------------------------------------------------------------------
 class Recording(ThreadPoolExecutor):
     """A thread pool that notes whether each task carried the tape."""
