@@ -134,7 +134,7 @@ def run_shard(token, sent, pvals, source, want, threads):
         return MISSING
     impl, params = got
     impl.plain = want["plain"]
-    for p, v in zip(params, pvals):
+    for p, v in zip(params, pvals.tolist()):      # Python floats, as the caller's hold
         p.value = v
     x = _rows(source)
     B, (nin, nout, _, L), npar = len(x), impl.shape, len(params)
@@ -349,9 +349,9 @@ def _first_meeting(tape, executor):
 
 def replay(tape, plan, executor, threads, out=False, pgrads=False, igrads=False,
            sums=False, check=False):
-    """(out, pgrads, igrads, value, total): the per-row arrays asked for,
-    the first output's sum and the parameters' summed gradients (sums), each
-    None unless asked; the bad rows (check) as an array, or None."""
+    """(out, pgrads, igrads, value, total, bad): the per-row arrays asked
+    for, the first output's sum and the parameters' summed gradients (sums),
+    the rows that are not finite (check), each None unless asked."""
     want = {"out": out, "pgrads": pgrads, "igrads": igrads, "sums": sums, "check": check,
             "plain": tape._impl.plain}
     pvals = np.array(tape._impl.param_values(), dtype=np.float64)

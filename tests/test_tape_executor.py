@@ -77,8 +77,9 @@ def _spawn_pool():
 def cluster():
     pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
+    # ":0": any free port for the dashboard (a second cluster on 8787 warns)
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  dashboard_address=None) as lc, distributed.Client(lc) as c:
+                                  dashboard_address=":0") as lc, distributed.Client(lc) as c:
         yield c
 
 
