@@ -147,6 +147,19 @@ def test_the_plain_replay_is_sent_too(executor):
     assert bits(there[1]) == bits(here[1])
 
 
+def test_lokys_executor_is_one_too(impl):
+    loky = pytest.importorskip("joblib.externals.loky")
+    tape = model_tape(impl)
+    X = batch()
+    start = set_grads(tape)
+    here = tape.backward(X, reduction="sum")
+    expect = grads(tape)
+    set_grads(tape, start)
+    with loky.ProcessPoolExecutor(2) as ex:
+        assert bits(tape.backward(X, reduction="sum", executor=ex, shards=3)) == bits(here)
+    assert grads(tape) == expect
+
+
 def test_check_names_the_same_lanes_and_changes_nothing(impl, executor):
     tape = model_tape(impl)
     X = batch()
