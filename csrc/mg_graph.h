@@ -196,4 +196,10 @@ void mg_propagate_tracked(mg_node *node);
 /* The whole pass.  0 ok; -1 out of memory; -2 the check callback aborted. */
 int mg_backward(mg_node *root, double seed, mg_check_fn check, void *ctx);
 
+/* Forward mode (mg_forward.c): a node's tangent from its operands', into its
+ * gradient field, MG_FLAG_REACHED set where it has one (cleared where it has
+ * none); the sweep does each node of an order in turn, operands first. */
+void mg_forward_node(mg_node *node);
+void mg_forward_sweep(const mg_order *order);
+
 #endif /* MICROGRAD_MG_GRAPH_H */

@@ -12,6 +12,7 @@
  * It reads only the instructions, operands, constants and outputs of a tape,
  * so it is also independent of the derived fields that finish() computes
  * (runs, first contributions, folded parameters). */
+#include <stdlib.h>
 #include <string.h>
 #include "mg_tape.h"
 
@@ -203,4 +204,157 @@ void mg_tape_chunk_plain(const mg_tape *t, mg_work *w, const mg_run *run, size_t
             for (l = 0; l < n; l++) acc += w->padj[i * L + l];
             run->param_sum[i] = acc;
         }
+}
+
+/* -- forward mode over a tape (tape.jvp) ----------------------------------------
+ * Lane by lane, each instruction's tangent from its operands', as
+ * mg_forward.c does on a graph: each operand's contribution is the op's
+ * backward formula applied to that operand's tangent, in operand order, the
+ * first kept as it is and the next added to it; an operand without a tangent
+ * (a parameter, a constant, a slot the lane's where() did not pick) gives
+ * nothing.  Whether a slot has a tangent can change from lane to lane (a
+ * where() picks per lane), so it is kept per lane.  There is no lowering of
+ * any kind: the values come from forward_one above, the plain interpreter's,
+ * so a lane gives micrograd.jvp's bits on its sample. */
+typedef struct {
+    const interp *s;
+    double *tan;
+    unsigned char *has;
+} tangents;
+
+static int has_t(const tangents *T, mg_ref r, size_t l)
+{
+    return r < T->s->t->nlane && T->has[(size_t)r * T->s->L + l];
+}
+
+static double tan_of(const tangents *T, mg_ref r, size_t l)
+{
+    return T->tan[(size_t)r * T->s->L + l];
+}
+
+/* t = v for the first contribution, else t + v */
+#define TAKE(v) do { double v_ = (v); t = any ? t + v_ : v_; any = 1; } while (0)
+
+static int jvp_block(const tangents *T, const mg_instr *in, size_t l, double *out)
+{
+    const interp *s = T->s;
+    const mg_ref *args = s->t->args + in->a;
+    size_t i, half = in->b / 2;
+    double t = 0.0;
+    int any = 0;
+    if (in->op == MG_WHERE) {                /* the picked operand's, never the condition's */
+        mg_ref picked = args[mg_where_picks_a(get(s, args[0], l)) ? 1 : 2];
+        if (has_t(T, picked, l)) TAKE(tan_of(T, picked, l));
+    } else if (in->op == MG_SUM) {
+        for (i = 0; i < in->b; i++)
+            if (has_t(T, args[i], l)) TAKE(tan_of(T, args[i], l));
+    } else {                                 /* dot: each operand's times its partner */
+        for (i = 0; i < in->b; i++)
+            if (has_t(T, args[i], l))
+                TAKE(tan_of(T, args[i], l) * get(s, args[i < half ? i + half : i - half], l));
+    }
+    *out = t;
+    return any;
+}
+
+#define HAS(r) has_t(T, (r), l)
+#define TAN(r) tan_of(T, (r), l)
+#define MG_OP(CODE, stem, name, kind, arity, doc) JVP_##kind(CODE, stem)
+#define JVP_LEAF(CODE, stem)
+#define JVP_BINARY(CODE, stem) case MG_##CODE: {                                \
+        double da, db, w = get(s, in->b, l);                                    \
+        if (HAS(in->a)) { bwd_##stem(TAN(in->a), x, w, y, &da, &db); TAKE(da); } \
+        if (HAS(in->b)) { bwd_##stem(TAN(in->b), x, w, y, &da, &db); TAKE(db); } \
+    } break;
+#define JVP_CONST(CODE, stem) case MG_##CODE:                                    \
+        if (HAS(in->a)) { TAKE(bwd_##stem(TAN(in->a), x, y, in->c)); } break;
+#define JVP_PARAM JVP_CONST
+#define JVP_UNARY(CODE, stem) case MG_##CODE:                                    \
+        if (HAS(in->a)) { TAKE(bwd_##stem(TAN(in->a), x, y)); } break;
+#define JVP_RANGE(CODE, stem) case MG_##CODE:                                    \
+        if (HAS(in->a)) { TAKE(bwd_##stem(TAN(in->a), x, y, in->c, in->c2)); } break;
+#define JVP_STOP(CODE, stem) case MG_##CODE: break;   /* a zero tangent */
+#define JVP_SELECT(CODE, stem)
+#define JVP_NARY(CODE, stem)
+
+/* Instruction in's tangent in lane l (its value is computed already). */
+static void jvp_one(const tangents *T, const mg_instr *in, size_t l)
+{
+    const interp *s = T->s;
+    size_t o = (size_t)in->out * s->L + l;
+    double y = s->w->val[o], x, t = 0.0;
+    int any = 0;
+    if (mg_block_kind(in->kind)) {
+        any = jvp_block(T, in, l, &t);
+    } else {
+        x = get(s, in->a, l);
+        switch (in->op) {
+#include "mg_ops.def"
+        default:
+            break;
+        }
+    }
+    T->tan[o] = any ? t : 0.0;
+    T->has[o] = (unsigned char)any;
+}
+#undef JVP_LEAF
+#undef JVP_BINARY
+#undef JVP_CONST
+#undef JVP_PARAM
+#undef JVP_UNARY
+#undef JVP_RANGE
+#undef JVP_STOP
+#undef JVP_SELECT
+#undef JVP_NARY
+#undef MG_OP
+#undef HAS
+#undef TAN
+#undef TAKE
+
+int mg_tape_jvp(const mg_tape *t, const double *x, const double *v, const double *params,
+                size_t B, double *out, double *tout)
+{
+    size_t L = t->lanes, first, n, i, k, l, cells = (size_t)t->nlane * L;
+    mg_work w;
+    interp s;
+    tangents T;
+    memset(&w, 0, sizeof w);
+    w.val = malloc((cells ? cells : 1) * sizeof(double));
+    T.tan = malloc((cells ? cells : 1) * sizeof(double));
+    T.has = malloc(cells ? cells : 1);
+    if (w.val == NULL || T.tan == NULL || T.has == NULL) {
+        free(w.val);
+        free(T.tan);
+        free(T.has);
+        return -1;
+    }
+    s.t = t;
+    s.w = &w;
+    s.params = params;
+    s.L = L;
+    T.s = &s;
+    for (first = 0; first < B; first += L) {
+        n = (B - first < L) ? B - first : L;
+        for (i = 0; i < t->nin; i++)
+            for (l = 0; l < n; l++) {
+                w.val[i * L + l] = x[(first + l) * t->nin + i];
+                T.tan[i * L + l] = v[(first + l) * t->nin + i];
+                T.has[i * L + l] = 1;
+            }
+        for (k = 0; k < t->ncode; k++)
+            for (l = 0; l < n; l++) {
+                w.val[(size_t)t->code[k].out * L + l] = forward_one(&s, &t->code[k], l);
+                jvp_one(&T, &t->code[k], l);
+            }
+        for (i = 0; i < t->nout; i++)
+            for (l = 0; l < n; l++) {
+                mg_ref r = t->outs[i];
+                out[(first + l) * t->nout + i] = get(&s, r, l);
+                tout[(first + l) * t->nout + i] = has_t(&T, r, l) ? tan_of(&T, r, l) : 0.0;
+            }
+    }
+    free(w.val);
+    free(T.tan);
+    free(T.has);
+    return 0;
 }

@@ -216,4 +216,12 @@ void mg_tape_add(double *total, const double *part, size_t n);
 void mg_tape_chunk_plain(const mg_tape *tape, mg_work *w, const mg_run *run, size_t first,
                          size_t n);
 
+/* Forward mode (mg_interp.c, plainly interpreted): for each of the B rows of
+ * x (B x nin) and of v (B x nin, the inputs' tangents), out (B x nout) gets
+ * the outputs and tout (B x nout) their tangents, each lane the bits of
+ * micrograd.jvp on its sample; parameters have no tangent.  0, or -1 out of
+ * memory. */
+int mg_tape_jvp(const mg_tape *tape, const double *x, const double *v, const double *params,
+                size_t B, double *out, double *tout);
+
 #endif /* MICROGRAD_MG_TAPE_H */

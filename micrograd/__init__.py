@@ -19,8 +19,8 @@ from .activations import elu, gelu, leaky_relu, log_softmax, softmax, softplus
 from .chain import Step
 from .functions import *  # noqa: F401,F403  (exp, log1p, atan, ..., where, maximum, clamp)
 from .tape import Tape, TraceError, trace
-from .transforms import (GradcheckError, grad, gradcheck, hessian, hvp, jacobian,
-                         value_and_grad)
+from .transforms import (GradcheckError, grad, gradcheck, hessian, hvp, jacfwd, jacobian,
+                         jvp, value_and_grad)
 from .viz import draw_dot, to_dot
 
 Number = _impl.Number
@@ -38,5 +38,5 @@ __all__ = (["BACKEND", "Number", "sum", "dot", "no_grad", "enable_grad", "is_gra
             "set_grad_enabled", "__version__", "Chain", "Step", "grad", "value_and_grad",
             "gradcheck", "GradcheckError", "leaky_relu", "elu", "gelu", "softplus", "softmax",
             "log_softmax", "to_dot", "draw_dot", "trace", "Tape", "TraceError", "hessian", "hvp",
-            "jacobian", "detect_anomaly", "is_anomaly_enabled", "AnomalyError"]
+            "jacobian", "jvp", "jacfwd", "detect_anomaly", "is_anomaly_enabled", "AnomalyError"]
            + _functions.__all__)

@@ -42,6 +42,7 @@ INTERFACE = {
     "detect_anomaly": "context manager: NaN from finite operands raises, with the line",
     "is_anomaly_enabled": "whether detect_anomaly is on in this thread",
     "gradient_graphs": "the gradient of every node as a differentiable Number",
+    "forward_tangents": "forward mode: the outputs' tangents for columns of input tangents",
     "_ParamArray": "an optimizer group's parameters and state (micrograd.optim)",
     "_Tape": "a traced function's instructions and replay (micrograd.tape)",
     "_trace_begin": "open a trace in this thread (micrograd.tape)",

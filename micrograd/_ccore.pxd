@@ -78,6 +78,8 @@ cdef extern from "mg_graph.h" nogil:
     void mg_order_free(mg_order *order) noexcept
     void mg_propagate(mg_node *node) noexcept
     void mg_propagate_tracked(mg_node *node) noexcept
+    # forward mode (csrc/mg_forward.c)
+    void mg_forward_sweep(const mg_order *order) noexcept
 
 cdef extern from "mg_optim.h" nogil:
     # ===========================================================================

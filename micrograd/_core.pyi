@@ -17,7 +17,7 @@ _Operand = Union["Number", float, int]
 
 __all__ = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "clamp",
            "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "detect_anomaly",
-           "is_anomaly_enabled", "gradient_graphs"]
+           "is_anomaly_enabled", "gradient_graphs", "forward_tangents"]
 
 BACKEND: str
 BUILD_INFO: dict[str, str]
@@ -202,3 +202,5 @@ def set_grad_enabled(enabled: bool) -> None: ...
 def is_anomaly_enabled() -> bool: ...
 def gradient_graphs(root: Number, seed: _Real = 1.0, leaves_only: bool = False
                     ) -> dict[int, Number]: ...
+def forward_tangents(outs: Sequence[Number], inputs: Sequence[Number],
+                     columns: Sequence[Sequence[Optional[_Real]]]) -> list[list[float]]: ...

@@ -9,6 +9,7 @@ part                               reference                       compiled
 =================================  ==============================  ======================
 Number, graph, backward            micrograd/_number_py.py         _core_number.pxi
 gradient graphs, watched sweeps    micrograd/_higher_py.py         _core_higher.pxi
+forward mode                       micrograd/_forward_py.py        _core_forward.pxi
 grad mode and traces               micrograd/_gradmode_py.py       _core_gradmode.pxi
 Chain                              micrograd/_chain_py.py          _core_chain.pxi
 the optimizers' parameters         micrograd/_params_py.py         _core_params.pxi
@@ -26,6 +27,7 @@ from . import _higher_py, _number_py
 from ._chain_py import Chain
 from ._gradmode_py import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled,
                            no_grad, set_grad_enabled)
+from ._forward_py import forward_tangents
 from ._higher_py import gradient_graphs
 from ._number_py import BACKEND, Number, clamp, dot, maximum, minimum, sum, where
 from ._params_py import ParamArray as _ParamArray  # noqa: F401 (optim uses it)
@@ -40,4 +42,4 @@ _number_py._Kit.sweep = staticmethod(_higher_py.sweep)
 
 __all__ = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "clamp",
            "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "detect_anomaly",
-           "is_anomaly_enabled", "gradient_graphs"]
+           "is_anomaly_enabled", "gradient_graphs", "forward_tangents"]

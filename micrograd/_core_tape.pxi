@@ -59,6 +59,8 @@ cdef extern from "mg_tape.h" nogil:
                     int (*check)(void *) noexcept with gil, void *ctx) nogil
     size_t mg_tape_wave(const mg_tape *tape, size_t B, int nthreads) noexcept
     int mg_tape_threads(const mg_tape *tape, size_t B, int requested) noexcept
+    int mg_tape_jvp(const mg_tape *tape, const double *x, const double *v, const double *params,
+                    size_t B, double *out, double *tout) noexcept
 
 
 cdef extern from "Python.h":
@@ -324,6 +326,27 @@ cdef class _Tape:
                 free(slots)
             elif works != NULL:
                 self.works_busy = False
+
+    def jvp(self, const double[:, ::1] x, const double[:, ::1] v, double[:, ::1] out,
+            double[:, ::1] tout):
+        """Forward mode over the rows of x: out gets the outputs and tout their
+        tangents along the rows of v (csrc/mg_interp.c, mg_tape_jvp)."""
+        cdef mg_tape *t = &self.tape
+        cdef size_t B = x.shape[0]
+        cdef double *pvals = <double *>malloc(max(<size_t>t.npar, <size_t>1) * sizeof(double))
+        cdef int status
+        if pvals == NULL:
+            raise MemoryError()
+        try:
+            mg_tape_read_params(self.pnodes, t.npar, pvals)
+            if B == 0:
+                return
+            with nogil:
+                status = mg_tape_jvp(t, &x[0, 0], &v[0, 0], pvals, B, &out[0, 0], &tout[0, 0])
+            if status < 0:
+                raise MemoryError()
+        finally:
+            free(pvals)
 
     cdef void _drop_works(self):
         _free_works(self.works, self.nworks)

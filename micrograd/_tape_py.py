@@ -228,6 +228,29 @@ class Tape:
             part.append(acc)
         return out_sum, part
 
+    # -- forward mode: mg_tape_jvp (csrc/mg_interp.c) --------------------------------
+    def jvp(self, x, v, out, tout):
+        """Forward mode over the rows of x: out gets the outputs and tout their
+        tangents along the rows of v; chunk by chunk, lane by lane, as the C."""
+        B, L, pvals = len(x), self.lanes, self.param_values()
+        for first in range(0, B, L):
+            n = min(L, B - first)
+            val, tan = [None] * self.nlane, [None] * self.nlane   # tan: None = no tangent
+            for i in range(self.nin):
+                val[i] = [float(x[first + l][i]) for l in range(n)]
+                tan[i] = [float(v[first + l][i]) for l in range(n)]
+            for ins in self.code:
+                forward, tangent, o = _FORWARD[ins[0]], _JVP[ins[0]], ins[1]
+                val[o], tan[o] = [0.0] * n, [None] * n
+                for l in range(n):
+                    val[o][l] = forward(self, val, pvals, ins, l)
+                    tan[o][l] = tangent(self, val, pvals, tan, ins, l)
+            for k, r in enumerate(self.outs):
+                for l in range(n):
+                    out[first + l][k] = self._value(val, pvals, r, l)
+                    t = tan[r][l] if r < self.nlane else None
+                    tout[first + l][k] = 0.0 if t is None else t
+
     def _add(self, adj, reach, r, l, v):
         """A contribution to an operand: added, and the operand reached
         (constants have no adjoint)."""
@@ -363,6 +386,69 @@ def _bwd_nary(tape, val, pvals, adj, reach, ins, l):           # sum and dot
             tape._add(adj, reach, r, l, g * tape._value(val, pvals, partner, l))
 
 
+# forward mode: lane l's tangent of an instruction, None where no operand has one
+def _tan(tape, tan, r, l):
+    return tan[r][l] if r < tape.nlane else None
+
+
+def _take(t, v):
+    return v if t is None else t + v
+
+
+def _jvp_unary(tape, val, pvals, tan, ins, l):
+    op, o, a, b, c, c2 = ins
+    ta = _tan(tape, tan, a, l)
+    return None if ta is None else ops.BWD[op](ta, tape._value(val, pvals, a, l), val[o][l])
+
+
+def _jvp_const(tape, val, pvals, tan, ins, l):                # CONST and PARAM
+    op, o, a, b, c, c2 = ins
+    ta = _tan(tape, tan, a, l)
+    return None if ta is None else ops.BWD[op](ta, tape._value(val, pvals, a, l), val[o][l], c)
+
+
+def _jvp_range(tape, val, pvals, tan, ins, l):
+    op, o, a, b, c, c2 = ins
+    ta = _tan(tape, tan, a, l)
+    return None if ta is None else ops.BWD[op](ta, tape._value(val, pvals, a, l), val[o][l],
+                                               c, c2)
+
+
+def _jvp_binary(tape, val, pvals, tan, ins, l):               # one backward per tangent
+    op, o, a, b, c, c2 = ins
+    x, w, t = tape._value(val, pvals, a, l), tape._value(val, pvals, b, l), None
+    ta, tb = _tan(tape, tan, a, l), _tan(tape, tan, b, l)
+    if ta is not None:
+        t = ops.BWD[op](ta, x, w, val[o][l])[0]
+    if tb is not None:
+        t = _take(t, ops.BWD[op](tb, x, w, val[o][l])[1])
+    return t
+
+
+def _jvp_stop(tape, val, pvals, tan, ins, l):                 # a zero tangent
+    return None
+
+
+def _jvp_where(tape, val, pvals, tan, ins, l):                # the picked operand's
+    op, o, a, b, c, c2 = ins
+    refs = tape.args[a:a + b]
+    cond = tape._value(val, pvals, refs[0], l)
+    return _tan(tape, tan, refs[1] if ops.where_picks_a(cond) else refs[2], l)
+
+
+def _jvp_nary(tape, val, pvals, tan, ins, l):                 # sum and dot
+    op, o, a, b, c, c2 = ins
+    refs, t, half = tape.args[a:a + b], None, b // 2
+    for i, r in enumerate(refs):
+        tr = _tan(tape, tan, r, l)
+        if tr is None:
+            continue
+        if op == T.DOT:
+            tr = tr * tape._value(val, pvals, refs[i + half if i < half else i - half], l)
+        t = _take(t, tr)
+    return t
+
+
 #                 kind      build            _consistent   forward      backward
 _BY_KIND = {"LEAF":   (None,           None,         None,        None),
             "UNARY":  (_encode_one,    _refs_one,    _fwd_unary,  _bwd_unary),
@@ -374,3 +460,7 @@ _BY_KIND = {"LEAF":   (None,           None,         None,        None),
             "SELECT": (_encode_block,  _refs_block,  _fwd_block,  _bwd_where),
             "NARY":   (_encode_block,  _refs_block,  _fwd_block,  _bwd_nary)}
 _ENCODE, _REFS, _FORWARD, _BACKWARD = zip(*(_BY_KIND[op.kind] for op in T.OPS))
+_JVP_BY_KIND = {"LEAF": None, "UNARY": _jvp_unary, "CONST": _jvp_const, "PARAM": _jvp_const,
+                "RANGE": _jvp_range, "BINARY": _jvp_binary, "STOP": _jvp_stop,
+                "SELECT": _jvp_where, "NARY": _jvp_nary}
+_JVP = tuple(_JVP_BY_KIND[op.kind] for op in T.OPS)

@@ -336,6 +336,26 @@ class Tape:
             value = self._impl.backward_into_params(x, divisor, threads)
         return value / B if reduction == "mean" else value
 
+    def jvp(self, X: Any, V: Any) -> tuple[Any, Any]:
+        """Forward mode over the batch: (outputs, tangents), each sample's
+        tangent the derivative of its outputs along its row of V (one tangent
+        per input; the parameters have none), the bits micrograd.jvp gives on
+        that sample.  Shapes as __call__'s: (B,) for one output, (B, n_outputs)
+        for several, one sample's for a row."""
+        x, one = self._batch(X)
+        v = np.asarray(V)
+        if is_number(V) or v.dtype.kind not in "biuf":
+            raise TypeError(f"tape.jvp: V must be an array of reals, not "
+                            f"{type(V).__name__ if v.dtype.kind == 'O' else v.dtype}")
+        if v.shape != np.shape(X) and not (one and v.shape == (1, self.n_inputs)):
+            raise ValueError(f"tape.jvp: V must have the shape of X, {np.shape(X)}, "
+                             f"not {v.shape}")
+        v = np.ascontiguousarray(v.reshape(x.shape), dtype=np.float64)
+        self._check_owned()
+        out, tout = np.empty((len(x), self.n_outputs)), np.empty((len(x), self.n_outputs))
+        self._impl.jvp(x, v, out, tout)
+        return self._shape_out(out, one), self._shape_out(tout, one)
+
     def _source(self, X, executor, shards):
         """(the batch, whether it was one row, its rows): X as an array here,
         or, with an executor, a _shards.Plan of where each shard's rows are."""

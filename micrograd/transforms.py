@@ -18,6 +18,14 @@ the gradient graphs of ``backward(create_graph=True)``
 (micrograd/_higher_py.py), which the outer transform differentiates again.
 ``hessian``, ``hvp`` (a Hessian-vector product, without the Hessian) and
 ``jacobian`` (for several outputs) are built the same way.
+
+``jvp`` (JAX's signature) and ``jacfwd`` are forward mode: one sweep from the
+inputs up carries each node's tangent, the derivative along the given
+direction, and a Jacobian takes one sweep per input instead of one backward
+per output (micrograd/_forward_py.py and csrc/mg_forward.c say how a tangent
+is summed).  Inside another transform they return Numbers, graphs of the
+outer variables, as ``grad`` does, so ``jvp`` of ``grad`` is a Hessian-vector
+product and ``grad`` of ``jvp`` a second directional derivative.
 """
 from __future__ import annotations
 
@@ -28,7 +36,7 @@ from ._backend import module_of
 from ._convert import is_number
 
 __all__ = ["grad", "value_and_grad", "gradcheck", "GradcheckError", "hessian", "hvp",
-           "jacobian"]
+           "jacobian", "jvp", "jacfwd"]
 
 _depth = threading.local()          # how many transforms are evaluating f in this thread
 
@@ -268,4 +276,71 @@ def jacobian(f: Callable[..., Any]) -> Callable[..., list]:
         outs = [outs] if is_number(outs) else list(outs)
         return _rows([_checked_output(o) for o in outs], leaves)
     wrapped.__name__ = f"jacobian({getattr(f, '__name__', 'f')})"
+    return wrapped
+
+
+def _outputs(out):
+    """f's outputs as a list, and whether f returned one Number."""
+    if is_number(out):
+        return [out], True
+    if isinstance(out, (list, tuple)):
+        return [_checked_output(o) for o in out], False
+    return [_checked_output(out)], True
+
+
+def _shaped(values, one, like):
+    return values[0] if one else type(like)(values) if isinstance(like, tuple) else values
+
+
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
+        ) -> tuple[Any, Any]:
+    """Forward mode, as JAX's ``jvp``: ``(f(*primals), J(primals) @ tangents)``.
+
+    f takes Numbers and returns a Number or a tuple or list of them; the
+    answer has the same shape, as floats (as Numbers inside another
+    transform).  The tangent is computed by one forward sweep over the graph
+    f builds, from the inputs up, with no backward and no Jacobian formed."""
+    primals, tangents = list(primals), list(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    if _nested():
+        # inside another transform: the tangent as a graph of the outer
+        # variables, the gradient graphs dotted with the tangents (the same
+        # derivative, built from ops the outer level can differentiate)
+        mod = _module(primals + tangents)
+        own = [_own(mod, a) for a in primals]
+        with _Inside(mod):
+            out = f(*own)
+            outs, one = _outputs(out)
+            ts = [mod.dot(_graphs_of(o, own, mod), tangents) for o in outs]
+        return _shaped(outs, one, out), _shaped(ts, one, out)
+    mod, leaves = _leaves_for(primals)
+    with _Inside(mod):
+        out = f(*leaves)
+    outs, one = _outputs(out)
+    ts = mod.forward_tangents(outs, leaves, [tangents])[0]
+    return _shaped([o.value for o in outs], one, out), _shaped(ts, one, out)
+
+
+def jacfwd(f: Callable[..., Any]) -> Callable[..., list]:
+    """``f(*args) -> Number or sequence of Numbers`` becomes ``(*reals) -> J``,
+    the same rows as ``jacobian`` gives, by forward mode: the graph is built
+    once and swept once per input, so it pays where inputs are few and
+    outputs many (``jacobian`` does one backward per output).  Inside another
+    transform it builds the same graphs as ``jacobian``."""
+    rev = jacobian(f)
+
+    def wrapped(*args: Any) -> list:
+        if _nested():
+            return rev(*args)
+        mod, leaves = _leaves_for(args)
+        with _Inside(mod):
+            outs, _ = _outputs(f(*leaves))
+        # one input at a time; the others carry no tangent at all (not 0.0,
+        # which times an infinite partial would be NaN where jacobian has none)
+        n = len(leaves)
+        columns = [[1.0 if i == j else None for i in range(n)] for j in range(n)]
+        by_column = mod.forward_tangents(outs, leaves, columns)
+        return [[by_column[j][i] for j in range(n)] for i in range(len(outs))]
+    wrapped.__name__ = f"jacfwd({getattr(f, '__name__', 'f')})"
     return wrapped

@@ -8,8 +8,9 @@ metadata names) into build/coverage/src, fresh each time; builds the core
 there with gcov instrumentation (MICROGRAD_EXTRA_CFLAGS="--coverage -O0
 -fprofile-update=atomic", MICROGRAD_EXTRA_LDFLAGS="--coverage"); checks that
 the core the tests import is that instrumented copy; runs tests/test_tape*.py
-there; then runs ``gcov -b -c`` on the objects of csrc/mg_replay.c,
-csrc/mg_tape.c, csrc/mg_gemm.c and csrc/mg_interp.c and prints, per file, the
+and tests/test_forward.py there; then runs ``gcov -b -c`` on the objects of
+csrc/mg_replay.c, mg_tape.c, mg_gemm.c, mg_interp.c and mg_forward.c (forward
+mode on graphs) and prints, per file, the
 lines executed, the branches executed and the branches taken at least once,
 and, for all but mg_interp.c, every function never called and every branch
 never taken, by line.  The gcov reports stay in build/coverage/gcov.
@@ -47,8 +48,8 @@ SRC = os.path.join(OUT, "src")
 GCOV_DIR = os.path.join(OUT, "gcov")
 COPIED = ["micrograd", "csrc", "tests", "tools", "setup.py", "pyproject.toml",
           "README.md", "LICENSE"]
-FILES = ["mg_replay.c", "mg_tape.c", "mg_gemm.c", "mg_interp.c"]
-DETAILED = ["mg_replay.c", "mg_tape.c", "mg_gemm.c"]
+FILES = ["mg_replay.c", "mg_tape.c", "mg_gemm.c", "mg_interp.c", "mg_forward.c"]
+DETAILED = ["mg_replay.c", "mg_tape.c", "mg_gemm.c", "mg_forward.c"]
 # build products of the in-place build that must not come along
 SKIP = shutil.ignore_patterns("__pycache__", "*.so", "*.o", "*.gcda", "*.gcno", "_core.c",
                               "_core.html", ".hypothesis", ".pytest_cache")
@@ -112,7 +113,8 @@ def objects_dir():
 
 def run_tests(env, extra):
     tests = sorted(os.path.join("tests", f) for f in os.listdir(os.path.join(SRC, "tests"))
-                   if f.startswith("test_tape") and f.endswith(".py"))
+                   if (f.startswith("test_tape") and f.endswith(".py"))
+                   or f == "test_forward.py")
     # the Ctrl-C test replays 200,000 lanes in a subprocess before it signals:
     # minutes in a -O0 gcov build, and it exercises no lowering
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests,
