@@ -169,6 +169,10 @@ typedef struct {
     double *out_sum;        /* 1: the sum of the first output over the chunk */
     int plain;              /* replay with mg_tape_chunk_plain (the oracle) */
     const double *packed;   /* mg_tape_pack of params, or NULL: each chunk packs */
+    /* read by mg_tape_run alone: per chunk of the batch, as each is added to
+     * the totals, its out_sum and (with param_total) its npar param_sum */
+    double *chunk_outs;     /* nchunks */
+    double *chunk_sums;     /* nchunks x npar */
 } mg_run;
 
 /* values[i] = nodes[i]->value, and nodes[i]->gradient += grads[i] / divisor

@@ -2,7 +2,8 @@
 import errno
 import os
 
-__all__ = ["TraceError", "traced_read", "traced_comparison", "TRACES_FULL", "op_error"]
+__all__ = ["TraceError", "traced_read", "traced_comparison", "TRACES_FULL", "op_error",
+           "check_chunk_arrays"]
 
 # Trace ids are 16 bits and an open trace keeps its id (csrc/mg_graph.c): the
 # 65,536th trace open at once has none left.
@@ -57,3 +58,14 @@ def op_error(name, status):
     if power:                                 # float ** reports the C library's errno
         return OverflowError(errno.ERANGE, os.strerror(errno.ERANGE))
     return OverflowError("math range error")
+
+
+def check_chunk_arrays(chunk_outs, chunk_sums, param_total, nchunks, npar):
+    """Refuse, before any work, arrays a tape's run() cannot write each
+    chunk's sums into (both backends' _Tape.run)."""
+    if chunk_outs is not None and chunk_outs.shape[0] != nchunks:
+        raise ValueError(f"tape: chunk_outs must hold {nchunks} values, one per chunk")
+    if chunk_sums is not None and (param_total is None or chunk_sums.shape[0] != nchunks
+                                   or chunk_sums.shape[1] != npar):
+        raise ValueError(f"tape: chunk_sums must be ({nchunks}, {npar}), one row per "
+                         f"chunk, with param_total")
