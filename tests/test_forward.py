@@ -195,3 +195,13 @@ def test_bad_tangents_raise_the_same_on_both_backends(both):
             mg.jvp(lambda v: v * 2.0, [mod.Number(1.0)], ["a"])
         errors.append(str(info.value))
     assert errors[0] == errors[1]
+
+
+def test_where_takes_the_picked_branchs_tangent_or_none(impl):
+    w = impl.Number(3.0)
+    f = lambda x: impl.where(x, x * x, w)                          # noqa: E731
+    assert mg.jvp(f, [impl.Number(2.0)], [1.0]) == (4.0, 4.0)
+    # the branch picked is a weight: no tangent at all, so 0.0 (not w's partial)
+    assert mg.jvp(f, [impl.Number(-1.0)], [1.0]) == (3.0, 0.0)
+    # stop_gradient passes no tangent either, as JAX's
+    assert mg.jvp(lambda x: x.stop_gradient() * x, [impl.Number(2.0)], [1.0]) == (4.0, 2.0)
