@@ -54,6 +54,20 @@ truth = -0.75 / (0.75 * 0.75 + 1.0) ** 1.5
 assert second[0] == second[1], second
 assert abs(second[0][0] - truth) <= 1e-15 and second[0][1] == second[0][0], second
 assert abs(second[0][2][0][0] - 0.25 * -0.375 / (0.375 ** 2 + 1) ** 1.5) <= 1e-15, second
+# forward mode with nothing more written: jvp, jacfwd and tape.jvp, the same
+# bits on both backends, the tangent the backward formula's
+import numpy as np
+fwd = []
+for m in (_core, _core_py):
+    value, tangent = micrograd.jvp(lambda v: v.asinh(), [m.Number(0.75)], [2.0])
+    tape = micrograd.trace(lambda v: v.asinh(), m.Number(0.0))
+    lanes = tape.jvp(np.array([[0.75]]), np.array([[2.0]]))
+    fwd.append((value, tangent, micrograd.jacfwd(lambda v: v.asinh())(m.Number(0.75)),
+                float(lanes[0][0]), float(lanes[1][0])))
+assert fwd[0] == fwd[1], fwd
+assert fwd[0][1] == 2.0 / math.sqrt(0.75 * 0.75 + 1.0), fwd
+assert fwd[0][2] == [[1.0 / math.sqrt(0.75 * 0.75 + 1.0)]], fwd
+assert fwd[0][3:] == fwd[0][:2], fwd
 print("ok")
 '''
 
