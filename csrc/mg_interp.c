@@ -72,6 +72,7 @@ static double block_value(const interp *s, const mg_instr *in, size_t l)
 #define FWD_STOP(CODE, stem) case MG_##CODE: y = x; break;
 #define FWD_SELECT(CODE, stem)
 #define FWD_NARY(CODE, stem)
+#define FWD_CUSTOM(CODE, stem)      /* never on a tape: mg_tape_build refuses it */
 
 /* The value of instruction in for lane l: the IEEE outcome of its formula
  * (where a node would raise, the replay keeps the value). */
@@ -96,6 +97,7 @@ static double forward_one(const interp *s, const mg_instr *in, size_t l)
 #undef FWD_STOP
 #undef FWD_SELECT
 #undef FWD_NARY
+#undef FWD_CUSTOM
 #undef MG_OP
 
 static void backward_block(const interp *s, const mg_instr *in, double g, size_t l)
@@ -128,6 +130,7 @@ static void backward_block(const interp *s, const mg_instr *in, double g, size_t
 #define BWD_STOP(CODE, stem) case MG_##CODE: break;
 #define BWD_SELECT(CODE, stem)
 #define BWD_NARY(CODE, stem)
+#define BWD_CUSTOM(CODE, stem)      /* never on a tape: mg_tape_build refuses it */
 
 /* Instruction in's contributions to its operands in lane l. */
 static void backward_one(const interp *s, const mg_instr *in, size_t l)
@@ -154,6 +157,7 @@ static void backward_one(const interp *s, const mg_instr *in, size_t l)
 #undef BWD_STOP
 #undef BWD_SELECT
 #undef BWD_NARY
+#undef BWD_CUSTOM
 #undef MG_OP
 
 void mg_tape_chunk_plain(const mg_tape *t, mg_work *w, const mg_run *run, size_t first, size_t n)
@@ -276,6 +280,7 @@ static int jvp_block(const tangents *T, const mg_instr *in, size_t l, double *ou
 #define JVP_STOP(CODE, stem) case MG_##CODE: break;   /* a zero tangent */
 #define JVP_SELECT(CODE, stem)
 #define JVP_NARY(CODE, stem)
+#define JVP_CUSTOM(CODE, stem)      /* never on a tape: mg_tape_build refuses it */
 
 /* Instruction in's tangent in lane l (its value is computed already). */
 static void jvp_one(const tangents *T, const mg_instr *in, size_t l)
@@ -306,6 +311,7 @@ static void jvp_one(const tangents *T, const mg_instr *in, size_t l)
 #undef JVP_STOP
 #undef JVP_SELECT
 #undef JVP_NARY
+#undef JVP_CUSTOM
 #undef MG_OP
 #undef HAS
 #undef TAN

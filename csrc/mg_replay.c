@@ -247,6 +247,7 @@ static void backward_run(const mg_tape *t, mg_work *w, const double *params, con
 #define FWD_STOP(CODE, stem) case MG_##CODE: { LOOP1(y[l] = xv) } break;
 #define FWD_SELECT(CODE, stem)
 #define FWD_NARY(CODE, stem)
+#define FWD_CUSTOM(CODE, stem)      /* never on a tape: mg_tape_build refuses it */
 
 MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params,
                               const double *packed, size_t n)
@@ -286,6 +287,7 @@ MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params
 #undef FWD_STOP
 #undef FWD_SELECT
 #undef FWD_NARY
+#undef FWD_CUSTOM
 #undef MG_OP
 
 /* A contribution to an operand: stored if it is the first (as 0.0 + v: what
@@ -422,6 +424,7 @@ MG_VECTOR static void backward_block(const mg_tape *t, mg_work *w, const double 
 #define BWD_STOP(CODE, stem) case MG_##CODE: break;
 #define BWD_SELECT(CODE, stem)
 #define BWD_NARY(CODE, stem)
+#define BWD_CUSTOM(CODE, stem)      /* never on a tape: mg_tape_build refuses it */
 
 MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *params,
                                const double *packed, double *param_sum, int params_wanted,
@@ -468,6 +471,7 @@ MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *param
 #undef BWD_STOP
 #undef BWD_SELECT
 #undef BWD_NARY
+#undef BWD_CUSTOM
 #undef LIVE
 #undef BWD1
 #undef MG_OP

@@ -465,6 +465,14 @@ int mg_tape_build(mg_tape *t, mg_node *const *roots, size_t nroots,
         if (status < 0) return status;
         if (r == 0) t->ngrad = order.len;
     }
+    /* A custom op's forward and derivative are Python callables: a tape does
+     * not replay them yet (docs/design.md, "Custom ops"). */
+    for (i = 0; i < order.len; i++)
+        if (mg_kinds[order.nodes[i]->op] == MG_KIND_CUSTOM) {
+            mg_order_unmark(&order);
+            mg_order_free(&order);
+            return -4;
+        }
     t->nin = (uint32_t)nin;
     t->ncode = order.len;
     b.nlane = (uint32_t)(nin + order.len);
@@ -554,7 +562,8 @@ int mg_tape_check(mg_tape *t)
     for (i = 0; i < t->ncode; i++) {
         mg_instr *in = &t->code[i];
         int kind = mg_op_kind(in->op);
-        if (kind < 0 || kind == MG_KIND_LEAF || kind != in->kind || in->out != t->nin + i)
+        if (kind < 0 || kind == MG_KIND_LEAF || kind == MG_KIND_CUSTOM || kind != in->kind
+            || in->out != t->nin + i)
             return -1;
         if (mg_block_kind(kind)) {
             if ((size_t)in->a + in->b > t->nargs || in->b == 0) return -1;

@@ -124,13 +124,15 @@ static inline int mg_block_kind(int kind)
  * the first lane slots.  On success fills *tape and *params (the parameter
  * leaves, in order of first use: the caller frees it with free()) and
  * returns 0; -1 out of memory; -2 the check callback aborted; -3 an input
- * appears twice.  Marks are clear afterwards either way. */
+ * appears twice; -4 a graph holds a custom op (not replayed yet).  Marks are
+ * clear afterwards either way. */
 int mg_tape_build(mg_tape *tape, mg_node *const *roots, size_t nroots,
                   mg_node *const *inputs, size_t nin, mg_node ***params,
                   mg_check_fn check, void *ctx);
 /* Fills *tape from its arrays (a tape rebuilt from a pickle): computes
  * nlane, ngrad stays as given, prunes and lanes; the arrays are the caller's
- * until mg_tape_free.  -1 if a reference or an op is out of range. */
+ * until mg_tape_free.  -1 if a reference or an op is out of range
+ * (or a custom op, which a tape does not replay). */
 int mg_tape_check(mg_tape *tape);
 void mg_tape_free(mg_tape *tape);
 

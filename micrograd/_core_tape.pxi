@@ -135,6 +135,8 @@ cdef class _Tape:
                 raise MemoryError("micrograd: out of memory while flattening the graph")
             if status == -3:
                 raise ValueError("trace: an input appears twice")
+            if status == -4:
+                raise _not_replayed(_first_custom(outputs))
             self.pnodes = found
             for i in range(<Py_ssize_t>self.tape.npar):    # see micrograd/tape.py, trace
                 if found[i].trace != 0 and mg_trace_is_open(found[i].trace):
@@ -376,6 +378,25 @@ cdef int _reraise() except -1:
     """Propagates the exception _check_run left set."""
     return -1
 
+
+
+cdef str _first_custom(outputs):
+    """The name of the first custom op in the tape's order (mg_tape_build's),
+    for the error that says a tape does not replay it."""
+    cdef mg_order order
+    cdef size_t i
+    order.nodes, order.len, order.cap, order.prunes = NULL, 0, 0, 0
+    try:
+        for out in outputs:
+            if mg_topo_collect(&(<Number>out).node, &order, 0, NULL, NULL) == -1:
+                raise MemoryError("micrograd: out of memory")
+        for i in range(order.len):
+            if order.nodes[i].op == MG_CUSTOM:
+                return _name_of(order.nodes[i])
+    finally:
+        mg_order_unmark(&order)
+        mg_order_free(&order)
+    return "?"
 
 
 # -- hooks: a tape does not run them ----------------------------------------------

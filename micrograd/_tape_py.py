@@ -11,6 +11,7 @@ order: the same bits as the C replay, lane for lane.
 from . import _ops_py as ops
 from . import _optable as T
 from ._gradmode_py import trace_begin, trace_end
+from ._custom import not_replayed
 from ._errors import traced_read
 from ._number_py import _hooks_live, _hooks_of, _traced, collect, trace_input
 
@@ -56,6 +57,9 @@ class Tape:
         """mg_tape_build: flatten the graphs of the outputs."""
         self = Tape.__new__(Tape)
         order, self.ngrad = collect(list(outputs))
+        for node in order:                # mg_tape_build's first check
+            if node._code == T.CUSTOM:
+                raise not_replayed(node.op)
         refs = {}
         for i, leaf in enumerate(inputs):
             if id(leaf) in refs:
@@ -442,6 +446,15 @@ def _jvp_nary(tape, val, pvals, tan, ins, l):                 # sum and dot
     return t
 
 
+def _refs_custom(tape, op, a, b):          # mg_tape_check refuses a custom op
+    return None
+
+
+def _no_custom(*args):
+    # unreachable: build and _consistent refuse a custom op before any replay
+    raise AssertionError("a tape holds no custom op")
+
+
 #                 kind      build            _consistent   forward      backward
 _BY_KIND = {"LEAF":   (None,           None,         None,        None),
             "UNARY":  (_encode_one,    _refs_one,    _fwd_unary,  _bwd_unary),
@@ -451,9 +464,10 @@ _BY_KIND = {"LEAF":   (None,           None,         None,        None),
             "BINARY": (_encode_binary, _refs_binary, _fwd_binary, _bwd_binary),
             "STOP":   (_encode_one,    _refs_one,    _fwd_unary,  _bwd_stop),
             "SELECT": (_encode_block,  _refs_block,  _fwd_block,  _bwd_where),
-            "NARY":   (_encode_block,  _refs_block,  _fwd_block,  _bwd_nary)}
+            "NARY":   (_encode_block,  _refs_block,  _fwd_block,  _bwd_nary),
+            "CUSTOM": (_no_custom,     _refs_custom, _no_custom,  _no_custom)}
 _ENCODE, _REFS, _FORWARD, _BACKWARD = zip(*(_BY_KIND[op.kind] for op in T.OPS))
 _JVP_BY_KIND = {"LEAF": None, "UNARY": _jvp_unary, "CONST": _jvp_const, "PARAM": _jvp_const,
                 "RANGE": _jvp_range, "BINARY": _jvp_binary, "STOP": _jvp_stop,
-                "SELECT": _jvp_where, "NARY": _jvp_nary}
+                "SELECT": _jvp_where, "NARY": _jvp_nary, "CUSTOM": _no_custom}
 _JVP = tuple(_JVP_BY_KIND[op.kind] for op in T.OPS)
