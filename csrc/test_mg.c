@@ -98,6 +98,42 @@ static void test_nary(void)
     CHECK(s.op == MG_LEAF && s.n == 0);
 }
 
+/* A custom op's node: [x, 2, y] then its partials [p0, p1, p2]; backward and
+ * forward mode use the partials, the value is the builder's, and a tape
+ * refuses the node, leaving no mark behind. */
+static void test_custom(void)
+{
+    mg_node x, y, f, *root = &f, *input = &x, **params = NULL;
+    mg_tape tape;
+    mg_order order = {NULL, 0, 0, 0};
+    mg_node_leaf(&x, 0.5);
+    mg_node_leaf(&y, -3.0);
+    CHECK(mg_node_block(&f, MG_CUSTOM, 6) == 0);
+    mg_block_kids(&f)[0] = &x;
+    mg_block_consts(&f)[1] = 2.0;
+    mg_block_kids(&f)[2] = &y;
+    mg_block_consts(&f)[3] = 4.0;
+    mg_block_consts(&f)[4] = -8.0;           /* the constant's: never read */
+    mg_block_consts(&f)[5] = 0.25;
+    f.value = 7.0;
+    CHECK(mg_op_kind(MG_CUSTOM) == MG_KIND_CUSTOM && mg_op_arity(MG_CUSTOM) == -1);
+    CHECK(mg_block_eval(&f) == 0 && f.value == 7.0);
+    CHECK(mg_backward(&f, 3.0, NULL, NULL) == 0);
+    CHECK(x.gradient == 12.0 && y.gradient == 0.75);
+    CHECK(mg_topo_sort(&f, &order, NULL, NULL) == 0 && order.len == 1);
+    x.gradient = -1.0;
+    x.flags |= MG_FLAG_REACHED;
+    y.flags &= (uint8_t)~MG_FLAG_REACHED;       /* y: no tangent, nothing added */
+    mg_forward_sweep(&order);
+    CHECK(f.gradient == -4.0 && (f.flags & MG_FLAG_REACHED));
+    f.flags &= (uint8_t)~MG_FLAG_REACHED;
+    x.flags &= (uint8_t)~MG_FLAG_REACHED;
+    mg_order_free(&order);
+    CHECK(mg_tape_build(&tape, &root, 1, &input, 1, &params, NULL, NULL) == -4);
+    CHECK(params == NULL && !(f.flags & MG_FLAG_MARK) && !(x.flags & MG_FLAG_MARK));
+    mg_node_release(&f);
+}
+
 /* where(c, a, b): the operand not picked gets nothing, even with an inf. */
 static void test_where(void)
 {
@@ -327,6 +363,7 @@ int main(void)
     test_backward_contract();
     test_topo_order();
     test_nary();
+    test_custom();
     test_where();
     test_untaken_branch_is_skipped();
     test_tape_replay();

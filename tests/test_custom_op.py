@@ -35,7 +35,7 @@ xsin = mg.custom_op(lambda x, y: x * math.sin(y),
 # softplus written out, with its second derivative from the table's sigmoid
 softplus = mg.custom_op(lambda x: math.log1p(math.exp(-abs(x))) + max(x, 0.0),
                         lambda x, out: (_sigmoid(x),),
-                        name="my_softplus", second=lambda x, out: (x.sigmoid(),))
+                        name="softplus_of_the_tests", second=lambda x, out: (x.sigmoid(),))
 # no second: first order only
 plain = mg.custom_op(lambda x: x * x, lambda x, out: (2.0 * x,), name="square")
 
@@ -264,7 +264,7 @@ def test_in_a_chain(impl):
     c = impl.Chain(x).mul(2.0).apply(softplus).add(1.0)
     r = c.result()
     assert c.steps[1] == mg.Step("apply", None, softplus)
-    assert "apply(my_softplus)" in repr(c)
+    assert "apply(softplus_of_the_tests)" in repr(c)
     assert r.value == softplus(1.0).value + 1.0
     r.backward()
     assert close(x.gradient, 2.0 * _sigmoid(1.0))
@@ -453,7 +453,7 @@ def test_a_tape_refuses_a_custom_op_and_names_it(both):
         errs.append(_failure(lambda: mg.trace(lambda x: x * w, mod.Number(0.5))))
     assert errs[0] == errs[1] == errs[2] == errs[3]
     assert errs[0] == (NotImplementedError,
-                       "trace: the graph uses the custom op 'my_softplus', and tapes do not "
+                       "trace: the graph uses the custom op 'softplus_of_the_tests', and tapes do not "
                        "replay custom ops yet; call the function op by op")
 
 
@@ -465,4 +465,13 @@ def test_a_traced_custom_node_shows_its_name(impl):
         shown.append(repr(y))
         return x * 2.0
     mg.trace(fn, impl.Number(0.5))
-    assert shown == ["Number(traced, op='my_softplus')"]
+    assert shown == ["Number(traced, op='softplus_of_the_tests')"]
+
+
+def test_a_pickled_tape_naming_the_custom_row_is_refused(impl):
+    tape = mg.trace(lambda x, y: impl.dot([x, 2.0], [y, x]), impl.Number(0.5), impl.Number(1.0))
+    state = tape._impl.to_state()
+    assert [ins[0] for ins in state["code"]] == ["DOT"]
+    state["code"] = [("CUSTOM",) + tuple(state["code"][0][1:])]
+    with pytest.raises(ValueError, match="not consistent"):
+        type(tape._impl).from_state(state, tape.params)
