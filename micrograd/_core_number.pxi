@@ -840,7 +840,7 @@ def _custom(op, operands):
     cdef Number out
     cdef mg_node **kids
     cdef double *consts
-    cdef bint tracked = False, grad = mg_grad_enabled()
+    cdef bint tracked = False, grad
     cdef double v
     slots = [s if isinstance(s, Number) else _real(s) for s in operands]
     values = [(<Number>s).node.value if isinstance(s, Number) else s for s in slots]
@@ -848,6 +848,7 @@ def _custom(op, operands):
     numbers = [s for s in slots if isinstance(s, Number)]
     if not numbers:
         return _fresh(v)
+    grad = mg_grad_enabled()                # asked after forward, as the reference does
     partials = op.partials(values, v) if grad else None
     for s in numbers:
         if _tracked(<PyObject *>s):

@@ -12,10 +12,11 @@ import math
 import pickle
 
 import pytest
+from hypothesis import given, strategies as st
 
 import micrograd as mg
 from micrograd import _ops_py, _optable
-from graphs import same_float
+from graphs import floats, same_float
 
 REL = 1e-12
 
@@ -68,6 +69,23 @@ def test_the_node_carries_the_name_and_the_operands(impl):
     assert w.children == (y,) and w.value == 3.0 * math.sin(2.0)
     w.backward()
     assert y.gradient == 3.0 * math.cos(2.0)
+
+
+def test_a_node_is_a_node_like_any_other(impl):
+    x = impl.Number(0.5)
+    z = xsin(x, 2.0)
+    with pytest.raises(TypeError, match=r"result of an op \('xsin'\) and cannot become a leaf"):
+        z.__init__(1.0)
+
+    class Tracked(impl.Number):             # a __dict__: the GC tracks it
+        pass
+    t = Tracked(0.5)
+    t.out = xsin(t, 2.0)                    # a cycle through the graph
+    assert t.out.children == (t,)
+    t.out.backward()
+    assert t.gradient == math.sin(2.0)
+    z._backward()                           # 0.1.0's one step, by hand
+    assert x.gradient == 0.0 * math.sin(2.0)
 
 
 def test_all_real_operands_give_a_leaf_without_calling_derivative(impl):
@@ -149,6 +167,64 @@ def test_core_and_reference_give_the_same_bits(both, v, w):
         h = mg.hessian(_pair)(mod.Number(v), mod.Number(w))
         got.append([z.value, x.gradient, y.gradient, *jv, *jac[0], *h[0], *h[1]])
     assert all(same_float(a, b) for a, b in zip(*got)), got
+
+
+# three operands, any of them a real: a * b + c * c
+fma3 = mg.custom_op(lambda a, b, c: a * b + c * c, lambda a, b, c, out: (b, a, 2.0 * c),
+                    name="fma3", second=lambda a, b, c, out: (b, a, c * 2.0))
+STEP_OPS = [op for _, op in TWINS] + ["xsin", "fma3", "mul", "add"]
+
+
+@st.composite
+def _custom_programs(draw):
+    inputs = draw(st.lists(floats, min_size=1, max_size=3))
+    steps, n = [], len(inputs)
+    for _ in range(draw(st.integers(1, 8))):
+        op = draw(st.sampled_from(STEP_OPS))
+        slot = st.one_of(st.integers(0, n - 1), floats.map(lambda v: ("c", v)))
+        arity = {"xsin": 2, "fma3": 3, "mul": 2, "add": 2}.get(op, 1)
+        args = [draw(st.integers(0, n - 1))] + [draw(slot) for _ in range(arity - 1)]
+        steps.append((op, args))
+        n += 1
+    return inputs, steps
+
+
+def _run_custom(mod, program):
+    """The program's nodes on mod's Numbers, or the exception a step raised."""
+    inputs, steps = program
+    nodes = [mod.Number(v) for v in inputs]
+    for op, args in steps:
+        vals = [a[1] if isinstance(a, tuple) else nodes[a] for a in args]
+        try:
+            if op == "mul":
+                out = vals[0] * vals[1]
+            elif op == "add":
+                out = vals[0] + vals[1]
+            else:
+                out = {"xsin": xsin, "fma3": fma3}.get(op, op)(*vals)
+        except Exception as exc:            # noqa: BLE001 - compared across backends
+            return nodes, (type(exc), str(exc))
+        nodes.append(out)
+    return nodes, None
+
+
+@given(_custom_programs())
+def test_random_graphs_with_custom_ops_give_the_same_bits_on_both_backends(both, program):
+    got = []
+    for mod in both:
+        nodes, err = _run_custom(mod, program)
+        if err is not None:
+            got.append([err])
+            continue
+        root, leaves = nodes[-1], nodes[:len(program[0])]
+        root.backward()
+        tangents = mod.forward_tangents([root], leaves, [[1.0] * len(leaves)])[0]
+        got.append([root.value] + [x.gradient for x in leaves] + tangents)
+    assert len(got[0]) == len(got[1])
+    if isinstance(got[0][0], tuple):
+        assert got[0] == got[1]
+    else:
+        assert all(same_float(a, b) for a, b in zip(*got)), got
 
 
 # -- against torch float64 ----------------------------------------------------------
