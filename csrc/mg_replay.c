@@ -247,11 +247,12 @@ static void backward_run(const mg_tape *t, mg_work *w, const double *params, con
 #define FWD_STOP(CODE, stem) case MG_##CODE: { LOOP1(y[l] = xv) } break;
 #define FWD_SELECT(CODE, stem)
 #define FWD_NARY(CODE, stem)
-#define FWD_CUSTOM(CODE, stem)      /* never on a tape: mg_tape_build refuses it */
+#define FWD_CUSTOM(CODE, stem)      /* a block kind: handled before the switch */
 
-MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params,
-                              const double *packed, size_t n)
+MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const mg_run *run,
+                              const double *packed, size_t first, size_t n)
 {
+    const double *params = run->params;
     size_t k, l, L = t->lanes;
     for (k = 0; k < t->ncode; k++) {
         const mg_instr *in = &t->code[k];
@@ -263,6 +264,11 @@ MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params
             const mg_dense *d = &t->dense[(t->runs[k] & ~MG_RUN_START) - 1];
             forward_run(t, w, params, packed, d, n);
             k += d->len - 1;
+            continue;
+        }
+        if (in->kind == MG_KIND_CUSTOM) {
+            mg_tape_custom(t, w, params, in, first, n, run->backward, run->custom,
+                           run->custom_ctx);
             continue;
         }
         if (mg_block_kind(in->kind)) {
@@ -333,14 +339,16 @@ MG_VECTOR static void backward_block(const mg_tape *t, mg_work *w, const double 
             if (mg_where_picks_a(c.v[l * c.s])) { if (a.adj) ADD_TO(a, g[l]); }
             else if (b.adj) ADD_TO(b, g[l]);
         }
-    } else if (in->op == MG_SUM) {
+    } else if (in->op == MG_SUM || in->kind == MG_KIND_CUSTOM) {
+        /* sum: g to each operand; a custom op: g times the lane's partial */
+        const double *part = in->kind == MG_KIND_CUSTOM ? mg_tape_partials(t, w, in) : NULL;
         for (i = 0; i < in->b; i++) {
             opnd x = view(t, w, params, args[i]);
             if (!x.adj) continue;
             x.first = t->args_first[in->a + i];
             for (l = 0; l < n; l++) {
                 if (live && !live[l]) continue;
-                ADD_TO(x, g[l]);
+                ADD_TO(x, part ? g[l] * part[i * t->lanes + l] : g[l]);
             }
         }
     } else {                                   /* dot: each operand times its partner */
@@ -424,7 +432,7 @@ MG_VECTOR static void backward_block(const mg_tape *t, mg_work *w, const double 
 #define BWD_STOP(CODE, stem) case MG_##CODE: break;
 #define BWD_SELECT(CODE, stem)
 #define BWD_NARY(CODE, stem)
-#define BWD_CUSTOM(CODE, stem)      /* never on a tape: mg_tape_build refuses it */
+#define BWD_CUSTOM(CODE, stem)      /* a block kind: handled before the switch */
 
 MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *params,
                                const double *packed, double *param_sum, int params_wanted,
@@ -517,7 +525,7 @@ void mg_tape_chunk(const mg_tape *t, mg_work *w, const mg_run *run, size_t first
         mg_tape_pack(t, params, w->packed);
         packed = w->packed;
     }
-    forward(t, w, params, packed, n);
+    forward(t, w, run, packed, first, n);
     if (run->out)
         for (i = 0; i < t->nout; i++) {
             opnd o = view(t, w, params, t->outs[i]);

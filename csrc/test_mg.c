@@ -98,14 +98,57 @@ static void test_nary(void)
     CHECK(s.op == MG_LEAF && s.n == 0);
 }
 
+/* A run of one chunk with its per-lane gradients. */
+static mg_run grads_run(const double *x, const double *params, double *out, double *gin,
+                        double *gpar)
+{
+    mg_run run;
+    memset(&run, 0, sizeof run);
+    run.x = x;
+    run.params = params;
+    run.out = out;
+    run.backward = 1;
+    run.input_grads = gin;
+    run.param_grads = gpar;
+    return run;
+}
+
+/* The callback of the custom op below, f(a, b, c) = a * b + c: its lanes'
+ * values and partials (b, a, 1). */
+static int custom_lanes(void *ctx, const mg_tape *t, mg_work *w, const double *params,
+                        const mg_instr *in, size_t first, size_t n, int partials)
+{
+    size_t l, L = t->lanes;
+    double *part = mg_tape_partials(t, w, in);
+    (void)ctx;
+    (void)first;
+    for (l = 0; l < n; l++) {
+        double a = mg_tape_value(t, w, params, t->args[in->a], l);
+        double b = mg_tape_value(t, w, params, t->args[in->a + 1], l);
+        double c = mg_tape_value(t, w, params, t->args[in->a + 2], l);
+        w->val[(size_t)in->out * L + l] = a * b + c;
+        if (partials) {
+            part[l] = b;
+            part[L + l] = a;
+            part[2 * L + l] = 1.0;
+        }
+    }
+    return 0;
+}
+
 /* A custom op's node: [x, 2, y] then its partials [p0, p1, p2]; backward and
- * forward mode use the partials, the value is the builder's, and a tape
- * refuses the node, leaving no mark behind. */
+ * forward mode use the partials, and the value is the builder's.  On a tape
+ * its operands are args and each lane's partials come from the callback, in
+ * both replays and in forward mode. */
 static void test_custom(void)
 {
     mg_node x, y, f, *root = &f, *input = &x, **params = NULL;
     mg_tape tape;
     mg_order order = {NULL, 0, 0, 0};
+    mg_work w;
+    mg_run run;
+    double xs[2] = {0.5, -1.0}, yv = -3.0, out[2], gin[2], gpar[2], v[2] = {1.0, 0.5}, tout[2];
+    int plain;
     mg_node_leaf(&x, 0.5);
     mg_node_leaf(&y, -3.0);
     CHECK(mg_node_block(&f, MG_CUSTOM, 6) == 0);
@@ -129,8 +172,26 @@ static void test_custom(void)
     f.flags &= (uint8_t)~MG_FLAG_REACHED;
     x.flags &= (uint8_t)~MG_FLAG_REACHED;
     mg_order_free(&order);
-    CHECK(mg_tape_build(&tape, &root, 1, &input, 1, &params, NULL, NULL) == -4);
-    CHECK(params == NULL && !(f.flags & MG_FLAG_MARK) && !(x.flags & MG_FLAG_MARK));
+    CHECK(mg_tape_build(&tape, &root, 1, &input, 1, &params, NULL, NULL) == 0);
+    CHECK(tape.ncode == 1 && tape.code[0].b == 3 && tape.npart == 3 && tape.npar == 1);
+    CHECK(params[0] == &y && !(f.flags & MG_FLAG_MARK));
+    CHECK(mg_work_alloc(&w, &tape) == 0);
+    for (plain = 0; plain < 2; plain++) {
+        run = grads_run(xs, &yv, out, gin, gpar);
+        run.plain = plain;
+        run.custom = custom_lanes;
+        mg_tape_chunk(&tape, &w, &run, 0, 2);
+        CHECK(out[0] == 0.5 * 2.0 - 3.0 && out[1] == -1.0 * 2.0 - 3.0);
+        CHECK(gin[0] == 2.0 && gin[1] == 2.0 && gpar[0] == 1.0 && gpar[1] == 1.0);
+    }
+    CHECK(mg_tape_jvp(&tape, xs, v, &yv, 2, out, tout, custom_lanes, NULL) == 0);
+    CHECK(out[1] == -5.0 && tout[0] == 2.0 && tout[1] == 1.0);
+    run.custom = NULL;                          /* no callback: NaN lanes */
+    mg_tape_chunk(&tape, &w, &run, 0, 2);
+    CHECK(isnan(out[0]) && isnan(gin[1]));
+    mg_work_free(&w);
+    mg_tape_free(&tape);
+    free(params);
     mg_node_release(&f);
 }
 
@@ -226,13 +287,7 @@ static void test_tape_replay(void)
     CHECK(tape.npar == 1 && params[0] == &g.w && tape.ncode == 9 && tape.prunes);
     CHECK(!(g.out.flags & MG_FLAG_MARK) && !(g.y.flags & MG_FLAG_MARK));
     CHECK(mg_work_alloc(&w, &tape) == 0);
-    memset(&run, 0, sizeof run);
-    run.x = xs;
-    run.params = &wv;
-    run.out = out;
-    run.backward = 1;
-    run.input_grads = gin;
-    run.param_grads = gpar;
+    run = grads_run(xs, &wv, out, gin, gpar);
     run.param_sum = &psum;
     run.out_sum = &osum;
     mg_tape_chunk(&tape, &w, &run, 0, 3);

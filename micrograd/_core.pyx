@@ -35,7 +35,7 @@ from micrograd import _optable
 from micrograd._compat import REFUSED_CHILDREN as _REFUSED_CHILDREN, op_symbol as _op_symbol
 from micrograd._errors import (TRACES_FULL as _TRACES_FULL, TraceError, op_error as _op_error,
                               traced_read as _traced_read)
-from micrograd._custom import (name_of as _custom_name_of, not_replayed as _not_replayed,
+from micrograd._custom import (name_of as _custom_name_of, not_pickled as _not_pickled,
                                op_of as _custom_op_of)
 from micrograd._convert import (checked as _py_checked, is_number as _is_number,
                                 operand as _py_operand, real_by_type as _real_by_type,

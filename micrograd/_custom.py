@@ -5,8 +5,9 @@ backends (docs/design.md, "Custom ops").
 Calling it checks the operands, then asks the backend of the Numbers it is
 given to build the node (``_custom`` in micrograd/_number_py.py and in
 micrograd/_core_number.pxi).  Everything that calls the user's functions and
-checks what they return is here, so both backends call them in the same
-order and raise the same errors.
+checks what they return is here (op by op, and a tape's chunk of lanes:
+``CustomOp.lanes``), so both backends call them in the same order and raise
+the same errors.
 
 A node of a custom op is the table's CUSTOM row: its operands, then the
 partials ``derivative`` gave when the node was built, as constants; the
@@ -123,6 +124,15 @@ class CustomOp:
         ps = self._counted(self.derivative(*values, out), len(values), "derivative")
         return tuple(_real(p, self.name, f"partial {i}") for i, p in enumerate(ps))
 
+    def lanes(self, cols, partials):
+        """A tape's chunk of this op (both backends' replays call it): cols
+        holds each operand's values over the chunk's lanes; returns the
+        lanes' values and, with partials, each operand's row of partials.
+        Lane by lane, forward then derivative as op by op (the same calls,
+        so the same bits); vectorized, forward once on NumPy arrays of the
+        lanes, then derivative once, with the values as an array."""
+        return (_vector_lanes if self.vectorized else _lanes)(self, cols, partials)
+
     def second_partials(self, operands, out, backend):
         """second(*operands, out) for a create_graph sweep: the partials as
         Numbers of `backend` (built from ops, so that they can be
@@ -144,6 +154,31 @@ class CustomOp:
         return out
 
 
+def _lanes(op, cols, partials):
+    """CustomOp.lanes, lane by lane."""
+    ys, rows = [], [[] for _ in cols]
+    for values in zip(*cols):
+        y = op.value(values)
+        ys.append(y)
+        if partials:
+            for row, p in zip(rows, op.partials(values, y)):
+                row.append(p)
+    return ys, (rows if partials else None)
+
+
+def _vector_lanes(op, cols, partials):
+    """CustomOp.lanes, vectorized: one call of each function on arrays."""
+    import numpy as np
+    n = len(cols[0])
+    xs = [np.array(c, dtype=np.float64) for c in cols]
+    ys = _lanes_of(op.forward(*xs), n, op.name, "forward's result")
+    if not partials:
+        return ys, None
+    ps = op._counted(op.derivative(*xs, np.array(ys, dtype=np.float64)), len(cols),
+                     "derivative")
+    return ys, [_lanes_of(p, n, op.name, f"partial {i}") for i, p in enumerate(ps)]
+
+
 def custom_op(forward, derivative, *, name, second=None, vectorized=False):
     """An op with its own derivative, as torch.autograd.Function or
     jax.custom_vjp, for scalars.
@@ -155,8 +190,9 @@ def custom_op(forward, derivative, *, name, second=None, vectorized=False):
     derivative gives once, when the node is built (not under no_grad).
     second(*xs, out), with the xs and out as Numbers, returns the partials
     as Numbers built from ops, for second derivatives (create_graph, grad
-    of grad, hessian); without it those raise.  Tapes (micrograd.trace) do
-    not replay custom ops yet: tracing one raises; `vectorized` is for them.
+    of grad, hessian); without it those raise.  A tape (micrograd.trace)
+    calls forward and derivative lane by lane, or, with vectorized=True,
+    once per chunk of lanes on NumPy arrays.
     """
     for what, fn in (("forward", forward), ("derivative", derivative)):
         if not callable(fn):
@@ -186,8 +222,20 @@ def registered(name):
     return op
 
 
-def not_replayed(name):
-    """What tracing a graph with a custom op raises, on both backends."""
-    return NotImplementedError(
-        f"trace: the graph uses the custom op {name!r}, and tapes do not replay custom ops "
-        f"yet; call the function op by op")
+def not_pickled(name):
+    """What pickling a tape with a custom op raises, on both backends."""
+    return TypeError(f"tape: a tape that replays the custom op {name!r} cannot be pickled "
+                     f"yet; trace the function again where it is loaded")
+
+
+def _lanes_of(v, n, name, what):
+    """What a vectorized function returned, as the chunk's n floats."""
+    import numpy as np
+    a = np.asarray(v)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"custom op {name!r}: {what} must be reals, not {a.dtype}")
+    try:
+        return np.broadcast_to(a.astype(np.float64), (n,)).tolist()
+    except ValueError:
+        raise ValueError(f"custom op {name!r}: {what} has shape {a.shape}, not the "
+                         f"chunk's ({n},)") from None
