@@ -656,3 +656,30 @@ def test_a_pickled_tape_naming_the_custom_row_is_refused(impl):
     state["code"] = [("CUSTOM",) + tuple(state["code"][0][1:])]
     with pytest.raises(ValueError, match="not consistent"):
         type(tape._impl).from_state(state, tape.params)
+
+
+@pytest.mark.core
+def test_replay_threads_call_back_into_python(both):
+    """With two threads, a thread the C started takes the GIL for the
+    callback: the same bits as one thread, and a lane's exception raised
+    with nothing added (the reference has no threads)."""
+    core = both[0]
+    ws = [core.Number(0.1 * i) for i in range(30)]
+    odd = mg.custom_op(lambda x: 1.0 / 0.0 if x > 50.0 else math.sin(x) * x,
+                       lambda x, out: (math.sin(x) + x * math.cos(x),), name="odd_of_the_tests")
+
+    def fn(x):
+        h = x
+        for w in ws:
+            h = (h * w).tanh() + w
+        return odd(h) + core.dot(ws, [h] * 30) + odd(x)
+    tape = mg.trace(fn, core.Number(0.3))
+    X = np.random.default_rng(0).normal(size=(20000, 1))
+    one = tape.value_and_grad(X, reduction="sum", threads=1)
+    two = tape.value_and_grad(X, reduction="sum", threads=2)
+    assert tape._impl.threads_used == 2
+    assert (one[0] == two[0]).all() and (one[1] == two[1]).all()
+    X[15000] = 100.0                # a lane late in the batch (maybe the other thread's)
+    with pytest.raises(ZeroDivisionError):
+        tape.backward(X, threads=2)
+    assert all(w.gradient == 0.0 for w in ws)
