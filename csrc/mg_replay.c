@@ -339,16 +339,14 @@ MG_VECTOR static void backward_block(const mg_tape *t, mg_work *w, const double 
             if (mg_where_picks_a(c.v[l * c.s])) { if (a.adj) ADD_TO(a, g[l]); }
             else if (b.adj) ADD_TO(b, g[l]);
         }
-    } else if (in->op == MG_SUM || in->kind == MG_KIND_CUSTOM) {
-        /* sum: g to each operand; a custom op: g times the lane's partial */
-        const double *part = in->kind == MG_KIND_CUSTOM ? mg_tape_partials(t, w, in) : NULL;
+    } else if (in->op == MG_SUM) {
         for (i = 0; i < in->b; i++) {
             opnd x = view(t, w, params, args[i]);
             if (!x.adj) continue;
             x.first = t->args_first[in->a + i];
             for (l = 0; l < n; l++) {
                 if (live && !live[l]) continue;
-                ADD_TO(x, part ? g[l] * part[i * t->lanes + l] : g[l]);
+                ADD_TO(x, g[l]);
             }
         }
     } else {                                   /* dot: each operand times its partner */
@@ -434,6 +432,31 @@ MG_VECTOR static void backward_block(const mg_tape *t, mg_work *w, const double 
 #define BWD_NARY(CODE, stem)
 #define BWD_CUSTOM(CODE, stem)      /* a block kind: handled before the switch */
 
+/* A custom op's contributions: each operand gets g times its lane's partial.
+ * Kept out of backward_block (and not inlined): a product of two NaNs keeps
+ * the first one's sign, and which operand the compiler puts first can change
+ * with the code around it, which moved the NaN signs of dots' gradients. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static void backward_custom(const mg_tape *t, mg_work *w, const double *params,
+                            const mg_instr *in, const double *g, const unsigned char *live,
+                            size_t n)
+{
+    size_t l, i;
+    const mg_ref *args = t->args + in->a;
+    const double *part = mg_tape_partials(t, w, in);
+    for (i = 0; i < in->b; i++) {
+        opnd x = view(t, w, params, args[i]);
+        if (!x.adj) continue;
+        x.first = t->args_first[in->a + i];
+        for (l = 0; l < n; l++) {
+            if (live && !live[l]) continue;
+            ADD_TO(x, g[l] * part[i * t->lanes + l]);
+        }
+    }
+}
+
 MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *params,
                                const double *packed, double *param_sum, int params_wanted,
                                size_t n)
@@ -451,6 +474,10 @@ MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *param
             const mg_dense *d = &t->dense[t->runs[k] - 1];
             backward_run(t, w, params, packed, param_sum, params_wanted, d, n);
             k -= d->len - 1;
+            continue;
+        }
+        if (in->kind == MG_KIND_CUSTOM) {
+            backward_custom(t, w, params, in, g, live, n);
             continue;
         }
         if (mg_block_kind(in->kind)) {
