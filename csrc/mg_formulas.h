@@ -241,6 +241,41 @@ MG_INLINE void bwd_minimum(double g, double a, double b, double y, double *da, d
     *db = mg_pick_grad(g, b > a, a == b);
 }
 
+/* Comparisons: 1.0 where the relation holds, else 0.0, so false wherever an
+ * operand is NaN (IEEE, torch).  They are steps, flat on both sides: the
+ * derivative is exactly 0.0 for both operands, not g * 0.0, so an infinite
+ * or NaN incoming gradient does not turn into a NaN. */
+MG_INLINE double mg_truth(int holds) { return holds ? 1.0 : 0.0; }
+MG_INLINE void mg_flat2(double *da, double *db) { *da = 0.0; *db = 0.0; }
+
+MG_INLINE int fwd_gt(double a, double b, double *out) { *out = mg_truth(a > b); return MG_OK; }
+MG_INLINE void bwd_gt(double g, double a, double b, double y, double *da, double *db)
+{
+    (void)g; (void)a; (void)b; (void)y;
+    mg_flat2(da, db);
+}
+
+MG_INLINE int fwd_ge(double a, double b, double *out) { *out = mg_truth(a >= b); return MG_OK; }
+MG_INLINE void bwd_ge(double g, double a, double b, double y, double *da, double *db)
+{
+    (void)g; (void)a; (void)b; (void)y;
+    mg_flat2(da, db);
+}
+
+MG_INLINE int fwd_lt(double a, double b, double *out) { *out = mg_truth(a < b); return MG_OK; }
+MG_INLINE void bwd_lt(double g, double a, double b, double y, double *da, double *db)
+{
+    (void)g; (void)a; (void)b; (void)y;
+    mg_flat2(da, db);
+}
+
+MG_INLINE int fwd_le(double a, double b, double *out) { *out = mg_truth(a <= b); return MG_OK; }
+MG_INLINE void bwd_le(double g, double a, double b, double y, double *da, double *db)
+{
+    (void)g; (void)a; (void)b; (void)y;
+    mg_flat2(da, db);
+}
+
 /* ---- CONST: a Number x and a real c -------------------------------------- */
 
 MG_INLINE int fwd_add_c(double x, double c, double *out) { *out = x + c; return MG_OK; }
@@ -319,6 +354,26 @@ MG_INLINE double bwd_minimum_c(double g, double x, double y, double c)
     (void)y;
     return mg_pick_grad(g, x > c, x == c);
 }
+
+/* x against a real c; a real on the left is the mirrored relation
+ * (gt(2, x) is lt_c: x < 2) */
+MG_INLINE double mg_flat(double g, double x, double y, double c)
+{
+    (void)g; (void)x; (void)y; (void)c;
+    return 0.0;
+}
+
+MG_INLINE int fwd_gt_c(double x, double c, double *out) { *out = mg_truth(x > c); return MG_OK; }
+MG_INLINE double bwd_gt_c(double g, double x, double y, double c) { return mg_flat(g, x, y, c); }
+
+MG_INLINE int fwd_ge_c(double x, double c, double *out) { *out = mg_truth(x >= c); return MG_OK; }
+MG_INLINE double bwd_ge_c(double g, double x, double y, double c) { return mg_flat(g, x, y, c); }
+
+MG_INLINE int fwd_lt_c(double x, double c, double *out) { *out = mg_truth(x < c); return MG_OK; }
+MG_INLINE double bwd_lt_c(double g, double x, double y, double c) { return mg_flat(g, x, y, c); }
+
+MG_INLINE int fwd_le_c(double x, double c, double *out) { *out = mg_truth(x <= c); return MG_OK; }
+MG_INLINE double bwd_le_c(double g, double x, double y, double c) { return mg_flat(g, x, y, c); }
 
 /* ---- UNARY --------------------------------------------------------------- */
 

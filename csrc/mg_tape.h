@@ -197,6 +197,10 @@ typedef struct {
     const double *packed;   /* mg_tape_pack of params, or NULL: each chunk packs */
     mg_custom_fn custom;    /* custom ops' lanes (NULL: the tape has none) */
     void *custom_ctx;
+    /* read by mg_tape_run alone: per chunk of the batch, as each is added to
+     * the totals, its out_sum and (with param_total) its npar param_sum */
+    double *chunk_outs;     /* nchunks */
+    double *chunk_sums;     /* nchunks x npar */
 } mg_run;
 
 /* values[i] = nodes[i]->value, and nodes[i]->gradient += grads[i] / divisor

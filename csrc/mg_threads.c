@@ -195,6 +195,11 @@ int mg_tape_run(const mg_tape *t, mg_work *works, int nthreads, const mg_run *ru
         for (c = 0; c < j.count; c++) {       /* in chunk order */
             *out_total += j.outs[c];
             if (param_total) mg_tape_add(param_total, j.sums + c * npar, npar);
+            /* kept for a caller that adds them to other shards' (micrograd/_shards.py) */
+            if (run->chunk_outs) run->chunk_outs[j.start + c] = j.outs[c];
+            if (run->chunk_sums && param_total)
+                memcpy(run->chunk_sums + (j.start + c) * npar, j.sums + c * npar,
+                       npar * sizeof(double));
         }
     }
 #ifdef MG_THREADS

@@ -45,6 +45,13 @@ static void test_forward_errors(void)
     CHECK(mg_eval_binary(MG_MAXIMUM, -0.0, 0.0, &out) == MG_OK && !signbit(out));
     CHECK(mg_eval_binary(MG_MINIMUM_C, 0.0, -0.0, &out) == MG_OK && signbit(out));
     CHECK(mg_eval_binary(MG_MAXIMUM, 1.0, NAN, &out) == MG_OK && isnan(out));
+    /* comparisons: -0.0 equals 0.0, NaN compares false, the gradient is 0 */
+    CHECK(mg_eval_binary(MG_GT, 0.0, -0.0, &out) == MG_OK && out == 0.0 && !signbit(out));
+    CHECK(mg_eval_binary(MG_GE, 0.0, -0.0, &out) == MG_OK && out == 1.0);
+    CHECK(mg_eval_binary(MG_LT, NAN, 1.0, &out) == MG_OK && out == 0.0);
+    CHECK(mg_eval_binary(MG_LE_C, -INFINITY, NAN, &out) == MG_OK && out == 0.0);
+    CHECK(mg_eval_binary(MG_LT_C, -INFINITY, 0.0, &out) == MG_OK && out == 1.0);
+    CHECK(bwd_gt_c(INFINITY, 1.0, 1.0, 0.0) == 0.0 && !signbit(bwd_le_c(-1.0, 0.0, 1.0, 0.0)));
     CHECK(mg_eval_range(MG_CLAMP, 3.0, 1.0, 2.0, &out) == MG_OK && out == 2.0);
     CHECK(mg_eval_range(MG_CLAMP, 1.5, 2.0, 1.0, &out) == MG_OK && out == 1.0);
     CHECK(mg_eval_range(MG_CLAMP, NAN, 1.0, 2.0, &out) == MG_OK && isnan(out));

@@ -34,7 +34,8 @@ from copy import deepcopy as _deepcopy
 from micrograd import _optable
 from micrograd._compat import REFUSED_CHILDREN as _REFUSED_CHILDREN, op_symbol as _op_symbol
 from micrograd._errors import (TRACES_FULL as _TRACES_FULL, TraceError, op_error as _op_error,
-                              traced_read as _traced_read)
+                              traced_read as _traced_read,
+                              check_chunk_arrays as _check_chunk_arrays)
 from micrograd._custom import (name_of as _custom_name_of, not_pickled as _not_pickled,
                                op_of as _custom_op_of)
 from micrograd._convert import (checked as _py_checked, is_number as _is_number,
@@ -92,9 +93,9 @@ cdef extern from *:
 BUILD_INFO = {"compiler": MG_COMPILER.decode(), "cflags": MG_BUILD_CFLAGS.decode(),
               "cython": CYTHON_ABI.decode().replace("_", ".")}
 
-__all__ = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "clamp",
-           "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "detect_anomaly",
-           "is_anomaly_enabled", "gradient_graphs", "forward_tangents"]
+__all__ = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "gt", "ge", "lt",
+           "le", "clamp", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
+           "detect_anomaly", "is_anomaly_enabled", "gradient_graphs", "forward_tangents"]
 
 BACKEND = "core"
 # the table as the C was compiled from it: (name, kind, arity) per code

@@ -6,11 +6,13 @@
 # =============================================================================
 # Conversions and errors
 # =============================================================================
-from micrograd._number_methods import shared_items as _shared_items
+from micrograd._number_methods import NumberMethods as _NumberMethods, shared_items as _shared_items
 
 cdef extern from "Python.h":
     double PyFloat_AS_DOUBLE(object o)
     double PyFloat_AsDouble(object o) except? -1.0
+    # object's own hash, by identity (see Number.__hash__)
+    Py_ssize_t _identity_hash "PyBaseObject_Type.tp_hash"(object o)
 
 # Types whose instances are reals by type alone (bools, Fractions, Decimals,
 # NumPy scalar types): found once by the reference's rule, then converted as
@@ -564,6 +566,18 @@ cdef class Number:
             _refuse(self, "bool() (an `if` or `and`/`or`)")
         return True
 
+    # Python's ordering operators, shared (micrograd/_number_methods.py): CPython
+    # calls them through a type slot, which a method installed later would not fill
+    def __lt__(self, other): return _NumberMethods.__lt__(self, other)
+    def __le__(self, other): return _NumberMethods.__le__(self, other)
+    def __gt__(self, other): return _NumberMethods.__gt__(self, other)
+    def __ge__(self, other): return _NumberMethods.__ge__(self, other)
+
+    def __hash__(self):
+        # by identity, as before: a class with a rich comparison gets no
+        # inherited hash from Cython, and graphs key dicts and sets by Number
+        return _identity_hash(self)
+
     def __format__(self, spec):
         _format_spec(spec)
         if self.node.trace and _traced(self):
@@ -897,12 +911,13 @@ def where(cond, a, b):
     return _block(MG_WHERE, [cond, a, b])
 
 
-cdef object _pairwise(object a, object b, int op, int cop, str name):
+cdef object _pairwise(object a, object b, int op, int cop, int rcop, str name):
+    """op(a, b): cop for a Number and a real, rcop for a real and a Number."""
     cdef double v
     if isinstance(a, Number):
         out = _binary(<Number>a, b, op, cop)
     elif isinstance(b, Number):
-        out = _reflected(<Number>b, a, op, cop)
+        out = _reflected(<Number>b, a, op, rcop)
     else:
         mg_eval_binary(op, _real(a), _real(b), &v)
         return _fresh(v)
@@ -911,12 +926,33 @@ cdef object _pairwise(object a, object b, int op, int cop, str name):
 
 def maximum(a, b):
     """The larger of a and b (NaN if either is NaN); ties split the gradient."""
-    return _pairwise(a, b, MG_MAXIMUM, MG_MAXIMUM_C, "maximum()")
+    return _pairwise(a, b, MG_MAXIMUM, MG_MAXIMUM_C, MG_MAXIMUM_C, "maximum()")
 
 
 def minimum(a, b):
     """The smaller of a and b (NaN if either is NaN); ties split the gradient."""
-    return _pairwise(a, b, MG_MINIMUM, MG_MINIMUM_C, "minimum()")
+    return _pairwise(a, b, MG_MINIMUM, MG_MINIMUM_C, MG_MINIMUM_C, "minimum()")
+
+
+# comparisons: a real first is the mirrored relation on the Number (2 > x is x < 2)
+def gt(a, b):
+    """1.0 if a > b else 0.0 (0.0 if either is NaN); no gradient flows back."""
+    return _pairwise(a, b, MG_GT, MG_GT_C, MG_LT_C, "gt()")
+
+
+def ge(a, b):
+    """1.0 if a >= b else 0.0 (0.0 if either is NaN); no gradient flows back."""
+    return _pairwise(a, b, MG_GE, MG_GE_C, MG_LE_C, "ge()")
+
+
+def lt(a, b):
+    """1.0 if a < b else 0.0 (0.0 if either is NaN); no gradient flows back."""
+    return _pairwise(a, b, MG_LT, MG_LT_C, MG_GT_C, "lt()")
+
+
+def le(a, b):
+    """1.0 if a <= b else 0.0 (0.0 if either is NaN); no gradient flows back."""
+    return _pairwise(a, b, MG_LE, MG_LE_C, MG_GE_C, "le()")
 
 
 def clamp(x, lo=None, hi=None):
@@ -951,6 +987,10 @@ class _Kit:
     @staticmethod
     def record_of(n):
         return _record_of(<Number?>n)
+
+    @staticmethod
+    def traced(n):
+        return _traced(<Number?>n)
 
     @staticmethod
     def hooks_changed(Py_ssize_t k):

@@ -29,7 +29,8 @@ from ._gradmode_py import (detect_anomaly, enable_grad, is_anomaly_enabled, is_g
                            no_grad, set_grad_enabled)
 from ._forward_py import forward_tangents
 from ._higher_py import gradient_graphs
-from ._number_py import BACKEND, Number, clamp, dot, maximum, minimum, sum, where
+from ._number_py import (BACKEND, Number, clamp, dot, ge, gt, le, lt, maximum, minimum, sum,
+                         where)
 from ._number_py import _custom  # noqa: F401 (micrograd.custom_op uses it)
 from ._params_py import ParamArray as _ParamArray  # noqa: F401 (optim uses it)
 from ._tape_py import Tape as _Tape, trace_begin as _trace_begin  # noqa: F401 (tape uses them)
@@ -41,6 +42,6 @@ from ._tape_py import tape_hooks as _tape_hooks  # noqa: F401
 # builds Numbers, so the two parts cannot import each other both ways.
 _number_py._Kit.sweep = staticmethod(_higher_py.sweep)
 
-__all__ = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "clamp",
-           "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled", "detect_anomaly",
-           "is_anomaly_enabled", "gradient_graphs", "forward_tangents"]
+__all__ = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "gt", "ge", "lt",
+           "le", "clamp", "no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled",
+           "detect_anomaly", "is_anomaly_enabled", "gradient_graphs", "forward_tangents"]

@@ -50,6 +50,8 @@ cdef extern from "mg_tape.h" nogil:
         const double *packed
         mg_custom_fn custom
         void *custom_ctx
+        double *chunk_outs
+        double *chunk_sums
     void mg_tape_pack(const mg_tape *tape, const double *params, double *packed) noexcept
     void mg_tape_add(double *total, const double *part, size_t n) noexcept
     void mg_tape_read_params(mg_node **nodes, size_t n, double *values) noexcept
@@ -242,7 +244,8 @@ cdef class _Tape:
         return value
 
     def run(self, const double[:, ::1] x, double[:, ::1] out, double[:, ::1] input_grads,
-            double[:, ::1] param_grads, double[::1] param_total, bint backward, int threads):
+            double[:, ::1] param_grads, double[::1] param_total, bint backward, int threads,
+            double[::1] chunk_outs=None, double[:, ::1] chunk_sums=None):
         """Replay over the rows of x, chunk by chunk; returns the sum of the
         first output over all lanes (chunk sums added in chunk order).
 
@@ -250,13 +253,21 @@ cdef class _Tape:
         of the per-lane parameter gradients, in chunk order, from 0.0; with
         threads > 1, the chunks are shared out and their sums kept until
         they can be added in that order, so the bits never depend on threads.
+        chunk_outs and chunk_sums (with param_total) get each chunk's first-
+        output sum and parameter sums, as they are added.
         """
+        cdef size_t nchunks = (x.shape[0] + self.tape.lanes - 1) // self.tape.lanes
+        _check_chunk_arrays(chunk_outs, chunk_sums, param_total, nchunks, self.tape.npar)
         return self._run(x, out, input_grads, param_grads,
-                         &param_total[0] if param_total is not None else NULL, backward, threads)
+                         &param_total[0] if param_total is not None else NULL, backward, threads,
+                         &chunk_outs[0] if chunk_outs is not None and nchunks else NULL,
+                         &chunk_sums[0, 0] if chunk_sums is not None and nchunks
+                         and self.tape.npar else NULL)
 
     cdef double _run(self, const double[:, ::1] x, double[:, ::1] out,
                      double[:, ::1] input_grads, double[:, ::1] param_grads,
-                     double *param_total, bint backward, int threads) except? -1.0:
+                     double *param_total, bint backward, int threads,
+                     double *chunk_outs=NULL, double *chunk_sums=NULL) except? -1.0:
         cdef mg_tape *t = &self.tape
         cdef size_t B = x.shape[0]
         cdef double *pvals = <double *>malloc(max(<size_t>t.npar, <size_t>1) * sizeof(double))
@@ -285,6 +296,8 @@ cdef class _Tape:
             run.out = &out[0, 0] if out is not None and B else NULL
             run.backward = backward
             run.plain = self.plain
+            run.chunk_outs = chunk_outs
+            run.chunk_sums = chunk_sums
             run.input_grads = &input_grads[0, 0] if input_grads is not None and B else NULL
             run.param_grads = &param_grads[0, 0] if param_grads is not None and B else NULL
             run.custom = _custom_lanes

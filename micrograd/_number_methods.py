@@ -17,9 +17,14 @@ These functions see a Number only through its public attributes and
   hook_removed    what a handle calls when it removes its hook
   copied(n, memo) copy.copy (memo None) and copy.deepcopy of n: a new leaf
   maximum, minimum  the backend's functions of that name
+  traced(n)       whether reading n's value is refused (a trace is recording it)
 """
+import operator
+
 from . import _notebook
 from ._anomaly import Handle
+from ._convert import operand
+from ._errors import traced_comparison
 from ._signatures import check_class, no_delete
 
 __all__ = ["NumberMethods"]
@@ -27,10 +32,37 @@ __all__ = ["NumberMethods"]
 GRAPH, HOOKS = 2, 1          # the record's slots (micrograd/_anomaly.py has the site)
 
 
+def _ordering(symbol, name, holds):
+    """Number's `symbol` operator: a Python bool of the two values, so that
+    `if x > 0:` and where(x > 0, a, b) work op by op, as on floats; refused
+    while a trace records either side, where a bool would freeze one example's
+    decision into the tape (micrograd.<name> is the comparison it records).
+    There is no __eq__: Numbers are hashed and compared by identity."""
+    def compare(self, other):
+        kit = type(self)._kit
+        if isinstance(other, kit.Number):
+            value = None
+        else:
+            value = operand(other, kit.Number._mg_backend)   # the mixing error, or
+            if value is NotImplemented:                        # Python's own TypeError
+                return value
+        for n in (self, other) if value is None else (self,):
+            if kit.traced(n):
+                raise traced_comparison(n.op, symbol, name)
+        return holds(self.value, other.value if value is None else value)
+    compare.__name__ = compare.__qualname__ = f"__{name}__"
+    return compare
+
+
 class NumberMethods:
     """The shared part of Number (see the module docstring)."""
 
     __slots__ = ()
+
+    __lt__ = _ordering("<", "lt", operator.lt)
+    __le__ = _ordering("<=", "le", operator.le)
+    __gt__ = _ordering(">", "gt", operator.gt)
+    __ge__ = _ordering(">=", "ge", operator.ge)
 
     @property
     def grad_node(self):

@@ -487,11 +487,12 @@ def where(cond, a, b):
     return _block(T.WHERE, [cond, a, b])
 
 
-def _pairwise(a, b, op, cop, name):
+def _pairwise(a, b, op, cop, rcop, name):
+    """op(a, b): cop for a Number and a real, rcop for a real and a Number."""
     if isinstance(a, Number):
         out = _binary(a, b, op, cop)
     elif isinstance(b, Number):
-        out = _reflected(b, a, op, cop)
+        out = _reflected(b, a, op, rcop)
     else:
         return Number(ops.FWD[op](to_float(a, BACKEND), to_float(b, BACKEND)))
     return checked(out, a, b, name)
@@ -500,13 +501,28 @@ def _pairwise(a, b, op, cop, name):
 @checked_args
 def maximum(a, b):
     """The larger of a and b (NaN if either is NaN); ties split the gradient."""
-    return _pairwise(a, b, T.MAXIMUM, T.MAXIMUM_C, "maximum()")
+    return _pairwise(a, b, T.MAXIMUM, T.MAXIMUM_C, T.MAXIMUM_C, "maximum()")
 
 
 @checked_args
 def minimum(a, b):
     """The smaller of a and b (NaN if either is NaN); ties split the gradient."""
-    return _pairwise(a, b, T.MINIMUM, T.MINIMUM_C, "minimum()")
+    return _pairwise(a, b, T.MINIMUM, T.MINIMUM_C, T.MINIMUM_C, "minimum()")
+
+
+# comparisons: a real first is the mirrored relation on the Number (2 > x is x < 2)
+def _comparison(name, op, cop, rcop):
+    def compare(a, b):
+        return _pairwise(a, b, op, cop, rcop, f"{name}()")
+    compare.__name__ = compare.__qualname__ = name
+    compare.__doc__ = f"{T.OPS[op].doc}; no gradient flows back."
+    return checked_args(compare)
+
+
+gt = _comparison("gt", T.GT, T.GT_C, T.LT_C)
+ge = _comparison("ge", T.GE, T.GE_C, T.LE_C)
+lt = _comparison("lt", T.LT, T.LT_C, T.GT_C)
+le = _comparison("le", T.LE, T.LE_C, T.GE_C)
 
 
 @checked_args
@@ -534,6 +550,7 @@ class _Kit:
     copied = staticmethod(_copied)
     maximum = staticmethod(maximum)
     minimum = staticmethod(minimum)
+    traced = staticmethod(_traced)
     sweep = None                 # _higher_py.sweep, joined by micrograd/_core_py.py
 
     @staticmethod

@@ -141,6 +141,19 @@ def bwd_minimum(g, a, b, y):
     return pick_grad(g, a > b, a == b), pick_grad(g, b > a, a == b)
 
 
+# comparisons (mg_formulas.h): 1.0 or 0.0, false at NaN; flat, so the
+# derivative is 0.0 whatever g is (never g * 0.0, a NaN at an infinite g)
+def truth(holds): return 1.0 if holds else 0.0
+def fwd_gt(a, b): return truth(a > b)
+def bwd_gt(g, a, b, y): return 0.0, 0.0
+def fwd_ge(a, b): return truth(a >= b)
+def bwd_ge(g, a, b, y): return 0.0, 0.0
+def fwd_lt(a, b): return truth(a < b)
+def bwd_lt(g, a, b, y): return 0.0, 0.0
+def fwd_le(a, b): return truth(a <= b)
+def bwd_le(g, a, b, y): return 0.0, 0.0
+
+
 # -- CONST: a Number x and a real c ------------------------------------------
 def fwd_add_c(x, c): return x + c
 def bwd_add_c(g, x, y, c): return g
@@ -166,6 +179,14 @@ def fwd_maximum_c(x, c): return fmax(x, c)
 def bwd_maximum_c(g, x, y, c): return pick_grad(g, x < c, x == c)
 def fwd_minimum_c(x, c): return fmin(x, c)
 def bwd_minimum_c(g, x, y, c): return pick_grad(g, x > c, x == c)
+def fwd_gt_c(x, c): return truth(x > c)
+def bwd_gt_c(g, x, y, c): return 0.0
+def fwd_ge_c(x, c): return truth(x >= c)
+def bwd_ge_c(g, x, y, c): return 0.0
+def fwd_lt_c(x, c): return truth(x < c)
+def bwd_lt_c(g, x, y, c): return 0.0
+def fwd_le_c(x, c): return truth(x <= c)
+def bwd_le_c(g, x, y, c): return 0.0
 
 
 # -- UNARY -------------------------------------------------------------------

@@ -12,7 +12,7 @@ from . import _ops_py as ops
 from . import _optable as T
 from ._gradmode_py import trace_begin, trace_end
 from ._custom import not_pickled, op_of
-from ._errors import traced_read
+from ._errors import check_chunk_arrays, traced_read
 from ._number_py import _hooks_live, _hooks_of, _traced, collect, trace_input
 
 __all__ = ["Tape", "tape_hooks", "trace_begin", "trace_end", "trace_input"]
@@ -160,20 +160,27 @@ class Tape:
         for p, g in zip(self.params, grads):
             p._gradient += float(g) if divisor == 1.0 else float(g) / divisor
 
-    def run(self, x, out, input_grads, param_grads, param_total, backward, threads):
+    def run(self, x, out, input_grads, param_grads, param_total, backward, threads,
+            chunk_outs=None, chunk_sums=None):
         """_Tape.run: chunk by chunk, sums added in chunk order (threads only
-        change how the C shares out chunks, so here they change nothing)."""
+        change how the C shares out chunks, so here they change nothing);
+        chunk_outs and chunk_sums get each chunk's sums as they are added."""
         B, L = len(x), self.lanes
+        check_chunk_arrays(chunk_outs, chunk_sums, param_total, -(-B // L), self.npar)
         pvals = self.param_values()
         total = 0.0
-        for first in range(0, B, L):
+        for c, first in enumerate(range(0, B, L)):
             n = min(L, B - first)
             out_sum, part = self._chunk(x, pvals, out, input_grads, param_grads, backward,
                                         first, n)
             total += out_sum
+            if chunk_outs is not None:
+                chunk_outs[c] = out_sum
             if param_total is not None:     # as Python floats: inf - inf is nan, not a warning
                 for i in range(self.npar):
                     param_total[i] = float(param_total[i]) + part[i]
+                if chunk_sums is not None:
+                    chunk_sums[c] = part
         return total
 
     # -- one chunk: mg_tape_chunk ----------------------------------------------------

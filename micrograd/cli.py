@@ -4,7 +4,7 @@ Without a subcommand it proves the install: version, the active backend and
 why, how the core was built, and what to try next.  `demo` trains an MLP on
 two moons with a progress bar (and `--plot` draws it); `bench` runs the
 benchmarks.  A missing optional package is one line naming the extra to
-install, and exit status 2.
+install, and exit status 2; so is a refused argument (with a hint to --help).
 """
 import argparse
 import difflib
@@ -52,6 +52,18 @@ def welcome():
           "y.backward(); print(x.gradient)'")
     print("  python -m micrograd --help                  all commands")
     return 0
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a refused argument is one line (and a hint), not the
+    usage block with the error under it: the error is what the user needs to
+    read, and --help still prints the whole usage."""
+
+    def error(self, message):
+        # prog is "python -m micrograd demo"; the line names "micrograd demo",
+        # as the command's other messages do
+        name = self.prog.replace("python -m ", "", 1)
+        self.exit(2, f"{name}: error: {message}\ntry: {self.prog} --help\n")
 
 
 def _checked(kind, wants, test=None):
@@ -173,7 +185,7 @@ def _unknown(parser, rest):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m micrograd", description=DESCRIPTION)
+    parser = Parser(prog="python -m micrograd", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"micrograd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{demo,bench}")
     d = sub.add_parser("demo", help="train an MLP on two moons with a progress bar",

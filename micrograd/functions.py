@@ -2,8 +2,10 @@
 
 One function per plain unary op of the table (``exp``, ``log1p``, ``atan``,
 ...; generated from csrc/mg_ops.def, so a new op appears here by itself),
-and the ops of several operands: ``where``, ``maximum``, ``minimum`` and
-``clamp``.  Each works in the backend of the Numbers it is given; a real
+the ops of several operands: ``where``, ``maximum``, ``minimum`` and
+``clamp``, and the comparisons ``gt``, ``ge``, ``lt`` and ``le``, which give a
+Number of 1.0 or 0.0 that a trace records (Python's ``x > 0`` gives a bool,
+which it cannot).  Each works in the backend of the Numbers it is given; a real
 alone becomes a leaf of the active backend (micrograd/_backend.py).
 
     >>> import micrograd as mg
@@ -15,7 +17,7 @@ from . import _optable as T
 from ._backend import impl as _impl, module_of
 from ._convert import is_number
 
-__all__ = ["where", "maximum", "minimum", "clamp", "stop_gradient"]
+__all__ = ["where", "maximum", "minimum", "gt", "ge", "lt", "le", "clamp", "stop_gradient"]
 
 
 def number(x, mod=None):
@@ -51,6 +53,25 @@ def maximum(a, b):
 def minimum(a, b):
     """The smaller of a and b (NaN if either is NaN); a tie splits the gradient."""
     return module_of([a, b]).minimum(a, b)
+
+
+def _comparison(name, symbol):
+    def compare(a, b):
+        return getattr(module_of([a, b]), name)(a, b)
+    compare.__name__ = compare.__qualname__ = name
+    compare.__doc__ = (
+        f"1.0 if a {symbol} b else 0.0, as a Number (0.0 if either is NaN, as IEEE and "
+        f"torch say); two reals give a constant leaf.  No gradient flows back to a or b "
+        f"(their derivative is 0, torch's comparisons are not differentiable).  This is "
+        f"the comparison a trace records: ``where({name}(x, 0), a, b)`` in place of "
+        f"``a if x {symbol} 0 else b``.")
+    return compare
+
+
+gt = _comparison("gt", ">")
+ge = _comparison("ge", ">=")
+lt = _comparison("lt", "<")
+le = _comparison("le", "<=")
 
 
 def clamp(x, lo=None, hi=None):

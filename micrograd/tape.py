@@ -25,8 +25,9 @@ Rules (docs/design.md, "The tape", has the reasons):
   ``bool()``, formatting, ``detach()``, ``copy``, ``deepcopy``, pickling, a
   ``no_grad`` result) raises ``TraceError``, in any thread and in a trace
   opened inside ``fn``: a Python ``if`` on one example's value would be
-  replayed for every sample.  ``where``, ``maximum``, ``minimum``, ``clamp`` and
-  ``stop_gradient`` are recorded instead.
+  replayed for every sample, and so does ``<`` (or ``<=``, ``>``, ``>=``) on a
+  traced Number, which gives a bool.  ``where``, ``gt``, ``ge``, ``lt``, ``le``,
+  ``maximum``, ``minimum``, ``clamp`` and ``stop_gradient`` are recorded instead.
 - Ops that raise on floats (``log(0)``, ``1/0``) cannot raise for one lane of
   a batch: a replay keeps the IEEE value (inf or NaN) there.
   ``check=True`` names the lanes that produced non-finite values.
@@ -34,6 +35,13 @@ Rules (docs/design.md, "The tape", has the reasons):
   0.0, and the chunk sums are added in chunk order, from 0.0; the chunk size
   depends on the tape alone, so results never depend on ``threads``.
   ``"mean"`` divides that sum by the batch size.
+- ``executor=`` (a ``concurrent.futures`` executor or a ``dask.distributed``
+  Client) replays shards of whole chunks on its workers, which return each
+  chunk's sums; they are added here in chunk order from 0.0, so results never
+  depend on the workers either.  X may then also be a ``np.memmap`` (workers
+  read their rows from its file) or a ``dask.array`` (its blocks are the
+  shards).  A failed shard raises ``ShardError`` naming its rows, before
+  anything is added (micrograd/_shards.py).
 """
 from __future__ import annotations
 
@@ -44,12 +52,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import _shards
 from ._backend import module_of
 from ._convert import MIXING, is_number
 from ._errors import TraceError
 from ._pickle import restore
+from ._shards import ShardError
 
-__all__ = ["trace", "Tape", "TraceError"]
+__all__ = ["trace", "Tape", "TraceError", "ShardError"]
 
 _REDUCTIONS = ("none", "sum", "mean")
 
@@ -133,6 +143,8 @@ class Tape:
         self._impl = impl
         self._single = single
         self._witness = None        # see _check_owned
+        self._token = None          # names the tape on workers (micrograd/_shards.py)
+        self._met = None            # the executors that were sent the tape
         self.n_inputs, self.n_outputs, self.n_instructions, self.lanes = impl.shape
         self.replay = os.environ.get("MICROGRAD_REPLAY", "").strip().lower() or "fast"
 
@@ -225,41 +237,58 @@ class Tape:
         return out[0] if one else out
 
     # -- replaying -------------------------------------------------------------------
-    def __call__(self, X: Any, threads: int = 1) -> Any:
+    def __call__(self, X: Any, threads: int = 1, executor: Any = None,
+                 shards: Any = None) -> Any:
         """Forward only: (B,) outputs for a batch (B, n_outputs) for several
-        outputs), or one sample's for a row."""
-        x, one = self._batch(X)
+        outputs), or one sample's for a row.  With an executor, its workers
+        replay shards of the batch (shards=N of them for a NumPy batch;
+        default one per worker)."""
+        x, one, B = self._source(X, executor, shards)
         self._check_owned()
-        out = np.empty((len(x), self.n_outputs))
-        self._impl.run(x, out, None, None, None, False, self._threads(threads, len(x)))
+        threads = self._threads(threads, B)
+        if executor is not None:
+            out = _shards.replay(self, x, executor, threads, out=True)[0]
+        else:
+            out = np.empty((B, self.n_outputs))
+            self._impl.run(x, out, None, None, None, False, threads)
         return self._shape_out(out, one)
 
     def value_and_grad(self, X: Any, reduction: str = "mean", wrt: str = "params",
-                       threads: int = 1, check: bool = False) -> tuple[Any, Any]:
+                       threads: int = 1, check: bool = False, executor: Any = None,
+                       shards: Any = None) -> tuple[Any, Any]:
         """(outputs per sample, gradients of the first output), touching no
         .gradient.  wrt="params": with reduction "none" one row per sample,
         (B, n_params); "sum" and "mean" give (n_params,).  wrt="inputs": the
-        gradient of the reduced output for each sample's inputs, (B, n_inputs)."""
+        gradient of the reduced output for each sample's inputs, (B, n_inputs).
+        With an executor, its workers replay shards of the batch, with the
+        same bits; a failed shard raises ShardError."""
         if reduction not in _REDUCTIONS:
             raise ValueError(f"tape: reduction must be 'none', 'sum' or 'mean', "
                              f"not {reduction!r}")
         if wrt not in ("params", "inputs"):
             raise ValueError(f"tape: wrt must be 'params' or 'inputs', not {wrt!r}")
-        x, one = self._batch(X)
+        x, one, B = self._source(X, executor, shards)
         self._check_owned()
-        B, npar = len(x), len(self._impl.params)
+        npar = len(self._impl.params)
         if wrt == "params":
             self._refuse_hooks()
         if reduction == "mean" and B == 0:
             raise ValueError("tape: the mean over an empty batch is undefined")
-        out = np.empty((B, self.n_outputs))
-        per_lane = wrt == "params" and (reduction == "none" or check)
-        pgrads = np.empty((B, npar)) if per_lane else None
-        igrads = np.empty((B, self.n_inputs)) if wrt == "inputs" or check else None
-        total = np.zeros(npar) if wrt == "params" and reduction != "none" else None
-        self._impl.run(x, out, igrads, pgrads, total, True, self._threads(threads, B))
-        if check:
-            self._check(out, pgrads, igrads)
+        threads = self._threads(threads, B)
+        per_lane = wrt == "params" and reduction == "none"
+        summed = wrt == "params" and reduction != "none"
+        if executor is not None:
+            out, pgrads, igrads, _, total, bad = _shards.replay(
+                self, x, executor, threads, out=True, pgrads=per_lane,
+                igrads=wrt == "inputs", sums=summed, check=check and wrt)
+        else:
+            out = np.empty((B, self.n_outputs))
+            pgrads = np.empty((B, npar)) if per_lane or (check and wrt == "params") else None
+            igrads = np.empty((B, self.n_inputs)) if wrt == "inputs" or check else None
+            total = np.zeros(npar) if summed else None
+            self._impl.run(x, out, igrads, pgrads, total, True, threads)
+            bad = _shards.nonfinite_lanes(out, pgrads, igrads) if check else None
+        self._check(bad, B)
         if wrt == "params":
             grads = pgrads if reduction == "none" else (total / B if reduction == "mean" else total)
             if one and reduction == "none":
@@ -271,29 +300,38 @@ class Tape:
         return self._shape_out(out, one), grads
 
     def backward(self, X: Any, reduction: str = "mean", threads: int = 1,
-                 check: bool = False) -> float:
+                 check: bool = False, executor: Any = None, shards: Any = None) -> float:
         """Forward and backward over the batch; every parameter's .gradient
         gains the gradient of the reduced first output (leaves accumulate).
-        Returns the reduced first output."""
+        Returns the reduced first output.  With an executor, its workers
+        replay shards of the batch, with the same bits; nothing is added
+        until every shard has come back, and a failed shard raises
+        ShardError with every .gradient as it was."""
         if reduction not in ("sum", "mean"):
             raise ValueError(f"tape: backward reduces with 'sum' or 'mean', not "
                              f"{reduction!r}; value_and_grad(X, reduction='none') gives "
                              f"per-sample gradients")
-        x, _ = self._batch(X)
+        x, _, B = self._source(X, executor, shards)
         self._check_owned()
-        B = len(x)
         if reduction == "mean" and B == 0:
             raise ValueError("tape: the mean over an empty batch is undefined")
         self._refuse_hooks()
         divisor = float(B) if reduction == "mean" else 1.0
         threads = self._threads(threads, B)
-        if check:
+        if executor is not None:
+            _, _, _, value, total, bad = _shards.replay(self, x, executor, threads, sums=True,
+                                                        check=check and "params")
+            self._check(bad, B)
+            # the one adder of the in-process replay (backward_into_params
+            # ends with the same mg_tape_add_grads): the same bits
+            self._impl.add_param_grads(total, divisor)
+        elif check:
             npar = len(self._impl.params)
             total = np.zeros(npar)
             out, pgrads = np.empty((B, self.n_outputs)), np.empty((B, npar))
             igrads = np.empty((B, self.n_inputs))
             value = self._impl.run(x, out, igrads, pgrads, total, True, threads)
-            self._check(out, pgrads, igrads)
+            self._check(_shards.nonfinite_lanes(out, pgrads, igrads), B)
             self._impl.add_param_grads(total, divisor)
         else:
             value = self._impl.backward_into_params(x, divisor, threads)
@@ -319,6 +357,17 @@ class Tape:
         self._impl.jvp(x, v, out, tout)
         return self._shape_out(out, one), self._shape_out(tout, one)
 
+    def _source(self, X, executor, shards):
+        """(the batch, whether it was one row, its rows): X as an array here,
+        or, with an executor, a _shards.Plan of where each shard's rows are."""
+        if executor is None:
+            if shards is not None:
+                raise ValueError("tape: shards are for an executor; pass executor= too")
+            x, one = self._batch(X)
+            return x, one, len(x)
+        p = _shards.plan(self, X, executor, shards)
+        return p, p.one, p.B
+
     def _refuse_hooks(self):
         """A hook registered on a parameter after tracing: refused as at trace."""
         params = self._impl.params
@@ -326,18 +375,13 @@ class Tape:
             raise ValueError(_HOOKS.format("tape: a parameter"))
 
     @staticmethod
-    def _check(out, pgrads, igrads):
-        """Raise, before anything is added anywhere, if a lane is not finite."""
-        bad = ~np.isfinite(out).all(axis=1)
-        if pgrads is not None:
-            bad |= ~np.isfinite(pgrads).all(axis=1)
-        if igrads is not None:
-            bad |= ~np.isfinite(igrads).all(axis=1)
-        lanes = np.flatnonzero(bad)
-        if len(lanes):
+    def _check(lanes, B):
+        """Raise, before anything is added anywhere, if a lane is not finite
+        (lanes: those that are not, or None when not checking)."""
+        if lanes is not None and len(lanes):
             shown = ", ".join(str(i) for i in lanes[:10]) + (", ..." if len(lanes) > 10 else "")
             raise FloatingPointError(
-                f"tape: {len(lanes)} of {len(out)} lanes produced non-finite values "
+                f"tape: {len(lanes)} of {B} lanes produced non-finite values "
                 f"(lanes {shown}); op by op, such a sample raises or gives inf/NaN. "
                 f"No gradient was changed.")
 

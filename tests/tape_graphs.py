@@ -12,7 +12,9 @@ parameter that is a weight and an input of one layer, repeated inputs, skip
 connections, pre-activations read again, constants and parameters as inputs,
 biases that differ only in a constant's sign, width-1 layers, runs longer than
 the kernels' blocks (4, 8, 64 neurons), outputs that are parameters or inputs,
-and where/stop_gradient, which switch the tape to its pruning path.
+and where/stop_gradient, which switch the tape to its pruning path.  Every op
+of the table is drawn, the comparisons too (their gradient is 0.0, whatever
+arrives).
 
 A drawn ``Spec`` is plain data.  ``Model(mod, spec, example)`` resolves it once
 into a flat plan (the weights become Numbers of backend ``mod`` then), so that
@@ -41,6 +43,7 @@ CONSTS = {
     "div_c": [2.0, -0.5, 3.0, 1e-3], "rdiv_c": [1.0, -2.0, 0.5],
     "pow_c": [2.0, 3.0, 1.0, 0.0, 0.5, -1.0], "rpow_c": [2.0, 0.5, 1.0, 3.0],
     "maximum_c": [0.0, -0.0, 0.5, -1.0, NAN], "minimum_c": [0.0, -0.0, 1.0, NAN],
+    **{stem: [0.0, -0.0, 0.5, -1.0, NAN] for stem in ("gt_c", "ge_c", "lt_c", "le_c")},
     "softplus": [20.0, 1.0, 0.0, -2.0], "leaky_relu": [0.01, 0.2, 0.0, -0.5, 1.0],
     "elu": [1.0, 0.5, 0.0, 2.0],
 }
@@ -79,7 +82,10 @@ def apply_act(mod, x, act):
                 "mul_c": lambda: x * c, "div_c": lambda: x / c, "rdiv_c": lambda: c / x,
                 "pow_c": lambda: x ** c, "rpow_c": lambda: c ** x,
                 "maximum_c": lambda: mod.maximum(x, c),
-                "minimum_c": lambda: mod.minimum(c, x)}[stem]()
+                "minimum_c": lambda: mod.minimum(c, x),
+                # a real first is the mirrored relation: lt_c from gt(c, x), le_c from ge
+                "gt_c": lambda: mod.gt(x, c), "ge_c": lambda: mod.ge(x, c),
+                "lt_c": lambda: mod.gt(c, x), "le_c": lambda: mod.ge(c, x)}[stem]()
     if stem == "softplus":
         return x.softplus(threshold=c)       # beta=1: one SOFTPLUS node
     if stem == "leaky_relu":
@@ -95,9 +101,12 @@ SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
 
 
 def binary(mod, stem, a, b):
-    return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
-            "div": lambda: a / b, "pow": lambda: a ** b,
-            "maximum": lambda: mod.maximum(a, b), "minimum": lambda: mod.minimum(a, b)}[stem]()
+    """a <stem> b: an operator, or the backend's function of that name
+    (maximum, minimum, the comparisons)."""
+    if stem in SYMBOLS:
+        return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
+                "div": lambda: a / b, "pow": lambda: a ** b}[stem]()
+    return getattr(mod, stem)(a, b)
 
 
 def act_source(act, x):
@@ -108,6 +117,8 @@ def act_source(act, x):
                "mul_c": f"{x} * {c}", "div_c": f"{x} / {c}", "rdiv_c": f"{c} / {x}",
                "pow_c": f"{x} ** {c}", "rpow_c": f"{c} ** {x}",
                "maximum_c": f"m.maximum({x}, {c})", "minimum_c": f"m.minimum({c}, {x})",
+               "gt_c": f"m.gt({x}, {c})", "ge_c": f"m.ge({x}, {c})",
+               "lt_c": f"m.gt({c}, {x})", "le_c": f"m.ge({c}, {x})",
                "softplus": f"{x}.softplus(threshold={c})", "leaky_relu": f"{x}.leaky_relu({c})",
                "elu": f"{x}.elu({c})", "clamp": f"m.clamp({x}, {c}, {c2})"}
     return special.get(stem, f"{x}.{stem}()")
@@ -601,7 +612,7 @@ class Model:
                 args = ", ".join(map(r, e[1]))
                 code = f"m.sum([{args}])" if e[0] == "sum" else f"m.where({args})"
             elif e[0] == "bin":
-                code = f"m.{e[1]}({r(e[2])}, {r(e[3])})" if e[1] in ("maximum", "minimum") else (
+                code = f"m.{e[1]}({r(e[2])}, {r(e[3])})" if e[1] not in SYMBOLS else (
                     f"{r(e[2])} {SYMBOLS[e[1]]} {r(e[3])}")
             else:
                 code = act_source(e[1], r(e[2]))

@@ -226,14 +226,16 @@ def test_bench_original_runs_the_other_package(tmp_path):
 # -- issue 19: the command line checks first and explains itself ------------------------
 
 def _usage_error(proc, prog, says):
-    """An argparse-style refusal: exit 2, the usage of `prog`, then one error line
-    naming what is wrong, and no sign that any work started."""
+    """A refused argument: exit 2, one error line naming the command and what
+    is wrong, then the hint to --help (not argparse's usage block above it),
+    and no sign that any work started."""
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "training" not in proc.stderr
     assert " on core ..." not in proc.stderr            # the bench's progress lines
-    assert proc.stderr.startswith(f"usage: {prog}")
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"{prog}: error: ") and says in last, proc.stderr
+    error, hint = proc.stderr.splitlines()
+    name = prog.replace("python -m ", "")
+    assert error.startswith(f"{name}: error: ") and says in error, proc.stderr
+    assert hint == f"try: {prog} --help" and proc.stdout == ""
 
 
 def _unwritable_folder(tmp_path):
@@ -333,6 +335,32 @@ def test_an_empty_hidden_list_is_refused(text):
     proc = cli("demo", "--steps", "100000", "--hidden", text, timeout=60)
     _usage_error(proc, "python -m micrograd demo", "--hidden: ")
     assert "at least one" in proc.stderr
+
+
+@pytest.mark.parametrize("argv, prog, says", [
+    (["frobnicate"], "python -m micrograd", "invalid choice: 'frobnicate'"),
+    (["--frobnicate"], "python -m micrograd", "unrecognized arguments: --frobnicate"),
+    (["demo", "--steps", "0"], "python -m micrograd demo", "--steps: wants an int >= 1"),
+    (["demo", "--optimizer", "sgdd"], "python -m micrograd demo", "invalid choice: 'sgdd'"),
+    (["demo", "--seed"], "python -m micrograd demo", "--seed: expected one argument"),
+    (["bench", "--workload", "nope"], "python -m micrograd bench", "invalid choice: 'nope'"),
+    (["bench", "--quick", "extra"], "python -m micrograd bench", "unrecognized arguments"),
+])
+def test_every_refused_argument_is_one_line_and_a_hint(argv, prog, says):
+    """argparse printed its whole usage block before the one line that mattered."""
+    _usage_error(cli(*argv, timeout=60), prog, says)
+
+
+def test_help_still_prints_the_whole_usage(capsys):
+    from micrograd import cli as cli_module
+    for argv, prog in ((["--help"], "python -m micrograd"),
+                       (["demo", "--help"], "python -m micrograd demo"),
+                       (["bench", "--help"], "python -m micrograd bench")):
+        with pytest.raises(SystemExit) as exit:
+            cli_module.main(argv)
+        out, err = capsys.readouterr()
+        assert exit.value.code == 0 and err == ""
+        assert out.startswith(f"usage: {prog} [-h]") and "options:" in out
 
 
 def test_bench_header_says_torch_was_left_out_not_missing():

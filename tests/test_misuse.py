@@ -245,7 +245,8 @@ def test_attribute_access(both, attr, receiver, value, how):
     same_on_both(both, call, (receiver, value))
 
 
-MODULE_FUNCTIONS = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "clamp",
+MODULE_FUNCTIONS = ["Number", "Chain", "sum", "dot", "where", "maximum", "minimum", "gt", "ge",
+                    "lt", "le", "clamp",
                     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
                     "detect_anomaly", "is_anomaly_enabled"]
 

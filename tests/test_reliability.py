@@ -628,8 +628,9 @@ def test_bad_demo_arguments_are_one_line_before_any_work(args, says):
     proc = _cli("demo", *args)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "training" not in proc.stderr
-    assert says in proc.stderr.strip().splitlines()[-1]
-    assert proc.stderr.startswith("usage: python -m micrograd demo")
+    error, hint = proc.stderr.splitlines()          # one line, and the hint (no usage block)
+    assert error.startswith("micrograd demo: error: ") and says in error
+    assert hint == "try: python -m micrograd demo --help"
 
 
 def test_a_width_one_hidden_layer_trains(tmp_path):

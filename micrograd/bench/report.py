@@ -8,6 +8,7 @@ import platform
 import sys
 
 from micrograd import _core_py
+from micrograd.cli import Parser
 
 from . import original as original_bench
 from . import sweep as sweep_bench
@@ -280,7 +281,7 @@ def _original_path(text):
 
 def main(argv=None):
     # prog: run as `python -m micrograd bench`, argparse would say __main__.py
-    p = argparse.ArgumentParser(prog="python -m micrograd bench", description=DESCRIPTION)
+    p = Parser(prog="python -m micrograd bench", description=DESCRIPTION)
     p.add_argument("--quick", action="store_true", help="smaller sizes, 3 samples")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--workload", action="append", choices=WORKLOADS + TAPE_WORKLOADS,
