@@ -8,7 +8,7 @@ CTEST_FLAGS := -std=c99 -Wall -Wextra -Wconversion -O2 -ffp-contract=off -pthrea
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
 PYTEST_ARGS ?=
 
-.PHONY: venv build test test-core test-py test-deep ctest sanitize coverage bench demo wheel-test wheelhouse docs matrix clean
+.PHONY: venv build test test-core test-py test-deep ctest sanitize coverage bench demo wheel-test wheelhouse docs screenshots matrix clean
 WT := build/wheel-test
 PYVERSIONS ?= 3.9 3.10 3.11 3.12 3.13
 
@@ -92,6 +92,9 @@ wheelhouse: venv       ## manylinux wheels for every CPython 3.9-3.13 here, each
 docs: build            ## the documentation site into docs/_build/html (warnings are errors)
 	$(PY) tools/install_extra.py docs
 	$(PY) -m sphinx -W -n --keep-going -b html docs docs/_build/html
+
+screenshots: docs      ## the landing, training, performance and API pages in headless Chromium, into build/screenshots
+	$(PY) tools/screenshots.py
 
 matrix:                ## build and test on every CPython 3.9-3.13 found here
 	@for v in $(PYVERSIONS); do \

@@ -1,6 +1,7 @@
 """Sphinx configuration for the micrograd site: `make docs` builds it with -W -n."""
 import ast
 import os
+import re
 import sys
 
 DOCS = os.path.dirname(os.path.abspath(__file__))
@@ -64,6 +65,30 @@ def _stub_signatures():
 STUBS = _stub_signatures()
 
 
+# What a reader of the reference should see of the stubs' private names: a
+# parameter kept for micrograd 0.1.0 (`_children`, `_op`) is not shown, and the
+# private aliases read as what they accept.
+READABLE = {"_Real": "float", "_Operand": "Number | float"}
+
+
+def readable(signature):
+    """A stub's signature without its private parameters and aliases."""
+    if signature is None:
+        return None
+    inner = signature[1:-1]
+    kept, depth, part = [], 0, ""
+    for ch in inner + ",":                 # split on the top-level commas
+        if ch == "," and depth == 0:
+            if part.strip() and not part.strip().startswith("_"):
+                kept.append(part.strip())
+            part = ""
+            continue
+        depth += ch in "[(" and 1 or (ch in "])" and -1 or 0)
+        part += ch
+    text = "(" + ", ".join(kept) + ")"
+    return re.sub(r"\b_(Real|Operand)\b", lambda m: READABLE[m.group(0)], text)
+
+
 def _signature(app, what, name, obj, options, signature, return_annotation):
     if what not in ("method", "function", "class") or not name.startswith("micrograd."):
         return None
@@ -73,7 +98,9 @@ def _signature(app, what, name, obj, options, signature, return_annotation):
     short = ".".join(name.split(".")[1:])
     for key in (short, short.split(".", 1)[-1], f"{short}.__init__"):
         if key in STUBS:
-            return STUBS[key]
+            sig, ret = STUBS[key]
+            ret = ret and re.sub(r"\b_(Real|Operand)\b", lambda m: READABLE[m.group(0)], ret)
+            return readable(sig), ret
     return None
 
 

@@ -8,7 +8,8 @@
     (4.0, 2.0)
 
 ``micrograd.BACKEND`` says which backend is active: ``'core'`` (compiled) or
-``'python'`` (the pure-Python reference); see micrograd/_backend.py.
+``'python'`` (the pure-Python reference); MICROGRAD_PUREPYTHON=1 picks the
+reference (the site's "Two backends, one meaning" page says how one is chosen).
 """
 from . import functional  # noqa: F401  (the old name of .transforms, kept an attribute)
 from . import functions as _functions

@@ -617,11 +617,25 @@ cdef class Number:
     def __abs__(self): return _make_unary(MG_ABS, self)
 
     # -- binary methods, the names the original Chain article gave them -------------------------
-    def add(self, other): return _checked(_binary(self, other, MG_ADD, MG_ADD_C), self, other, "+")
-    def sub(self, other): return _checked(_binary(self, other, MG_SUB, MG_SUB_C), self, other, "-")
-    def mul(self, other): return _checked(_binary(self, other, MG_MUL, MG_MUL_C), self, other, "*")
-    def div(self, other): return _checked(_binary(self, other, MG_DIV, MG_DIV_C), self, other, "/")
-    def pow(self, other): return _checked(_binary(self, other, MG_POW, MG_POW_C), self, other, "** or pow()")
+    def add(self, other):
+        """self + other, as a method (the Chain article's name)."""
+        return _checked(_binary(self, other, MG_ADD, MG_ADD_C), self, other, "+")
+
+    def sub(self, other):
+        """self - other, as a method."""
+        return _checked(_binary(self, other, MG_SUB, MG_SUB_C), self, other, "-")
+
+    def mul(self, other):
+        """self * other, as a method."""
+        return _checked(_binary(self, other, MG_MUL, MG_MUL_C), self, other, "*")
+
+    def div(self, other):
+        """self / other, as a method."""
+        return _checked(_binary(self, other, MG_DIV, MG_DIV_C), self, other, "/")
+
+    def pow(self, other):
+        """self ** other, as a method."""
+        return _checked(_binary(self, other, MG_POW, MG_POW_C), self, other, "** or pow()")
 
     # -- unary methods: one per UNARY row of the table, installed below ----------
     def gelu(self, approximate="none"):

@@ -442,7 +442,7 @@ def _unary_method(code, name, doc):
             raise no_arguments(name, args, kwargs) if args or kwargs else wrong_self("Number", self)
         return _unary(self, code)
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = doc[0].upper() + doc[1:] + "."
+    method.__doc__ = T.sentence(doc)
     return method
 
 

@@ -94,6 +94,17 @@ def from_tape_name(name):
     return rows[0].code if rows else -1
 
 
+def sentence(doc):
+    """A row's doc as a docstring sentence: capitalised where it starts with a
+    word ("the sine of x" -> "The sine of x."), left as it is where it starts
+    with a formula ("e ** x", "log(1 + x)", "x if x > 0 ...": a variable's
+    case is its meaning)."""
+    first = doc.split(" ", 1)[0]
+    if len(first) > 1 and first.isalpha():
+        doc = doc[0].upper() + doc[1:]
+    return doc + "."
+
+
 def of_kind(*kinds):
     """The rows of the given kinds, in code order."""
     return tuple(op for op in OPS if op.kind in kinds)

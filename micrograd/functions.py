@@ -6,7 +6,7 @@ the ops of several operands: ``where``, ``maximum``, ``minimum`` and
 ``clamp``, and the comparisons ``gt``, ``ge``, ``lt`` and ``le``, which give a
 Number of 1.0 or 0.0 that a trace records (Python's ``x > 0`` gives a bool,
 which it cannot).  Each works in the backend of the Numbers it is given; a real
-alone becomes a leaf of the active backend (micrograd/_backend.py).
+alone becomes a leaf of the active backend (``micrograd.BACKEND``).
 
     >>> import micrograd as mg
     >>> x = mg.Number(-0.5)
@@ -29,7 +29,7 @@ def _unary_function(name, doc):
     def fn(x):
         return getattr(number(x), name)()
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc[0].upper() + doc[1:] + "."
+    fn.__doc__ = T.sentence(doc)
     return fn
 
 

@@ -80,9 +80,53 @@ def public_objects():
                         yield f"{name}.{attr}.{key}", value
 
 
+def _said(obj):
+    """A docstring's text without the signature line Cython embeds
+    (``Number.add(self, other)``), which says nothing a reader needs."""
+    doc = inspect.getdoc(obj) or ""
+    lines = doc.splitlines()
+    if lines and re.fullmatch(r"[\w.]+\(.*\)( -> .*)?", lines[0].strip()):
+        lines = lines[1:]
+    return "\n".join(lines).strip()
+
+
 def test_every_public_name_has_a_docstring():
-    missing = sorted({name for name, obj in public_objects() if not inspect.getdoc(obj)})
+    missing = sorted({name for name, obj in public_objects() if not _said(obj)})
     assert missing == []
+
+
+def conf():
+    spec = importlib.util.spec_from_file_location("conf", os.path.join(DOCS, "conf.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@needs_docs
+def test_the_api_page_shows_no_private_parameter_or_alias():
+    core = pytest.importorskip("micrograd._core")   # the stubs describe the compiled classes
+    c = conf()
+    shown = [c._signature(None, what, f"micrograd.{name}", obj, {}, None, None)
+             for what, name, obj in (("class", "Number", core.Number),
+                                     ("function", "sum", core.sum),
+                                     ("class", "Chain", core.Chain))]
+    assert shown[0] == ("(value: float)", "None")
+    for sig, ret in shown:
+        assert not re.search(r"\b_\w", sig + (ret or "")), sig
+    assert c.readable("(a: Dict[str, _Real], _b: int = ..., c: _Operand = 1.0)") == \
+        "(a: Dict[str, float], c: Number | float = 1.0)"
+
+
+@needs_docs
+def test_the_landing_page_installs_shows_an_example_and_where_next():
+    with open(os.path.join(DOCS, "index.md"), encoding="utf-8") as f:
+        text = f.read()
+    assert re.search(r"```console\n\$ pip install", text)
+    assert re.search(r"```python\n(.*\n)*?print\(", text)
+    where = text.split("## Where next", 1)[1].split("```{toctree}", 1)[0]
+    assert len(re.findall(r"\]\([\w-]+\.md\)", where)) >= 5
+    # the contents are the sidebar's, not a long list on the page
+    assert text.count("```{toctree}") == text.count(":hidden:") > 0
 
 
 @needs_docs

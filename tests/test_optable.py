@@ -87,3 +87,14 @@ def test_every_op_has_its_documentation_line():
         text = f.read()
     missing = [op.name for op in _optable.OPS[1:] if f"`{op.name}`" not in text]
     assert not missing, f"docs/ops.md lacks a line for {missing}"
+
+
+def test_a_rows_doc_is_capitalised_only_where_it_starts_with_a_word():
+    # "E ** x" was shown for exp: a variable's case is its meaning
+    assert _optable.sentence("e ** x") == "e ** x."
+    assert _optable.sentence("log(1 + x), accurate near 0") == "log(1 + x), accurate near 0."
+    assert _optable.sentence("x if x > 0 else 0") == "x if x > 0 else 0."
+    assert _optable.sentence("the sine of x (radians)") == "The sine of x (radians)."
+    import micrograd
+    assert micrograd.exp.__doc__ == "e ** x."
+    assert micrograd.Number.exp.__doc__.splitlines()[-1] == "e ** x."

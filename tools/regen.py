@@ -85,7 +85,7 @@ def core_table():
     out += ["", "# -- unary methods and Chain steps " + "-" * 45, ""]
     ops = [op for op in _optable.OPS if op.kind == "UNARY"]
     for op in ops:
-        doc = op.doc[0].upper() + op.doc[1:] + "."
+        doc = _optable.sentence(op.doc)
         out += [f"def {op.name}(Number self):", f"    {doc!r}",
                 f"    return _make_unary(MG_{op.CODE}, self)",
                 f"_install(Number, {op.name!r}, {op.name})", ""]
