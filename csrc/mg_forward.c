@@ -43,6 +43,11 @@ static void forward_block(const mg_node *node, double *out, int *out_any)
             if (has(k[i])) TAKE(k[i]->gradient * (k[j] ? k[j]->value : cst[j]));
         }
         break;
+    case MG_CUSTOM:
+        /* each operand's tangent times its partial, kept in the second half */
+        for (i = 0; i < half; i++)
+            if (has(k[i])) TAKE(k[i]->gradient * cst[i + half]);
+        break;
     case MG_WHERE: {
         /* the picked operand's tangent; the condition's never counts */
         double cond = k[0] ? k[0]->value : cst[0];
@@ -82,6 +87,7 @@ void mg_forward_node(mg_node *node)
 #define CASE_STOP(CODE, stem) case MG_##CODE: break;     /* JAX: a zero tangent */
 #define CASE_SELECT(CODE, stem) case MG_##CODE: forward_block(node, &t, &any); break;
 #define CASE_NARY(CODE, stem) case MG_##CODE: forward_block(node, &t, &any); break;
+#define CASE_CUSTOM(CODE, stem) case MG_##CODE: forward_block(node, &t, &any); break;
 #include "mg_ops.def"
     default:
         break;

@@ -13,8 +13,14 @@
  *   inline  kids.two[0..n-1]          n = 1 or 2 Numbers; a RANGE op keeps
  *                                     its upper bound in kids.one.c2
  *   block   kids.many -> one block:   n operand pointers, then n doubles;
- *           (SELECT and NARY ops,     a NULL pointer at slot i means the
- *            flag MG_FLAG_BLOCK)      operand is the constant in double i
+ *           (SELECT, NARY and         a NULL pointer at slot i means the
+ *            CUSTOM ops, flag         operand is the constant in double i
+ *            MG_FLAG_BLOCK)
+ *
+ * A CUSTOM node (micrograd.custom_op) has 2m slots: its m operands, then the
+ * m partials its derivative gave when the node was built (NULL pointers,
+ * the partials in the doubles), as a dot's two halves; its value is set by
+ * the builder, and `c` holds the op's index in the Python layer's registry.
  *
  * A real operand never costs a node: `x * 2.0` is one MG_MUL_C node with
  * c = 2.0 and one child.  A node only ever points to older nodes, so the graph
@@ -72,7 +78,7 @@ enum {
 /* Op kinds (the `kind` column of mg_ops.def). */
 enum {
     MG_KIND_LEAF, MG_KIND_BINARY, MG_KIND_CONST, MG_KIND_UNARY, MG_KIND_PARAM,
-    MG_KIND_RANGE, MG_KIND_STOP, MG_KIND_SELECT, MG_KIND_NARY
+    MG_KIND_RANGE, MG_KIND_STOP, MG_KIND_SELECT, MG_KIND_NARY, MG_KIND_CUSTOM
 };
 
 #define MG_FLAG_MARK 1u     /* visited, only while mg_topo_sort runs */
@@ -124,12 +130,14 @@ void mg_node_unary(mg_node *node, int op, double value, mg_node *x);
 void mg_node_binary(mg_node *node, int op, double value, mg_node *a, mg_node *b);
 void mg_node_const(mg_node *node, int op, double value, mg_node *x, double c);
 void mg_node_range(mg_node *node, int op, double value, mg_node *x, double lo, double hi);
-/* block layout (SELECT, NARY): allocates the operand block, all constants
+/* block layout (SELECT, NARY, CUSTOM): allocates the operand block, all constants
  * 0.0 and pointers NULL; -1 on out of memory (node left a leaf). */
 int mg_node_block(mg_node *node, int op, uint32_t n);
 mg_node **mg_block_kids(const mg_node *node);
 double *mg_block_consts(const mg_node *node);
-int mg_block_eval(mg_node *node);           /* value from the operands; -1 bad shape */
+/* value from the operands (a CUSTOM node keeps the value its builder set),
+ * and the trace of a traced operand; -1 bad shape */
+int mg_block_eval(mg_node *node);
 void mg_node_release(mg_node *node);        /* frees a block; the node becomes a leaf */
 
 /* A RANGE node's upper bound (its lower one is `c`). */

@@ -72,6 +72,7 @@ static double block_value(const interp *s, const mg_instr *in, size_t l)
 #define FWD_STOP(CODE, stem) case MG_##CODE: y = x; break;
 #define FWD_SELECT(CODE, stem)
 #define FWD_NARY(CODE, stem)
+#define FWD_CUSTOM(CODE, stem)      /* a block kind: handled before the switch */
 
 /* The value of instruction in for lane l: the IEEE outcome of its formula
  * (where a node would raise, the replay keeps the value). */
@@ -96,6 +97,7 @@ static double forward_one(const interp *s, const mg_instr *in, size_t l)
 #undef FWD_STOP
 #undef FWD_SELECT
 #undef FWD_NARY
+#undef FWD_CUSTOM
 #undef MG_OP
 
 static void backward_block(const interp *s, const mg_instr *in, double g, size_t l)
@@ -106,6 +108,9 @@ static void backward_block(const interp *s, const mg_instr *in, double g, size_t
         add(s, args[mg_where_picks_a(get(s, args[0], l)) ? 1 : 2], l, g);
     } else if (in->op == MG_SUM) {
         for (i = 0; i < in->b; i++) add(s, args[i], l, g);
+    } else if (in->kind == MG_KIND_CUSTOM) { /* each operand times its lane's partial */
+        const double *part = mg_tape_partials(s->t, s->w, in);
+        for (i = 0; i < in->b; i++) add(s, args[i], l, g * part[i * s->L + l]);
     } else {                                 /* dot: each operand times its partner */
         for (i = 0; i < in->b; i++)
             add(s, args[i], l, g * get(s, args[i < half ? i + half : i - half], l));
@@ -128,6 +133,7 @@ static void backward_block(const interp *s, const mg_instr *in, double g, size_t
 #define BWD_STOP(CODE, stem) case MG_##CODE: break;
 #define BWD_SELECT(CODE, stem)
 #define BWD_NARY(CODE, stem)
+#define BWD_CUSTOM(CODE, stem)      /* a block kind: handled before the switch */
 
 /* Instruction in's contributions to its operands in lane l. */
 static void backward_one(const interp *s, const mg_instr *in, size_t l)
@@ -154,6 +160,7 @@ static void backward_one(const interp *s, const mg_instr *in, size_t l)
 #undef BWD_STOP
 #undef BWD_SELECT
 #undef BWD_NARY
+#undef BWD_CUSTOM
 #undef MG_OP
 
 void mg_tape_chunk_plain(const mg_tape *t, mg_work *w, const mg_run *run, size_t first, size_t n)
@@ -167,9 +174,15 @@ void mg_tape_chunk_plain(const mg_tape *t, mg_work *w, const mg_run *run, size_t
     for (i = 0; i < t->nin; i++)
         for (l = 0; l < n; l++)
             w->val[i * L + l] = run->x[(first + l) * t->nin + i];
-    for (k = 0; k < t->ncode; k++)
+    for (k = 0; k < t->ncode; k++) {
+        if (t->code[k].kind == MG_KIND_CUSTOM) {
+            mg_tape_custom(t, w, run->params, &t->code[k], first, n, run->backward,
+                           run->custom, run->custom_ctx);
+            continue;
+        }
         for (l = 0; l < n; l++)
             w->val[(size_t)t->code[k].out * L + l] = forward_one(&s, &t->code[k], l);
+    }
     if (run->out)
         for (i = 0; i < t->nout; i++)
             for (l = 0; l < n; l++)
@@ -248,6 +261,10 @@ static int jvp_block(const tangents *T, const mg_instr *in, size_t l, double *ou
     } else if (in->op == MG_SUM) {
         for (i = 0; i < in->b; i++)
             if (has_t(T, args[i], l)) TAKE(tan_of(T, args[i], l));
+    } else if (in->kind == MG_KIND_CUSTOM) { /* each operand's times its lane's partial */
+        const double *part = mg_tape_partials(s->t, s->w, in);
+        for (i = 0; i < in->b; i++)
+            if (has_t(T, args[i], l)) TAKE(tan_of(T, args[i], l) * part[i * s->L + l]);
     } else {                                 /* dot: each operand's times its partner */
         for (i = 0; i < in->b; i++)
             if (has_t(T, args[i], l))
@@ -276,6 +293,7 @@ static int jvp_block(const tangents *T, const mg_instr *in, size_t l, double *ou
 #define JVP_STOP(CODE, stem) case MG_##CODE: break;   /* a zero tangent */
 #define JVP_SELECT(CODE, stem)
 #define JVP_NARY(CODE, stem)
+#define JVP_CUSTOM(CODE, stem)      /* a block kind: handled before the switch */
 
 /* Instruction in's tangent in lane l (its value is computed already). */
 static void jvp_one(const tangents *T, const mg_instr *in, size_t l)
@@ -306,13 +324,14 @@ static void jvp_one(const tangents *T, const mg_instr *in, size_t l)
 #undef JVP_STOP
 #undef JVP_SELECT
 #undef JVP_NARY
+#undef JVP_CUSTOM
 #undef MG_OP
 #undef HAS
 #undef TAN
 #undef TAKE
 
 int mg_tape_jvp(const mg_tape *t, const double *x, const double *v, const double *params,
-                size_t B, double *out, double *tout)
+                size_t B, double *out, double *tout, mg_custom_fn custom, void *ctx)
 {
     size_t L = t->lanes, first, n, i, k, l, cells = (size_t)t->nlane * L;
     mg_work w;
@@ -320,10 +339,12 @@ int mg_tape_jvp(const mg_tape *t, const double *x, const double *v, const double
     tangents T;
     memset(&w, 0, sizeof w);
     w.val = malloc((cells ? cells : 1) * sizeof(double));
+    w.part = malloc((t->npart * L + 1) * sizeof(double));
     T.tan = malloc((cells ? cells : 1) * sizeof(double));
     T.has = malloc(cells ? cells : 1);
-    if (w.val == NULL || T.tan == NULL || T.has == NULL) {
+    if (w.val == NULL || w.part == NULL || T.tan == NULL || T.has == NULL) {
         free(w.val);
+        free(w.part);
         free(T.tan);
         free(T.has);
         return -1;
@@ -341,11 +362,16 @@ int mg_tape_jvp(const mg_tape *t, const double *x, const double *v, const double
                 T.tan[i * L + l] = v[(first + l) * t->nin + i];
                 T.has[i * L + l] = 1;
             }
-        for (k = 0; k < t->ncode; k++)
+        for (k = 0; k < t->ncode; k++) {
+            int custom_op = t->code[k].kind == MG_KIND_CUSTOM;
+            if (custom_op)                   /* the chunk's values and partials at once */
+                mg_tape_custom(t, &w, params, &t->code[k], first, n, 1, custom, ctx);
             for (l = 0; l < n; l++) {
-                w.val[(size_t)t->code[k].out * L + l] = forward_one(&s, &t->code[k], l);
+                if (!custom_op)
+                    w.val[(size_t)t->code[k].out * L + l] = forward_one(&s, &t->code[k], l);
                 jvp_one(&T, &t->code[k], l);
             }
+        }
         for (i = 0; i < t->nout; i++)
             for (l = 0; l < n; l++) {
                 mg_ref r = t->outs[i];
@@ -354,6 +380,7 @@ int mg_tape_jvp(const mg_tape *t, const double *x, const double *v, const double
             }
     }
     free(w.val);
+    free(w.part);
     free(T.tan);
     free(T.has);
     return 0;

@@ -52,6 +52,7 @@ int mg_op_arity(int op)
 #define CASE_STOP(CODE, stem)
 #define CASE_SELECT(CODE, stem)
 #define CASE_NARY(CODE, stem)
+#define CASE_CUSTOM(CODE, stem)
 
 int mg_eval_unary(int op, double x, double *out)
 {
@@ -130,6 +131,11 @@ MG_SPECIALISE void propagate_block(mg_node *node, double g, const int track)
             if (k[i]) add_to(k[i], g * (k[j] ? k[j]->value : cst[j]), track);
         }
         break;
+    case MG_CUSTOM:
+        /* each operand times its partial, kept in the second half */
+        for (i = 0; i < half; i++)
+            if (k[i]) add_to(k[i], g * cst[i + half], track);
+        break;
     case MG_WHERE: {
         /* the picked operand only: the other is skipped, not multiplied by 0 */
         double cond = k[0] ? k[0]->value : cst[0];
@@ -156,6 +162,7 @@ MG_SPECIALISE void propagate(mg_node *node, const int track)
 #undef CASE_STOP
 #undef CASE_SELECT
 #undef CASE_NARY
+#undef CASE_CUSTOM
 #define CASE_BINARY(CODE, stem) \
     case MG_##CODE: \
         bwd_##stem(g, a->value, b->value, y, &da, &db); \
@@ -173,6 +180,7 @@ MG_SPECIALISE void propagate(mg_node *node, const int track)
 #define CASE_STOP(CODE, stem) case MG_##CODE: break;
 #define CASE_SELECT(CODE, stem) case MG_##CODE: propagate_block(node, g, track); break;
 #define CASE_NARY(CODE, stem) case MG_##CODE: propagate_block(node, g, track); break;
+#define CASE_CUSTOM(CODE, stem) case MG_##CODE: propagate_block(node, g, track); break;
 #include "mg_ops.def"
     default:
         break;

@@ -247,10 +247,12 @@ static void backward_run(const mg_tape *t, mg_work *w, const double *params, con
 #define FWD_STOP(CODE, stem) case MG_##CODE: { LOOP1(y[l] = xv) } break;
 #define FWD_SELECT(CODE, stem)
 #define FWD_NARY(CODE, stem)
+#define FWD_CUSTOM(CODE, stem)      /* a block kind: handled before the switch */
 
-MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params,
-                              const double *packed, size_t n)
+MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const mg_run *run,
+                              const double *packed, size_t first, size_t n)
 {
+    const double *params = run->params;
     size_t k, l, L = t->lanes;
     for (k = 0; k < t->ncode; k++) {
         const mg_instr *in = &t->code[k];
@@ -262,6 +264,11 @@ MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params
             const mg_dense *d = &t->dense[(t->runs[k] & ~MG_RUN_START) - 1];
             forward_run(t, w, params, packed, d, n);
             k += d->len - 1;
+            continue;
+        }
+        if (in->kind == MG_KIND_CUSTOM) {
+            mg_tape_custom(t, w, params, in, first, n, run->backward, run->custom,
+                           run->custom_ctx);
             continue;
         }
         if (mg_block_kind(in->kind)) {
@@ -286,6 +293,7 @@ MG_VECTOR static void forward(const mg_tape *t, mg_work *w, const double *params
 #undef FWD_STOP
 #undef FWD_SELECT
 #undef FWD_NARY
+#undef FWD_CUSTOM
 #undef MG_OP
 
 /* A contribution to an operand: stored if it is the first (as 0.0 + v: what
@@ -422,6 +430,32 @@ MG_VECTOR static void backward_block(const mg_tape *t, mg_work *w, const double 
 #define BWD_STOP(CODE, stem) case MG_##CODE: break;
 #define BWD_SELECT(CODE, stem)
 #define BWD_NARY(CODE, stem)
+#define BWD_CUSTOM(CODE, stem)      /* a block kind: handled before the switch */
+
+/* A custom op's contributions: each operand gets g times its lane's partial.
+ * Kept out of backward_block (and not inlined): a product of two NaNs keeps
+ * the first one's sign, and which operand the compiler puts first can change
+ * with the code around it, which moved the NaN signs of dots' gradients. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static void backward_custom(const mg_tape *t, mg_work *w, const double *params,
+                            const mg_instr *in, const double *g, const unsigned char *live,
+                            size_t n)
+{
+    size_t l, i;
+    const mg_ref *args = t->args + in->a;
+    const double *part = mg_tape_partials(t, w, in);
+    for (i = 0; i < in->b; i++) {
+        opnd x = view(t, w, params, args[i]);
+        if (!x.adj) continue;
+        x.first = t->args_first[in->a + i];
+        for (l = 0; l < n; l++) {
+            if (live && !live[l]) continue;
+            ADD_TO(x, g[l] * part[i * t->lanes + l]);
+        }
+    }
+}
 
 MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *params,
                                const double *packed, double *param_sum, int params_wanted,
@@ -440,6 +474,10 @@ MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *param
             const mg_dense *d = &t->dense[t->runs[k] - 1];
             backward_run(t, w, params, packed, param_sum, params_wanted, d, n);
             k -= d->len - 1;
+            continue;
+        }
+        if (in->kind == MG_KIND_CUSTOM) {
+            backward_custom(t, w, params, in, g, live, n);
             continue;
         }
         if (mg_block_kind(in->kind)) {
@@ -468,6 +506,7 @@ MG_VECTOR static void backward(const mg_tape *t, mg_work *w, const double *param
 #undef BWD_STOP
 #undef BWD_SELECT
 #undef BWD_NARY
+#undef BWD_CUSTOM
 #undef LIVE
 #undef BWD1
 #undef MG_OP
@@ -513,7 +552,7 @@ void mg_tape_chunk(const mg_tape *t, mg_work *w, const mg_run *run, size_t first
         mg_tape_pack(t, params, w->packed);
         packed = w->packed;
     }
-    forward(t, w, params, packed, n);
+    forward(t, w, run, packed, first, n);
     if (run->out)
         for (i = 0; i < t->nout; i++) {
             opnd o = view(t, w, params, t->outs[i]);

@@ -502,7 +502,14 @@ int mg_tape_build(mg_tape *t, mg_node *const *roots, size_t nroots,
             double *cst = mg_block_consts(node);
             in->a = (mg_ref)t->nargs;
             in->b = node->n;
-            for (j = 0; j < node->n && status == 0; j++) {
+            if (in->kind == MG_KIND_CUSTOM) {
+                /* its operands; the node's partials are its sample's, and
+                 * each lane gets its own from the callback */
+                in->b = node->n / 2;
+                in->c2 = (double)t->npart;
+                t->npart += in->b;
+            }
+            for (j = 0; j < in->b && status == 0; j++) {
                 if (kids[j] != NULL) {
                     if (ref_of(&b, kids[j], &t->args[t->nargs]) < 0) status = -1;
                 } else {
@@ -554,7 +561,8 @@ int mg_tape_check(mg_tape *t)
     for (i = 0; i < t->ncode; i++) {
         mg_instr *in = &t->code[i];
         int kind = mg_op_kind(in->op);
-        if (kind < 0 || kind == MG_KIND_LEAF || kind != in->kind || in->out != t->nin + i)
+        if (kind < 0 || kind == MG_KIND_LEAF || kind == MG_KIND_CUSTOM || kind != in->kind
+            || in->out != t->nin + i)
             return -1;
         if (mg_block_kind(kind)) {
             if ((size_t)in->a + in->b > t->nargs || in->b == 0) return -1;
@@ -589,9 +597,37 @@ void mg_tape_free(mg_tape *t)
     memset(t, 0, sizeof *t);
 }
 
+double mg_tape_value(const mg_tape *t, const mg_work *w, const double *params, mg_ref r,
+                     size_t l)
+{
+    if (r < t->nlane) return w->val[(size_t)r * t->lanes + l];
+    if (r < (size_t)t->nlane + t->npar) return params[r - t->nlane];
+    return t->consts[r - t->nlane - t->npar];
+}
+
+double *mg_tape_partials(const mg_tape *t, mg_work *w, const mg_instr *in)
+{
+    return w->part + (size_t)in->c2 * t->lanes;
+}
+
+void mg_tape_custom(const mg_tape *t, mg_work *w, const double *params, const mg_instr *in,
+                    size_t first, size_t n, int partials, mg_custom_fn fn, void *ctx)
+{
+    size_t l, i, L = t->lanes;
+    if (fn != NULL) {
+        (void)fn(ctx, t, w, params, in, first, n, partials);
+        return;
+    }
+    for (l = 0; l < n; l++) w->val[(size_t)in->out * L + l] = NAN;
+    if (partials)
+        for (i = 0; i < in->b; i++)
+            for (l = 0; l < n; l++) mg_tape_partials(t, w, in)[i * L + l] = NAN;
+}
+
 size_t mg_tape_lanes(const mg_tape *t)
 {
-    size_t per_lane = 16 * (size_t)t->nlane + (t->prunes ? (size_t)t->nlane : 0) + 1;
+    size_t per_lane = 16 * (size_t)t->nlane + (t->prunes ? (size_t)t->nlane : 0) + 8 * t->npart
+                      + 1;
     size_t lanes = 256;
     while (lanes > 8 && lanes * per_lane > 1024 * 1024) lanes /= 2;
     return lanes;
@@ -611,7 +647,8 @@ int mg_work_alloc(mg_work *w, const mg_tape *t)
     w->bcast = malloc((t->maxhalf * L + 1) * sizeof(double));
     w->gw = malloc((t->maxrun * t->maxhalf + 1) * sizeof(double));
     w->firsts = malloc(t->maxhalf + 1);
-    if (!w->val || !w->adj || !w->padj || (t->prunes && !w->reach) || !w->packed || !w->xrows
+    w->part = malloc((t->npart * L + 1) * sizeof(double));
+    if (!w->part || !w->val || !w->adj || !w->padj || (t->prunes && !w->reach) || !w->packed || !w->xrows
         || !w->rows || !w->bcast || !w->gw || !w->firsts) {
         mg_work_free(w);
         return -1;
@@ -631,5 +668,6 @@ void mg_work_free(mg_work *w)
     free(w->bcast);
     free(w->gw);
     free(w->firsts);
+    free(w->part);
     memset(w, 0, sizeof *w);
 }

@@ -16,6 +16,13 @@
  *                                are not inputs, one value for all lanes
  *   [nlane + npar, ...)          constants: the real operands of block ops
  *
+ * A custom op (micrograd.custom_op) is an instruction of kind CUSTOM whose
+ * args are its operands alone; its value and, when gradients or tangents
+ * are wanted, its partials come per chunk from the run's callback (Python's
+ * forward and derivative, called with the GIL), the partials into rows of
+ * the workspace (`part`, row c2 + i for operand i; c is the op's registry
+ * index), which backward and forward mode use as a dot uses its partners.
+ *
  * Replaying
  * ---------
  * A chunk of at most `lanes` lanes runs at a time.  Its values live in a
@@ -39,9 +46,10 @@
  * the parameters' chunk sums computed four neurons at a time.  Every lane
  * still adds the same terms in the same order as the nodes do.
  *
- * Nothing here allocates while replaying, takes a lock or touches Python: a
- * chunk is a pure function of the tape, its inputs and the workspace, so
- * chunks may run on several threads, each with its own workspace.
+ * Nothing here allocates while replaying, takes a lock or touches Python (but
+ * a custom op's callback, which takes the GIL): a chunk is a pure function of
+ * the tape, its inputs and the workspace, so chunks may run on several
+ * threads, each with its own workspace.
  */
 #ifndef MICROGRAD_MG_TAPE_H
 #define MICROGRAD_MG_TAPE_H
@@ -72,6 +80,7 @@ typedef struct {
     mg_ref *outs;           /* one reference per root */
     size_t nout;
     uint32_t nin, npar, nlane;
+    size_t npart;           /* rows of custom ops' partials, one per operand */
     int prunes;             /* a where() or stop_gradient: backward tracks reach */
     size_t lanes;           /* the chunk size */
     mg_ref *unreached;      /* inputs and parameters no contribution reaches */
@@ -114,10 +123,10 @@ typedef struct mg_dense {
 /* runs[k] of the first instruction of a dense run carries this bit */
 #define MG_RUN_START 0x80000000u
 
-/* The kinds whose operands are a block (args): where, sum, dot. */
+/* The kinds whose operands are a block (args): where, sum, dot, custom ops. */
 static inline int mg_block_kind(int kind)
 {
-    return kind == MG_KIND_SELECT || kind == MG_KIND_NARY;
+    return kind == MG_KIND_SELECT || kind == MG_KIND_NARY || kind == MG_KIND_CUSTOM;
 }
 
 /* Flattens the graphs of roots[0..nroots) with inputs[0..nin) (leaves) as
@@ -130,7 +139,8 @@ int mg_tape_build(mg_tape *tape, mg_node *const *roots, size_t nroots,
                   mg_check_fn check, void *ctx);
 /* Fills *tape from its arrays (a tape rebuilt from a pickle): computes
  * nlane, ngrad stays as given, prunes and lanes; the arrays are the caller's
- * until mg_tape_free.  -1 if a reference or an op is out of range. */
+ * until mg_tape_free.  -1 if a reference or an op is out of range
+ * (or a custom op: a pickled tape cannot name one). */
 int mg_tape_check(mg_tape *tape);
 void mg_tape_free(mg_tape *tape);
 
@@ -149,10 +159,26 @@ typedef struct {
     double *bcast;          /* inputs of one value, as rows (maxhalf x lanes) */
     double *gw;             /* a run's weight gradients (maxrun x maxhalf) */
     unsigned char *firsts;  /* which inputs get their first contribution */
+    double *part;           /* custom ops' partials: npart rows of lanes */
 } mg_work;
 
 int mg_work_alloc(mg_work *w, const mg_tape *tape);     /* 0, or -1 */
 void mg_work_free(mg_work *w);
+
+/* A custom instruction's lanes [0, n) of a chunk whose first lane is
+ * `first`: fills its value slot (w->val + in->out * lanes) and, with
+ * `partials`, its partial rows (mg_tape_partials); reads its operands with
+ * mg_tape_value.  Nonzero if it failed: the caller keeps why, the chunk runs
+ * on, and the run's check stops the replay after it (mg_tape_run).  Without
+ * a callback, a custom op's lanes are NaN. */
+typedef int (*mg_custom_fn)(void *ctx, const mg_tape *t, mg_work *w, const double *params,
+                            const mg_instr *in, size_t first, size_t n, int partials);
+double mg_tape_value(const mg_tape *t, const mg_work *w, const double *params, mg_ref r,
+                     size_t l);
+double *mg_tape_partials(const mg_tape *t, mg_work *w, const mg_instr *in);
+/* Runs in's callback, or fills NaN where there is none. */
+void mg_tape_custom(const mg_tape *t, mg_work *w, const double *params, const mg_instr *in,
+                    size_t first, size_t n, int partials, mg_custom_fn fn, void *ctx);
 
 /* What one chunk computes.  Pointers may be NULL where a result is not
  * wanted; arrays indexed by lane are the whole batch's (row-major), and the
@@ -169,6 +195,8 @@ typedef struct {
     double *out_sum;        /* 1: the sum of the first output over the chunk */
     int plain;              /* replay with mg_tape_chunk_plain (the oracle) */
     const double *packed;   /* mg_tape_pack of params, or NULL: each chunk packs */
+    mg_custom_fn custom;    /* custom ops' lanes (NULL: the tape has none) */
+    void *custom_ctx;
     /* read by mg_tape_run alone: per chunk of the batch, as each is added to
      * the totals, its out_sum and (with param_total) its npar param_sum */
     double *chunk_outs;     /* nchunks */
@@ -222,6 +250,6 @@ void mg_tape_chunk_plain(const mg_tape *tape, mg_work *w, const mg_run *run, siz
  * micrograd.jvp on its sample; parameters have no tangent.  0, or -1 out of
  * memory. */
 int mg_tape_jvp(const mg_tape *tape, const double *x, const double *v, const double *params,
-                size_t B, double *out, double *tout);
+                size_t B, double *out, double *tout, mg_custom_fn custom, void *ctx);
 
 #endif /* MICROGRAD_MG_TAPE_H */

@@ -105,6 +105,103 @@ static void test_nary(void)
     CHECK(s.op == MG_LEAF && s.n == 0);
 }
 
+/* A run of one chunk with its per-lane gradients. */
+static mg_run grads_run(const double *x, const double *params, double *out, double *gin,
+                        double *gpar)
+{
+    mg_run run;
+    memset(&run, 0, sizeof run);
+    run.x = x;
+    run.params = params;
+    run.out = out;
+    run.backward = 1;
+    run.input_grads = gin;
+    run.param_grads = gpar;
+    return run;
+}
+
+/* The callback of the custom op below, f(a, b, c) = a * b + c: its lanes'
+ * values and partials (b, a, 1). */
+static int custom_lanes(void *ctx, const mg_tape *t, mg_work *w, const double *params,
+                        const mg_instr *in, size_t first, size_t n, int partials)
+{
+    size_t l, L = t->lanes;
+    double *part = mg_tape_partials(t, w, in);
+    (void)ctx;
+    (void)first;
+    for (l = 0; l < n; l++) {
+        double a = mg_tape_value(t, w, params, t->args[in->a], l);
+        double b = mg_tape_value(t, w, params, t->args[in->a + 1], l);
+        double c = mg_tape_value(t, w, params, t->args[in->a + 2], l);
+        w->val[(size_t)in->out * L + l] = a * b + c;
+        if (partials) {
+            part[l] = b;
+            part[L + l] = a;
+            part[2 * L + l] = 1.0;
+        }
+    }
+    return 0;
+}
+
+/* A custom op's node: [x, 2, y] then its partials [p0, p1, p2]; backward and
+ * forward mode use the partials, and the value is the builder's.  On a tape
+ * its operands are args and each lane's partials come from the callback, in
+ * both replays and in forward mode. */
+static void test_custom(void)
+{
+    mg_node x, y, f, *root = &f, *input = &x, **params = NULL;
+    mg_tape tape;
+    mg_order order = {NULL, 0, 0, 0};
+    mg_work w;
+    mg_run run;
+    double xs[2] = {0.5, -1.0}, yv = -3.0, out[2], gin[2], gpar[2], v[2] = {1.0, 0.5}, tout[2];
+    int plain;
+    mg_node_leaf(&x, 0.5);
+    mg_node_leaf(&y, -3.0);
+    CHECK(mg_node_block(&f, MG_CUSTOM, 6) == 0);
+    mg_block_kids(&f)[0] = &x;
+    mg_block_consts(&f)[1] = 2.0;
+    mg_block_kids(&f)[2] = &y;
+    mg_block_consts(&f)[3] = 4.0;
+    mg_block_consts(&f)[4] = -8.0;           /* the constant's: never read */
+    mg_block_consts(&f)[5] = 0.25;
+    f.value = 7.0;
+    CHECK(mg_op_kind(MG_CUSTOM) == MG_KIND_CUSTOM && mg_op_arity(MG_CUSTOM) == -1);
+    CHECK(mg_block_eval(&f) == 0 && f.value == 7.0);
+    CHECK(mg_backward(&f, 3.0, NULL, NULL) == 0);
+    CHECK(x.gradient == 12.0 && y.gradient == 0.75);
+    CHECK(mg_topo_sort(&f, &order, NULL, NULL) == 0 && order.len == 1);
+    x.gradient = -1.0;
+    x.flags |= MG_FLAG_REACHED;
+    y.flags &= (uint8_t)~MG_FLAG_REACHED;       /* y: no tangent, nothing added */
+    mg_forward_sweep(&order);
+    CHECK(f.gradient == -4.0 && (f.flags & MG_FLAG_REACHED));
+    f.flags &= (uint8_t)~MG_FLAG_REACHED;
+    x.flags &= (uint8_t)~MG_FLAG_REACHED;
+    mg_order_free(&order);
+    CHECK(mg_tape_build(&tape, &root, 1, &input, 1, &params, NULL, NULL) == 0);
+    CHECK(tape.ncode == 1 && tape.code[0].b == 3 && tape.npart == 3 && tape.npar == 1);
+    CHECK(params[0] == &y && !(f.flags & MG_FLAG_MARK));
+    CHECK(mg_work_alloc(&w, &tape) == 0);
+    for (plain = 0; plain < 2; plain++) {
+        run = grads_run(xs, &yv, out, gin, gpar);
+        run.plain = plain;
+        run.custom = custom_lanes;
+        mg_tape_chunk(&tape, &w, &run, 0, 2);
+        CHECK(out[0] == 0.5 * 2.0 - 3.0 && out[1] == -1.0 * 2.0 - 3.0);
+        CHECK(gin[0] == 2.0 && gin[1] == 2.0 && gpar[0] == 1.0 && gpar[1] == 1.0);
+    }
+    CHECK(mg_tape_jvp(&tape, xs, v, &yv, 2, out, tout, custom_lanes, NULL) == 0);
+    CHECK(out[1] == -5.0 && tout[0] == 2.0 && tout[1] == 1.0);
+    run.custom = NULL;                          /* no callback: NaN lanes */
+    mg_tape_chunk(&tape, &w, &run, 0, 2);
+    CHECK(isnan(out[0]) && isnan(gin[1]));
+    mg_work_free(&w);
+    mg_tape_free(&tape);
+    free(params);
+    mg_node_release(&f);
+}
+
 /* where(c, a, b): the operand not picked gets nothing, even with an inf. */
 static void test_where(void)
 {
@@ -197,13 +294,7 @@ static void test_tape_replay(void)
     CHECK(tape.npar == 1 && params[0] == &g.w && tape.ncode == 9 && tape.prunes);
     CHECK(!(g.out.flags & MG_FLAG_MARK) && !(g.y.flags & MG_FLAG_MARK));
     CHECK(mg_work_alloc(&w, &tape) == 0);
-    memset(&run, 0, sizeof run);
-    run.x = xs;
-    run.params = &wv;
-    run.out = out;
-    run.backward = 1;
-    run.input_grads = gin;
-    run.param_grads = gpar;
+    run = grads_run(xs, &wv, out, gin, gpar);
     run.param_sum = &psum;
     run.out_sum = &osum;
     mg_tape_chunk(&tape, &w, &run, 0, 3);
@@ -334,6 +425,7 @@ int main(void)
     test_backward_contract();
     test_topo_order();
     test_nary();
+    test_custom();
     test_where();
     test_untaken_branch_is_skipped();
     test_tape_replay();

@@ -15,6 +15,7 @@ from . import functional  # noqa: F401  (the old name of .transforms, kept an at
 from . import functions as _functions
 from ._anomaly import AnomalyError
 from ._backend import BACKEND, impl as _impl
+from ._custom import CustomOp, custom_op
 from ._version import __version__
 from .activations import elu, gelu, leaky_relu, log_softmax, softmax, softplus
 from .chain import Step
@@ -39,5 +40,6 @@ __all__ = (["BACKEND", "Number", "sum", "dot", "no_grad", "enable_grad", "is_gra
             "set_grad_enabled", "__version__", "Chain", "Step", "grad", "value_and_grad",
             "gradcheck", "GradcheckError", "leaky_relu", "elu", "gelu", "softplus", "softmax",
             "log_softmax", "to_dot", "draw_dot", "trace", "Tape", "TraceError", "hessian", "hvp",
-            "jacobian", "jvp", "jacfwd", "detect_anomaly", "is_anomaly_enabled", "AnomalyError"]
+            "jacobian", "jvp", "jacfwd", "detect_anomaly", "is_anomaly_enabled", "AnomalyError",
+            "custom_op", "CustomOp"]
            + _functions.__all__)

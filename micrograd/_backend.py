@@ -53,6 +53,7 @@ INTERFACE = {
     "_trace_end": "close this thread's innermost trace",
     "_trace_input": "a traced function's input Number",
     "_tape_hooks": "the hooks that make a graph untraceable, if any",
+    "_custom": "a custom op's node from its operands (micrograd.custom_op)",
 }
 PUBLIC = tuple(name for name in INTERFACE if not name.startswith("_") and name != "BACKEND")
 

@@ -8,7 +8,7 @@ cdef extern from "mg_graph.h" nogil:
     # Cython layer gets them from.
     enum:
         MG_KIND_LEAF, MG_KIND_BINARY, MG_KIND_CONST, MG_KIND_UNARY, MG_KIND_PARAM
-        MG_KIND_RANGE, MG_KIND_STOP, MG_KIND_SELECT, MG_KIND_NARY
+        MG_KIND_RANGE, MG_KIND_STOP, MG_KIND_SELECT, MG_KIND_NARY, MG_KIND_CUSTOM
     enum:
         MG_OK, MG_EZERODIV, MG_EDOM, MG_ERANGE
     enum:

@@ -4,6 +4,7 @@ The original labels a node by the operator that made it; it builds `-`, `/`
 and unary minus out of `+`, `*` and `**`, so only those labels can match.
 """
 from . import _optable as T
+from ._custom import name_of
 
 REFUSED_CHILDREN = ("Value(data, _children, _op): building a node from given children is "
                     "not supported; use the operators")
@@ -18,4 +19,4 @@ def op_symbol(code, c):
         return f"**{int(c) if c.is_integer() else c}"
     if code == T.RELU:
         return "ReLU"
-    return T.NAMES[code]
+    return name_of(code, c)

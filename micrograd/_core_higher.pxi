@@ -175,6 +175,17 @@ cdef void _spread(Number node, Number g, _Sweep sw) except *:
         both = _binary_rule(op, g, <Number>_owner(k0), <Number>_owner(k1), node)
         sw.add(k0, both[0])
         sw.add(k1, both[1])
+    elif kind == MG_KIND_CUSTOM:                # each operand times the partial second() gives
+        kids = mg_block_kids(&node.node)
+        consts = mg_block_consts(&node.node)
+        half = node.node.n // 2
+        xs = [consts[i] if kids[i] == NULL else <Number>_owner(kids[i]) for i in range(half)]
+        ps = _custom_op_of(node.node.c).second_partials(xs, node, BACKEND)
+        for i in range(half):
+            if kids[i] != NULL:
+                p = ps[i]
+                sw.add(kids[i], _ik(MG_MUL_C, g, <double>p) if type(p) is float
+                       else _ib(MG_MUL, g, <Number>p))
     elif kind != MG_KIND_STOP:
         kids = mg_block_kids(&node.node)
         consts = mg_block_consts(&node.node)
@@ -287,6 +298,9 @@ cdef list _operand_values(Number node):
     cdef double *consts
     if kind == MG_KIND_CONST or kind == MG_KIND_PARAM:
         return [mg_node_kid(&node.node, 0).value, node.node.c]
+    if kind == MG_KIND_CUSTOM:                # the operands, not the partials after them
+        kids, consts = mg_block_kids(&node.node), mg_block_consts(&node.node)
+        return [consts[i] if kids[i] == NULL else kids[i].value for i in range(node.node.n // 2)]
     if kind == MG_KIND_RANGE:
         return [mg_node_kid(&node.node, 0).value, node.node.c, mg_node_hi(&node.node)]
     if node.node.flags & MG_FLAG_BLOCK:
@@ -331,7 +345,7 @@ cdef void _checked_propagate(Number node, bint tracked) except *:
             operands = _operand_values(node)
             if _finite(node.node.gradient, node.node.value, *operands):
                 rec = _record_of(node)
-                raise _backward_error(_NAMES[node.node.op], i, node.node.gradient, operands,
+                raise _backward_error(_name_of(&node.node), i, node.node.gradient, operands,
                                       None if rec is None else rec[0])
 
 

@@ -118,6 +118,13 @@ cdef object _fail(int op, int status):
 _STATUS_NAMES = {MG_EZERODIV: "zerodiv", MG_EDOM: "domain", MG_ERANGE: "range"}
 
 
+cdef inline str _name_of(const mg_node *node):
+    """Number.op: the table's name, or a custom op's own (micrograd/_custom.py)."""
+    if node.op == MG_CUSTOM:
+        return _custom_name_of(node.op, node.c)
+    return _NAMES[node.op]
+
+
 # =============================================================================
 # Node creation (the twins of _number_py's builders)
 # =============================================================================
@@ -313,7 +320,7 @@ cdef inline bint _traced(Number n) noexcept:
 
 
 cdef object _refuse(Number n, str how):
-    raise _traced_read(_NAMES[n.node.op], how)
+    raise _traced_read(_name_of(&n.node), how)
 
 
 cdef void _unusual(int op, double v, Number out, Number a, Number b, int n, double o0,
@@ -322,16 +329,16 @@ cdef void _unusual(int op, double v, Number out, Number a, Number b, int n, doub
     anomaly mode's check and note (on the n operand values o0, o1, o2, made a
     tuple only here), and the trace's refusal of a no_grad result."""
     if mg_anomaly_enabled():
-        _anomalous(op, v, (o0, o1, o2)[:n], out)
+        _anomalous(_NAMES[op], v, (o0, o1, o2)[:n], out)
     if not mg_grad_enabled() and (a.node.trace or (b is not None and b.node.trace)):
         _untraced_operands(a, b)
 
 
-cdef void _anomalous(int op, double v, object operands, Number out) except *:
+cdef void _anomalous(str name, double v, object operands, Number out) except *:
     """Twin of _number_py._anomalous."""
     where = _site()
     if v != v and not any(o != o for o in operands):
-        raise _forward_error(_NAMES[op], list(operands), where)
+        raise _forward_error(name, list(operands), where)
     _record(out)[0] = where
 
 
@@ -409,7 +416,7 @@ cdef class Number:
         v = _real(value)
         if self.node.op != MG_LEAF:
             raise TypeError(f"Number.__init__: this Number is the result of an op "
-                            f"({_NAMES[self.node.op]!r}) and cannot become a leaf; make a new one")
+                            f"({_name_of(&self.node)!r}) and cannot become a leaf; make a new one")
         self.node.value = v
         self.node.gradient = 0.0
 
@@ -487,7 +494,7 @@ cdef class Number:
     @property
     def op(self):
         """The name of the op that made this node ('' for a leaf, as in 0.1.0)."""
-        return _NAMES[self.node.op]
+        return _name_of(&self.node)
 
     @op.setter
     def op(self, value):
@@ -545,7 +552,7 @@ cdef class Number:
 
     def __repr__(self):
         if self.node.trace and _traced(self):
-            return f"Number(traced, op={_NAMES[self.node.op]!r})"
+            return f"Number(traced, op={_name_of(&self.node)!r})"
         return f"Number(value={self.node.value!r}, gradient={self.node.gradient!r})"
 
     def __float__(self):
@@ -829,7 +836,7 @@ cdef object _block(int op, list slots):
         raise
     mg_block_eval(&out.node)
     if any_node and mg_anomaly_enabled():
-        _anomalous(op, out.node.value,
+        _anomalous(_NAMES[op], out.node.value,
                    [consts[i] if kids[i] == NULL else kids[i].value for i in range(n)], out)
     if not any_node or not mg_grad_enabled():
         v = out.node.value
@@ -850,6 +857,54 @@ cdef void _unblock(Number out, list slots):
             kids[i] = NULL
             Py_DECREF(<PyObject *>slots[i])
     mg_node_release(&out.node)
+
+
+def _custom(op, operands):
+    """A custom op's node (micrograd/_custom.py): forward's value, and the
+    partials derivative gives, kept as constants after the operands; a leaf
+    when no operand is a Number, or under no_grad (derivative not called).
+    The twin: _number_py._custom."""
+    cdef Py_ssize_t i, n = len(operands)
+    cdef Number out
+    cdef mg_node **kids
+    cdef double *consts
+    cdef bint tracked = False, grad
+    cdef double v
+    slots = [s if isinstance(s, Number) else _real(s) for s in operands]
+    values = [(<Number>s).node.value if isinstance(s, Number) else s for s in slots]
+    v = op.value(values)
+    numbers = [s for s in slots if isinstance(s, Number)]
+    if not numbers:
+        return _fresh(v)
+    grad = mg_grad_enabled()                # asked after forward, as the reference does
+    partials = op.partials(values, v) if grad else None
+    for s in numbers:
+        if _tracked(<PyObject *>s):
+            tracked = True                  # see _either_tracked
+    out = _fresh_gc(v) if tracked else _fresh(v)
+    if grad:
+        if mg_node_block(&out.node, MG_CUSTOM, <uint32_t>(2 * n)) < 0:
+            raise MemoryError("micrograd: out of memory")
+        kids = mg_block_kids(&out.node)
+        consts = mg_block_consts(&out.node)
+        for i in range(n):
+            if isinstance(slots[i], Number):
+                Py_INCREF(slots[i])
+                kids[i] = &(<Number>slots[i]).node
+            else:
+                consts[i] = <double>slots[i]
+            consts[n + i] = <double>partials[i]
+        out.node.c = op._index
+        out.node.value = v
+        mg_block_eval(&out.node)            # the trace of a traced operand
+    # after the block: mg_node_block resets the flags, the record's among them
+    if mg_anomaly_enabled():
+        _anomalous(op.name, v, values, out)
+    if not grad:
+        for s in numbers:
+            if (<Number>s).node.trace:
+                _untraced_operands(<Number>s, None)
+    return out
 
 
 def sum(numbers):

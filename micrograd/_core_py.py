@@ -31,6 +31,7 @@ from ._forward_py import forward_tangents
 from ._higher_py import gradient_graphs
 from ._number_py import (BACKEND, Number, clamp, dot, ge, gt, le, lt, maximum, minimum, sum,
                          where)
+from ._number_py import _custom  # noqa: F401 (micrograd.custom_op uses it)
 from ._params_py import ParamArray as _ParamArray  # noqa: F401 (optim uses it)
 from ._tape_py import Tape as _Tape, trace_begin as _trace_begin  # noqa: F401 (tape uses them)
 from ._tape_py import trace_end as _trace_end, trace_input as _trace_input  # noqa: F401

@@ -31,6 +31,12 @@ cdef extern from "mg_tape.h" nogil:
         size_t npacked
     ctypedef struct mg_work:
         double *val
+    ctypedef int (*mg_custom_fn)(void *ctx, const mg_tape *t, mg_work *w, const double *params,
+                                 const mg_instr *ins, size_t first, size_t n,
+                                 int partials) noexcept with gil
+    double mg_tape_value(const mg_tape *t, const mg_work *w, const double *params, mg_ref r,
+                         size_t l) noexcept
+    double *mg_tape_partials(const mg_tape *t, mg_work *w, const mg_instr *ins) noexcept
     ctypedef struct mg_run:
         const double *x
         const double *params
@@ -42,6 +48,8 @@ cdef extern from "mg_tape.h" nogil:
         double *out_sum
         int plain
         const double *packed
+        mg_custom_fn custom
+        void *custom_ctx
         double *chunk_outs
         double *chunk_sums
     void mg_tape_pack(const mg_tape *tape, const double *params, double *packed) noexcept
@@ -60,7 +68,8 @@ cdef extern from "mg_tape.h" nogil:
     size_t mg_tape_wave(const mg_tape *tape, size_t B, int nthreads) noexcept
     int mg_tape_threads(const mg_tape *tape, size_t B, int requested) noexcept
     int mg_tape_jvp(const mg_tape *tape, const double *x, const double *v, const double *params,
-                    size_t B, double *out, double *tout) noexcept
+                    size_t B, double *out, double *tout, mg_custom_fn custom,
+                    void *ctx) nogil
 
 
 cdef extern from "Python.h":
@@ -193,6 +202,9 @@ cdef class _Tape:
         """The tape as plain lists, each op named by its row's CODE (unique)."""
         cdef mg_tape *t = &self.tape
         cdef size_t i
+        for i in range(t.ncode):
+            if t.code[i].kind == MG_KIND_CUSTOM:
+                raise _not_pickled(_custom_op_of(t.code[i].c).name)
         return {"nin": t.nin, "ngrad": t.ngrad,
                 "code": [(_optable.tape_name(t.code[i].op), t.code[i].out, t.code[i].a, t.code[i].b,
                           t.code[i].c, t.code[i].c2) for i in range(t.ncode)],
@@ -268,6 +280,7 @@ cdef class _Tape:
         cdef int n, status
         cdef double total = 0.0
         cdef bint own = False
+        cdef list failed = [None]           # a custom op's exception (_custom_lanes)
         if pvals == NULL or packed == NULL:
             free(pvals)
             free(packed)
@@ -287,6 +300,8 @@ cdef class _Tape:
             run.chunk_sums = chunk_sums
             run.input_grads = &input_grads[0, 0] if input_grads is not None and B else NULL
             run.param_grads = &param_grads[0, 0] if param_grads is not None and B else NULL
+            run.custom = _custom_lanes
+            run.custom_ctx = <void *>failed
             n = mg_tape_threads(t, B, threads)
             self.threads_used = n
             nslots = mg_tape_wave(t, B, n) * (t.npar + 1)
@@ -312,7 +327,9 @@ cdef class _Tape:
                 self.works_busy = True
             with nogil:
                 status = mg_tape_run(t, works, n, &run, B, slots, param_total, &total,
-                                     _check_run, NULL)
+                                     _check_run, <void *>failed)
+            if failed[0] is not None:
+                raise failed[0]
             if status == 1:
                 _reraise()
             if status < 0:
@@ -335,6 +352,7 @@ cdef class _Tape:
         cdef size_t B = x.shape[0]
         cdef double *pvals = <double *>malloc(max(<size_t>t.npar, <size_t>1) * sizeof(double))
         cdef int status
+        cdef list failed = [None]
         if pvals == NULL:
             raise MemoryError()
         try:
@@ -342,7 +360,10 @@ cdef class _Tape:
             if B == 0:
                 return
             with nogil:
-                status = mg_tape_jvp(t, &x[0, 0], &v[0, 0], pvals, B, &out[0, 0], &tout[0, 0])
+                status = mg_tape_jvp(t, &x[0, 0], &v[0, 0], pvals, B, &out[0, 0], &tout[0, 0],
+                                     _custom_lanes, <void *>failed)
+            if failed[0] is not None:
+                raise failed[0]
             if status < 0:
                 raise MemoryError()
         finally:
@@ -380,9 +401,41 @@ cdef void _free_works(mg_work *works, int n) noexcept:
 
 
 cdef int _check_run(void *ctx) noexcept with gil:
-    """Between chunks: 1 if a signal handler raised (Ctrl-C), the exception
-    left set for _reraise."""
+    """Between chunks: 1 if a custom op failed (its exception is in ctx, a
+    one-item list), or if a signal handler raised (Ctrl-C), the exception left
+    set for _reraise."""
+    if (<list>ctx)[0] is not None:
+        return 1
     return 1 if PyErr_CheckSignals() < 0 else 0
+
+
+cdef int _custom_lanes(void *ctx, const mg_tape *t, mg_work *w, const double *params,
+                       const mg_instr *ins, size_t first, size_t n, int partials) noexcept with gil:
+    """A custom op's lanes for the C replay (mg_custom_fn): the shared
+    CustomOp.lanes on its operands' values (the twin: _tape_py's
+    Tape._custom_lanes).  The first exception is kept in ctx, a one-item
+    list, for the caller to raise; later calls do nothing."""
+    cdef list failed = <list>ctx
+    cdef size_t i, l, L = t.lanes
+    cdef double *y = w.val + <size_t>ins.out * L
+    cdef double *part = mg_tape_partials(t, w, ins)
+    if failed[0] is not None:
+        return -1
+    try:
+        cols = [[mg_tape_value(t, w, params, t.args[ins.a + i], l) for l in range(n)]
+                for i in range(ins.b)]
+        ys, rows = _custom_op_of(ins.c).lanes(cols, partials)
+        for l in range(n):
+            y[l] = ys[l]
+        if partials:
+            for i in range(ins.b):
+                row = rows[i]
+                for l in range(n):
+                    part[i * L + l] = row[l]
+    except BaseException as exc:
+        failed[0] = exc
+        return -1
+    return 0
 
 
 cdef int _reraise() except -1:

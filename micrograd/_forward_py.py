@@ -79,10 +79,21 @@ def _fwd_nary(node, ts):                  # sum and dot; a float slot is a const
     return t
 
 
+def _fwd_custom(node, ts):                # each operand's tangent times its partial
+    kids, t = node._kids, None
+    half = len(kids) // 2
+    for k, p in zip(kids[:half], kids[half:]):
+        tk = _slot_tangent(ts, k)
+        if tk is not None:
+            t = _take(t, tk * p)
+    return t
+
+
 # A kind missing here fails at import; the sorts never hand a leaf to the sweep.
 _FORWARD_BY_KIND = {"LEAF": None, "UNARY": _fwd_unary, "CONST": _fwd_const,
                     "PARAM": _fwd_const, "RANGE": _fwd_range, "BINARY": _fwd_binary,
-                    "STOP": _fwd_stop, "SELECT": _fwd_where, "NARY": _fwd_nary}
+                    "STOP": _fwd_stop, "SELECT": _fwd_where, "NARY": _fwd_nary,
+                    "CUSTOM": _fwd_custom}
 _FORWARD = tuple(_FORWARD_BY_KIND[op.kind] for op in T.OPS)      # by op code
 
 

@@ -24,6 +24,7 @@ from . import _optable as T
 from . import _rules
 from ._gradmode_py import _mode, enable_grad
 from ._convert import to_float
+from ._custom import op_of
 from ._number_py import BACKEND, LEAF, Number, _hooks_live, _hooks_of, topo_sort
 
 __all__ = ["gradient_graphs"]
@@ -154,11 +155,20 @@ def _spread_nary(node, g, gs, nodes):        # sum and dot; a float slot is a co
                      else _b(T.MUL, g, partner))
 
 
+def _spread_custom(node, g, gs, nodes):      # each operand times the partial second() gives
+    kids = node._kids
+    xs = kids[:len(kids) // 2]
+    for k, p in zip(xs, op_of(node._c).second_partials(xs, node, BACKEND)):
+        if type(k) is not float:
+            _acc(gs, nodes, k, _k(T.MUL_C, g, p) if type(p) is float else _b(T.MUL, g, p))
+
+
 # A kind missing here fails at import.  LEAF has no entry to call: the sort
 # never hands a leaf to the sweep.
 _SPREAD_BY_KIND = {"LEAF": None, "UNARY": _spread_unary, "CONST": _spread_const,
                    "PARAM": _spread_const, "RANGE": _spread_range, "BINARY": _spread_binary,
-                   "STOP": _spread_stop, "SELECT": _spread_where, "NARY": _spread_nary}
+                   "STOP": _spread_stop, "SELECT": _spread_where, "NARY": _spread_nary,
+                   "CUSTOM": _spread_custom}
 _SPREAD = tuple(_SPREAD_BY_KIND[op.kind] for op in T.OPS)      # by op code
 
 

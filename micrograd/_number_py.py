@@ -20,6 +20,7 @@ from . import _optable as T
 from ._anomaly import backward_error, finite, forward_error, site
 from ._compat import REFUSED_CHILDREN, op_symbol
 from ._convert import checked, is_number, operand, to_float
+from ._custom import name_of
 from ._errors import traced_read
 from ._gradmode_py import _mode, _open
 from ._number_methods import NumberMethods
@@ -104,11 +105,15 @@ def _operands_range(values, c):          # lo sits in _c, hi in the second slot:
     return [values[0], c, values[1]]
 
 
+def _operands_custom(values, c):         # the operands, not the partials after them
+    return values[:len(values) // 2]
+
+
 _OPERANDS_BY_KIND = {"LEAF": _operands_in_kids, "UNARY": _operands_in_kids,
                      "CONST": _operands_then_c, "PARAM": _operands_then_c,
                      "RANGE": _operands_range, "BINARY": _operands_in_kids,
                      "STOP": _operands_in_kids, "SELECT": _operands_in_kids,
-                     "NARY": _operands_in_kids}
+                     "NARY": _operands_in_kids, "CUSTOM": _operands_custom}
 _OPERANDS = tuple(_OPERANDS_BY_KIND[op.kind] for op in T.OPS)      # by op code
 
 
@@ -118,7 +123,7 @@ def _anomalous(op, value, kids, c, out):
     if value != value:
         operands = operand_values(op, kids, c)
         if not any(v != v for v in operands):
-            raise forward_error(T.NAMES[op], operands, where)
+            raise forward_error(name_of(op, c), operands, where)
     _record(out)[SITE] = where
 
 
@@ -131,7 +136,7 @@ def _traced(n):
 
 
 def _refuse(n, how):
-    raise traced_read(T.NAMES[n._code], how)
+    raise traced_read(n.op, how)
 
 
 def trace_input(value):
@@ -188,6 +193,20 @@ def _block(op, slots):
     return _node(op, value, kids)
 
 
+def _custom(op, operands):
+    """A custom op's node (micrograd/_custom.py): forward's value, and the
+    partials derivative gives, kept as constants after the operands; a leaf
+    when no operand is a Number, or under no_grad (derivative not called)."""
+    kids = tuple(_slot(s) for s in operands)
+    values = [k if type(k) is float else k._value for k in kids]
+    value = op.value(values)
+    if all(type(k) is float for k in kids):
+        return Number(value)
+    # under no_grad the node is a leaf: its partial slots are never read
+    partials = op.partials(values, value) if _mode.enabled else (0.0,) * len(kids)
+    return _node(T.CUSTOM, value, kids + partials, op._index)
+
+
 class Number(NumberMethods):
     """A scalar in the graph: a value, a gradient, and the op that made it."""
 
@@ -203,7 +222,7 @@ class Number(NumberMethods):
         v = to_float(value, BACKEND)
         if getattr(self, "_code", LEAF) != LEAF:
             raise TypeError(f"Number.__init__: this Number is the result of an op "
-                            f"({T.NAMES[self._code]!r}) and cannot become a leaf; make a new one")
+                            f"({self.op!r}) and cannot become a leaf; make a new one")
         self._value = v
         self._gradient = 0.0
         self._c = 0.0
@@ -268,7 +287,7 @@ class Number(NumberMethods):
     def grad(self):
         raise no_delete("Number", "grad")
 
-    op = property(lambda self: T.NAMES[self._code], _read_only("op"), _read_only("op"),
+    op = property(lambda self: name_of(self._code, self._c), _read_only("op"), _read_only("op"),
                   "The name of the op that made this node ('' for a leaf, as in 0.1.0).")
     children = property(lambda self: tuple(k for k in self._kids if type(k) is not float),
                         _read_only("children"), _read_only("children"),
@@ -624,6 +643,14 @@ def _back_where(node, reached):          # the picked operand only, never times 
         _add(picked, node._gradient, reached)
 
 
+def _back_custom(node, reached):         # each operand times its partial (second half)
+    g, kids = node._gradient, node._kids
+    half = len(kids) // 2
+    for k, p in zip(kids[:half], kids[half:]):
+        if type(k) is not float:
+            _add(k, g * p, reached)
+
+
 def _back_nary(node, reached):           # sum and dot; a float slot is a constant
     g, kids = node._gradient, node._kids
     if node._code == T.SUM:
@@ -642,7 +669,8 @@ def _back_nary(node, reached):           # sum and dot; a float slot is a consta
 # to call: a leaf has no operands, and the sorts never hand one to propagate.
 _BACK_BY_KIND = {"LEAF": None, "UNARY": _back_unary, "CONST": _back_const,
                  "PARAM": _back_const, "RANGE": _back_range, "BINARY": _back_binary,
-                 "STOP": _back_stop, "SELECT": _back_where, "NARY": _back_nary}
+                 "STOP": _back_stop, "SELECT": _back_where, "NARY": _back_nary,
+                 "CUSTOM": _back_custom}
 _PROPAGATE = tuple(_BACK_BY_KIND[op.kind] for op in T.OPS)      # by op code
 
 
@@ -762,5 +790,5 @@ def _checked_propagate(node, reached):
             operands = operand_values(node._code, node._kids, node._c)
             if finite(node._gradient, node._value, *operands):
                 rec = getattr(node, "_rec", None)
-                raise backward_error(T.NAMES[node._code], i, node._gradient, operands,
+                raise backward_error(node.op, i, node._gradient, operands,
                                      None if rec is None else rec[SITE])

@@ -17,7 +17,7 @@ Op = namedtuple("Op", "code CODE stem name kind arity doc rule")
 Op.__doc__ = ("One row of csrc/mg_ops.def, with its code (the row's position) and its "
               "derivative rule (the text of its MG_RULE line, None if it has none).")
 
-KINDS = ("LEAF", "BINARY", "CONST", "UNARY", "PARAM", "RANGE", "STOP", "SELECT", "NARY")
+KINDS = ("LEAF", "BINARY", "CONST", "UNARY", "PARAM", "RANGE", "STOP", "SELECT", "NARY", "CUSTOM")
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _PLACES = (os.path.join(_HERE, "mg_ops.def"),

@@ -11,6 +11,7 @@ order: the same bits as the C replay, lane for lane.
 from . import _ops_py as ops
 from . import _optable as T
 from ._gradmode_py import trace_begin, trace_end
+from ._custom import not_pickled, op_of
 from ._errors import check_chunk_arrays, traced_read
 from ._number_py import _hooks_live, _hooks_of, _traced, collect, trace_input
 
@@ -33,10 +34,10 @@ def tape_hooks(outputs, params):
     return any(_hooks_of(n) for n in order)
 
 
-def lanes_for(nlane, npar, prunes):
-    """mg_tape_lanes: a power of two from 8 to 256, a chunk's values and
-    adjoints near 1 MiB."""
-    per_lane = 16 * nlane + (nlane if prunes else 0) + 1
+def lanes_for(nlane, npar, prunes, npart=0):
+    """mg_tape_lanes: a power of two from 8 to 256, a chunk's values,
+    adjoints and custom ops' partials near 1 MiB."""
+    per_lane = 16 * nlane + (nlane if prunes else 0) + 8 * npart + 1
     lanes = 256
     while lanes > 8 and lanes * per_lane > 1024 * 1024:
         lanes //= 2
@@ -49,7 +50,7 @@ class Tape:
     # code: (op, out, a, b, c, c2) per instruction; a block op's a and b are
     # its first index in args and its operand count
     __slots__ = ("code", "ngrad", "args", "consts", "outs", "nin", "npar", "nlane",
-                 "prunes", "lanes", "params", "plain")
+                 "prunes", "lanes", "params", "plain", "npart")
 
     @staticmethod
     def build(outputs, inputs):
@@ -73,9 +74,12 @@ class Tape:
                 params.append(node)
             return refs[id(node)]
 
-        code, args, consts = [], [], []
+        code, args, consts, npart = [], [], [], 0
         for i, node in enumerate(order):
-            code.append(_ENCODE[node._code](node, nin + i, ref, args, consts))
+            ins = _ENCODE[node._code](node, nin + i, ref, args, consts)
+            if ins[0] == T.CUSTOM:          # its partial rows: c2, as mg_tape_build
+                ins, npart = ins[:5] + (float(npart),), npart + ins[3]
+            code.append(ins)
         outs = [ref(r) for r in outputs]
         for p in params:                # see micrograd/tape.py, trace
             if p._trace and _traced(p):
@@ -111,7 +115,8 @@ class Tape:
         self.npar = len(self.params)
         self.nlane = self.nin + len(self.code)
         self.prunes = any(_PRUNES[ins[0]] for ins in self.code)
-        self.lanes = lanes_for(self.nlane, self.npar, self.prunes)
+        self.npart = sum(ins[3] for ins in self.code if ins[0] == T.CUSTOM)
+        self.lanes = lanes_for(self.nlane, self.npar, self.prunes, self.npart)
 
     def _consistent(self):
         """mg_tape_check."""
@@ -129,6 +134,9 @@ class Tape:
         return all(o < self.nlane + self.npar for o in self.outs)
 
     def to_state(self):
+        for op, out, a, b, c, c2 in self.code:
+            if op == T.CUSTOM:
+                raise not_pickled(op_of(c).name)
         return {"nin": self.nin, "ngrad": self.ngrad,
                 "code": [(T.tape_name(op), out, a, b, c, c2) for op, out, a, b, c, c2 in self.code],
                 "args": list(self.args), "consts": list(self.consts), "outs": list(self.outs)}
@@ -183,12 +191,25 @@ class Tape:
             return pvals[r - self.nlane]
         return self.consts[r - self.nlane - self.npar]
 
+    def _custom_lanes(self, val, pvals, ins, n, partials):
+        """A custom op's chunk (mg_tape_custom and the core's callback): its
+        lanes' values into its slot, and with partials, its partial rows
+        after the lane slots (at nlane + c2 + i)."""
+        op, o, a, b, c, c2 = ins
+        cols = [[self._value(val, pvals, r, l) for l in range(n)] for r in self.args[a:a + b]]
+        val[o], rows = op_of(c).lanes(cols, partials)
+        if partials:
+            val[self.nlane + int(c2):self.nlane + int(c2) + b] = rows
+
     def _chunk(self, x, pvals, out, input_grads, param_grads, backward, first, n):
         nlane, npar = self.nlane, self.npar
-        val = [None] * nlane
+        val = [None] * (nlane + self.npart)
         for i in range(self.nin):
             val[i] = [float(x[first + l][i]) for l in range(n)]
         for ins in self.code:
+            if ins[0] == T.CUSTOM:
+                self._custom_lanes(val, pvals, ins, n, backward)
+                continue
             forward = _FORWARD[ins[0]]
             val[ins[1]] = [forward(self, val, pvals, ins, l) for l in range(n)]
         if out is not None:
@@ -235,15 +256,22 @@ class Tape:
         B, L, pvals = len(x), self.lanes, self.param_values()
         for first in range(0, B, L):
             n = min(L, B - first)
-            val, tan = [None] * self.nlane, [None] * self.nlane   # tan: None = no tangent
+            val = [None] * (self.nlane + self.npart)
+            tan = [None] * self.nlane                         # tan: None = no tangent
             for i in range(self.nin):
                 val[i] = [float(x[first + l][i]) for l in range(n)]
                 tan[i] = [float(v[first + l][i]) for l in range(n)]
             for ins in self.code:
                 forward, tangent, o = _FORWARD[ins[0]], _JVP[ins[0]], ins[1]
-                val[o], tan[o] = [0.0] * n, [None] * n
+                custom = ins[0] == T.CUSTOM
+                if custom:                  # the chunk's values and partials at once
+                    self._custom_lanes(val, pvals, ins, n, True)
+                else:
+                    val[o] = [0.0] * n
+                tan[o] = [None] * n
                 for l in range(n):
-                    val[o][l] = forward(self, val, pvals, ins, l)
+                    if not custom:
+                        val[o][l] = forward(self, val, pvals, ins, l)
                     tan[o][l] = tangent(self, val, pvals, tan, ins, l)
             for k, r in enumerate(self.outs):
                 for l in range(n):
@@ -281,9 +309,12 @@ def _encode_range(node, out, ref, args, consts):     # lo in _c, hi in the secon
     return (node._code, out, ref(node._kids[0]), 0, node._c, node._kids[1])
 
 
-def _encode_block(node, out, ref, args, consts):     # SELECT, NARY: operands in args
-    ins = (node._code, out, len(args), len(node._kids), 0.0, 0.0)
-    for k in node._kids:
+def _encode_block(node, out, ref, args, consts):     # SELECT, NARY, CUSTOM: operands in args
+    # a custom node's operands alone (its partials are its sample's); its c
+    # is its op's registry index
+    kids = node._kids[:len(node._kids) // 2] if node._code == T.CUSTOM else node._kids
+    ins = (node._code, out, len(args), len(kids), node._c, 0.0)
+    for k in kids:
         if type(k) is float:
             args.append(-1 - len(consts))       # rebased at the end of build
             consts.append(k)
@@ -449,6 +480,32 @@ def _jvp_nary(tape, val, pvals, tan, ins, l):                 # sum and dot
     return t
 
 
+def _refs_custom(tape, op, a, b):          # mg_tape_check refuses a custom op
+    return None
+
+
+def _fwd_custom(*args):
+    # unreachable: the replays fill a custom op's lanes a chunk at a time
+    raise AssertionError("a custom op's lanes come from Tape._custom_lanes")
+
+
+def _bwd_custom(tape, val, pvals, adj, reach, ins, l):         # times each lane's partial
+    op, o, a, b, c, c2 = ins
+    g, rows = adj[o][l], tape.nlane + int(c2)
+    for i, r in enumerate(tape.args[a:a + b]):
+        tape._add(adj, reach, r, l, g * val[rows + i][l])
+
+
+def _jvp_custom(tape, val, pvals, tan, ins, l):                # each tangent times its partial
+    op, o, a, b, c, c2 = ins
+    t, rows = None, tape.nlane + int(c2)
+    for i, r in enumerate(tape.args[a:a + b]):
+        tr = _tan(tape, tan, r, l)
+        if tr is not None:
+            t = _take(t, tr * val[rows + i][l])
+    return t
+
+
 #                 kind      build            _consistent   forward      backward
 _BY_KIND = {"LEAF":   (None,           None,         None,        None),
             "UNARY":  (_encode_one,    _refs_one,    _fwd_unary,  _bwd_unary),
@@ -458,9 +515,10 @@ _BY_KIND = {"LEAF":   (None,           None,         None,        None),
             "BINARY": (_encode_binary, _refs_binary, _fwd_binary, _bwd_binary),
             "STOP":   (_encode_one,    _refs_one,    _fwd_unary,  _bwd_stop),
             "SELECT": (_encode_block,  _refs_block,  _fwd_block,  _bwd_where),
-            "NARY":   (_encode_block,  _refs_block,  _fwd_block,  _bwd_nary)}
+            "NARY":   (_encode_block,  _refs_block,  _fwd_block,  _bwd_nary),
+            "CUSTOM": (_encode_block,  _refs_custom, _fwd_custom, _bwd_custom)}
 _ENCODE, _REFS, _FORWARD, _BACKWARD = zip(*(_BY_KIND[op.kind] for op in T.OPS))
 _JVP_BY_KIND = {"LEAF": None, "UNARY": _jvp_unary, "CONST": _jvp_const, "PARAM": _jvp_const,
                 "RANGE": _jvp_range, "BINARY": _jvp_binary, "STOP": _jvp_stop,
-                "SELECT": _jvp_where, "NARY": _jvp_nary}
+                "SELECT": _jvp_where, "NARY": _jvp_nary, "CUSTOM": _jvp_custom}
 _JVP = tuple(_JVP_BY_KIND[op.kind] for op in T.OPS)
