@@ -557,13 +557,19 @@ int mg_tape_check(mg_tape *t)
     size_t i, j, nref;
     if (t->ngrad > t->ncode || t->nout == 0) return -1;
     t->nlane = t->nin + (uint32_t)t->ncode;
+    t->npart = 0;
     nref = (size_t)t->nlane + t->npar + t->nconst;
     for (i = 0; i < t->ncode; i++) {
         mg_instr *in = &t->code[i];
         int kind = mg_op_kind(in->op);
-        if (kind < 0 || kind == MG_KIND_LEAF || kind == MG_KIND_CUSTOM || kind != in->kind
-            || in->out != t->nin + i)
+        if (kind < 0 || kind == MG_KIND_LEAF || kind != in->kind || in->out != t->nin + i)
             return -1;
+        if (kind == MG_KIND_CUSTOM) {
+            /* its partials' rows, as mg_tape_build lays them out (c, the op's
+             * registry index, is the caller's to check: C has no registry) */
+            in->c2 = (double)t->npart;
+            t->npart += in->b;
+        }
         if (mg_block_kind(kind)) {
             if ((size_t)in->a + in->b > t->nargs || in->b == 0) return -1;
             if ((in->op == MG_DOT && in->b % 2) || (in->op == MG_WHERE && in->b != 3)) return -1;

@@ -36,8 +36,8 @@ from micrograd._compat import REFUSED_CHILDREN as _REFUSED_CHILDREN, op_symbol a
 from micrograd._errors import (TRACES_FULL as _TRACES_FULL, TraceError, op_error as _op_error,
                               traced_read as _traced_read,
                               check_chunk_arrays as _check_chunk_arrays)
-from micrograd._custom import (name_of as _custom_name_of, not_pickled as _not_pickled,
-                               op_of as _custom_op_of)
+from micrograd._custom import (from_state as _custom_from_state, name_of as _custom_name_of,
+                               op_of as _custom_op_of, to_state as _custom_to_state)
 from micrograd._convert import (checked as _py_checked, is_number as _is_number,
                                 operand as _py_operand, real_by_type as _real_by_type,
                                 to_float as _py_to_float)

@@ -181,7 +181,8 @@ cdef class _Tape:
                 raise ValueError(f"tape: unknown op {name!r}")
             t.code[i].op, t.code[i].kind = op, mg_op_kind(op)
             t.code[i].out, t.code[i].a, t.code[i].b = out, a, b
-            t.code[i].c, t.code[i].c2 = c, c2
+            # a custom op's c comes as its name (mg_tape_check lays out c2)
+            t.code[i].c, t.code[i].c2 = _custom_from_state(op, c, b), c2
         for i in range(<Py_ssize_t>t.nargs):
             t.args[i] = args[i]
         for i in range(<Py_ssize_t>t.nconst):
@@ -202,12 +203,10 @@ cdef class _Tape:
         """The tape as plain lists, each op named by its row's CODE (unique)."""
         cdef mg_tape *t = &self.tape
         cdef size_t i
-        for i in range(t.ncode):
-            if t.code[i].kind == MG_KIND_CUSTOM:
-                raise _not_pickled(_custom_op_of(t.code[i].c).name)
         return {"nin": t.nin, "ngrad": t.ngrad,
                 "code": [(_optable.tape_name(t.code[i].op), t.code[i].out, t.code[i].a, t.code[i].b,
-                          t.code[i].c, t.code[i].c2) for i in range(t.ncode)],
+                          _custom_to_state(t.code[i].op, t.code[i].c), t.code[i].c2)
+                         for i in range(t.ncode)],
                 "args": [t.args[i] for i in range(t.nargs)],
                 "consts": [t.consts[i] for i in range(t.nconst)],
                 "outs": [t.outs[i] for i in range(t.nout)]}

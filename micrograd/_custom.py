@@ -222,10 +222,29 @@ def registered(name):
     return op
 
 
-def not_pickled(name):
-    """What pickling a tape with a custom op raises, on both backends."""
-    return TypeError(f"tape: a tape that replays the custom op {name!r} cannot be pickled "
-                     f"yet; trace the function again where it is loaded")
+def to_state(code, c):
+    """An instruction's c in a pickled tape: a custom op's by its name (an
+    index into this process's registry means nothing in another)."""
+    return _OPS[int(c)].name if code == T.CUSTOM else c
+
+
+def from_state(code, c, noperands):
+    """An instruction's c from a pickled tape: a custom op's name back to its
+    index in this process's registry, which must hold an op of that name
+    taking that many operands."""
+    if code != T.CUSTOM:
+        return float(c)
+    if not isinstance(c, str):
+        raise ValueError("tape: the pickled tape is not consistent")
+    try:
+        op = registered(c)
+    except LookupError as exc:
+        raise ValueError(f"tape: {exc}") from None
+    fewest, most = op._fewest, op._most
+    if noperands < fewest or (most is not None and noperands > most):
+        raise ValueError(f"tape: the pickled tape calls the custom op {c!r} with "
+                         f"{noperands} operands, which the op made here does not take")
+    return float(next(i for i in range(len(_OPS) - 1, -1, -1) if _OPS[i] is op))
 
 
 def _lanes_of(v, n, name, what):

@@ -11,7 +11,7 @@ order: the same bits as the C replay, lane for lane.
 from . import _ops_py as ops
 from . import _optable as T
 from ._gradmode_py import trace_begin, trace_end
-from ._custom import not_pickled, op_of
+from ._custom import from_state as custom_from_state, op_of, to_state as custom_to_state
 from ._errors import check_chunk_arrays, traced_read
 from ._number_py import _hooks_live, _hooks_of, _traced, collect, trace_input
 
@@ -94,12 +94,15 @@ class Tape:
     def from_state(state, params):
         """A tape from to_state() and fresh parameter Numbers (a pickle)."""
         self = Tape.__new__(Tape)
-        code = []
+        code, npart = [], 0
         for name, out, a, b, c, c2 in state["code"]:
             op = T.from_tape_name(name)
             if op < 0:
                 raise ValueError(f"tape: unknown op {name!r}")
-            code.append((op, int(out), int(a), int(b), float(c), float(c2)))
+            if op == T.CUSTOM:      # its partials' rows, laid out again (mg_tape_check)
+                c2, npart = npart, npart + int(b)
+            code.append((op, int(out), int(a), int(b), custom_from_state(op, c, int(b)),
+                         float(c2)))
         self.code, self.ngrad, self.nin = code, int(state["ngrad"]), int(state["nin"])
         self.args = [int(a) for a in state["args"]]
         self.consts = [float(c) for c in state["consts"]]
@@ -134,11 +137,9 @@ class Tape:
         return all(o < self.nlane + self.npar for o in self.outs)
 
     def to_state(self):
-        for op, out, a, b, c, c2 in self.code:
-            if op == T.CUSTOM:
-                raise not_pickled(op_of(c).name)
         return {"nin": self.nin, "ngrad": self.ngrad,
-                "code": [(T.tape_name(op), out, a, b, c, c2) for op, out, a, b, c, c2 in self.code],
+                "code": [(T.tape_name(op), out, a, b, custom_to_state(op, c), c2)
+                         for op, out, a, b, c, c2 in self.code],
                 "args": list(self.args), "consts": list(self.consts), "outs": list(self.outs)}
 
     @property
@@ -480,8 +481,10 @@ def _jvp_nary(tape, val, pvals, tan, ins, l):                 # sum and dot
     return t
 
 
-def _refs_custom(tape, op, a, b):          # mg_tape_check refuses a custom op
-    return None
+def _refs_custom(tape, op, a, b):          # its operands (its partials are rows of lanes)
+    if a + b > len(tape.args) or b == 0:
+        return None
+    return tape.args[a:a + b]
 
 
 def _fwd_custom(*args):

@@ -630,12 +630,50 @@ def test_a_custom_op_failing_in_a_lane_raises_the_same_on_both_backends(both, op
         assert err[0] is kind and words in err[1], err
 
 
-def test_a_tape_with_a_custom_op_does_not_pickle_yet(both):
-    errs = [_failure(lambda: pickle.dumps(mg.trace(lambda x: softplus(x), mod.Number(0.5))))
-            for mod in both]
-    assert errs[0] == errs[1] == (
-        TypeError, "tape: a tape that replays the custom op 'softplus_of_the_tests' cannot be "
-                   "pickled yet; trace the function again where it is loaded")
+def test_a_tape_with_a_custom_op_pickles_by_the_ops_name(impl):
+    w = impl.Number(0.7)
+    tape = mg.trace(lambda x, y: softplus(x * w) * y + softplus_v(y), impl.Number(0.5),
+                    impl.Number(1.0))
+    state = tape._impl.to_state()
+    assert [ins[4] for ins in state["code"] if ins[0] == "CUSTOM"] == [
+        "softplus_of_the_tests", softplus_v.name]
+    back = pickle.loads(pickle.dumps(tape))
+    X = np.random.default_rng(5).uniform(-3.0, 3.0, (2 * tape.lanes + 3, 2))
+    for wrt in ("params", "inputs"):
+        a, b = (t.value_and_grad(X, "none", wrt=wrt) for t in (tape, back))
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert np.array_equal(tape.jvp(X, X)[1], back.jvp(X, X)[1])
+
+
+def test_a_tape_goes_to_an_executor_with_its_custom_ops(impl):
+    from concurrent.futures import ThreadPoolExecutor
+    w = impl.Number(0.7)
+    tape = mg.trace(lambda x: softplus(x * w) * x, impl.Number(0.5))
+    X = np.random.default_rng(6).uniform(-3.0, 3.0, (3 * tape.lanes + 1, 1))
+    here = tape.value_and_grad(X, "sum")
+    with ThreadPoolExecutor(2) as ex:
+        there = tape.value_and_grad(X, "sum", executor=ex)
+    assert np.array_equal(here[0], there[0]) and np.array_equal(here[1], there[1])
+
+
+def test_a_pickled_tape_needs_its_custom_ops_made_where_it_loads(both):
+    errs = []
+    for mod in both:
+        tape = mg.trace(lambda x: softplus(x), mod.Number(0.5))
+        state = tape._impl.to_state()
+        code = state["code"][0]
+        got = []
+        for c, b in (("not_made_here", code[3]), ("softplus_of_the_tests", 2),
+                     (0.0, code[3])):
+            state["code"] = [code[:3] + (b, c) + code[5:]]
+            got.append(_failure(lambda: type(tape._impl).from_state(state, tape.params)))
+        errs.append(got)
+    assert errs[0] == errs[1]
+    (k1, m1), (k2, m2), (k3, m3) = errs[0]
+    assert k1 is k2 is k3 is ValueError
+    assert "custom op 'not_made_here' is not registered in this process" in m1
+    assert "'softplus_of_the_tests' with 2 operands" in m2
+    assert m3 == "tape: the pickled tape is not consistent"
 
 
 def test_a_traced_custom_node_shows_its_name(impl):
