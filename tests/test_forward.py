@@ -205,3 +205,68 @@ def test_where_takes_the_picked_branchs_tangent_or_none(impl):
     assert mg.jvp(f, [impl.Number(-1.0)], [1.0]) == (3.0, 0.0)
     # stop_gradient passes no tangent either, as JAX's
     assert mg.jvp(lambda x: x.stop_gradient() * x, [impl.Number(2.0)], [1.0]) == (4.0, 2.0)
+
+
+# -- random compositions over every op, against torch.func ------------------------------
+def _draw_composition(rng, n=5):
+    """A random composition of n ops of test_higher's tables over inputs a, b:
+    each step applies a unary row to an earlier value or a binary row to two."""
+    steps = []
+    for _ in range(n):
+        if rng.random() < 0.5:
+            steps.append(("u", rng.choice(sorted(UNARY)), rng.randrange(2 + len(steps))))
+        else:
+            steps.append(("b", rng.choice(sorted(BINARY)), rng.randrange(2 + len(steps)),
+                          rng.randrange(2 + len(steps))))
+    return steps
+
+
+def _run_composition(steps, mod, torch_mod, a, b):
+    vals = [a, b]
+    for step in steps:
+        if step[0] == "u":
+            ours, theirs = UNARY[step[1]][:2]
+            args = (vals[step[2]],)
+        else:
+            ours, theirs = BINARY[step[1]][:2]
+            args = (vals[step[2]], vals[step[3]])
+        vals.append(ours(mod, *args) if torch_mod is None else theirs(torch_mod, *args))
+    return vals[-1]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_compositions_of_every_op_agree_with_torch_func(impl, torch, seed):
+    import random
+    from torch.func import jacfwd as t_jacfwd, jvp as t_jvp
+    rng = random.Random(seed)
+    steps = _draw_composition(rng)
+    xs = (rng.uniform(0.2, 1.2), rng.uniform(0.2, 1.2))
+    vs = (rng.uniform(-1, 1), rng.uniform(-1, 1))
+    try:
+        value, tangent = mg.jvp(lambda a, b: _run_composition(steps, impl, None, a, b),
+                                [impl.Number(x) for x in xs], vs)
+        J = mg.jacfwd(lambda a, b: _run_composition(steps, impl, None, a, b))(
+            *[impl.Number(x) for x in xs])
+    except (ArithmeticError, ValueError):
+        pytest.skip("the composition leaves an op's domain op by op")
+    f = lambda a, b: _run_composition(steps, None, torch, a, b)     # noqa: E731
+    t = [torch.tensor(x, dtype=torch.float64) for x in xs]
+    tv = [torch.tensor(v, dtype=torch.float64) for v in vs]
+    tvalue, ttangent = t_jvp(f, tuple(t), tuple(tv))
+    tJ = t_jacfwd(f, argnums=(0, 1))(*t)
+    if not math.isfinite(tvalue.item()):
+        pytest.skip("outside torch's finite range")
+
+    def near(a, b):
+        # relative, with an absolute floor below 1: a composition may cancel
+        # terms of order 1 to a rounding residue (-4e-16 against torch's 0.0)
+        return a == b or abs(a - b) <= 1e-10 * max(abs(a), abs(b), 1.0)
+    assert near(value, tvalue.item()), steps
+    assert near(tangent, ttangent.item()), (steps, tangent, ttangent.item())
+    assert all(near(J[0][j], tJ[j].item()) for j in range(2)), (steps, J)
+
+
+def test_jacfwd_nests_inside_grad(impl):
+    # d/dx of d(u*u*x)/du at u = x, which is 2*x*x: 4*x
+    got = mg.grad(lambda x: mg.jacfwd(lambda u: u * u * x)(x)[0][0])(impl.Number(0.5))
+    assert got == 2.0
