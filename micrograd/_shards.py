@@ -111,7 +111,8 @@ def _rows(source):
         rows = source
     else:                                         # a dask array's block
         rows = source.compute(scheduler="synchronous")
-    return np.ascontiguousarray(rows, dtype=np.float64)
+    # aligned too: dask hands a block over in a buffer at whatever offset
+    return np.require(rows, dtype=np.float64, requirements=["C", "A"])
 
 
 def nonfinite_lanes(out, pgrads, igrads):

@@ -204,7 +204,7 @@ class Tape:
     def _batch(self, X):
         """(X as a C-contiguous float64 (B, n_inputs) array, whether it was one row)."""
         if (type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2
-                and X.shape[1] == self.n_inputs and X.flags.c_contiguous):
+                and X.shape[1] == self.n_inputs and X.flags.c_contiguous and X.flags.aligned):
             return X, False                     # a training loop's batch, as it is
         if is_number(X):
             raise TypeError("tape: X must be an array of reals, not a Number")
@@ -219,7 +219,7 @@ class Tape:
             raise ValueError(f"tape: X must have shape (batch, {self.n_inputs}) or "
                              f"({self.n_inputs},) for this tape of {self.n_inputs} inputs, "
                              f"not {np.shape(X)}")
-        return np.ascontiguousarray(arr, dtype=np.float64), one
+        return _c_doubles(arr), one
 
     def _threads(self, threads, batch):
         """The thread count for a batch: never more than its chunks (a thread
@@ -351,7 +351,7 @@ class Tape:
         if v.shape != np.shape(X) and not (one and v.shape == (1, self.n_inputs)):
             raise ValueError(f"tape.jvp: V must have the shape of X, {np.shape(X)}, "
                              f"not {v.shape}")
-        v = np.ascontiguousarray(v.reshape(x.shape), dtype=np.float64)
+        v = _c_doubles(v.reshape(x.shape))
         self._check_owned()
         out, tout = np.empty((len(x), self.n_outputs)), np.empty((len(x), self.n_outputs))
         self._impl.jvp(x, v, out, tout)
@@ -389,6 +389,14 @@ class Tape:
     def __reduce__(self):
         values = [(p.value, p.gradient) for p in self._impl.params]
         return _restore_tape, (self._impl.to_state(), values, self._single)
+
+
+def _c_doubles(arr):
+    """arr as C-contiguous float64 that is aligned: the C reads it as doubles,
+    and an array unpickled or received from a buffer at an odd offset (dask
+    sends shards so) is contiguous but not aligned, which
+    np.ascontiguousarray would hand over as it is."""
+    return np.require(arr, dtype=np.float64, requirements=["C", "A"])
 
 
 def _restore_tape(state, values, single):

@@ -237,3 +237,21 @@ def test_a_re_created_model_is_not_replayed_silently(impl):
     inside = mg.trace(lambda x: (x * impl.Number(0.5)).tanh(), impl.Number(0.0))
     inside.backward(X[:, :1])
     inside.backward(X[:, :1])                   # a weight only the tape ever held
+
+
+def test_an_unaligned_batch_is_copied_aligned_before_the_c_reads_it(impl):
+    """A contiguous float64 array at an odd address (what dask hands a worker)
+    was passed to the C as it was: misaligned double loads, which UBSan
+    flagged in the sanitizer run and an aligned vector load would fault on."""
+    import numpy as np
+    import micrograd as mg
+    tape = mg.trace(lambda x, y: (x * y).tanh() + x, impl.Number(0.5), impl.Number(1.0))
+    data = np.arange(40, dtype=np.float64) / 7.0
+    raw = np.zeros(data.nbytes + 1, dtype=np.uint8)
+    raw[1:] = np.frombuffer(data.tobytes(), dtype=np.uint8)
+    X = np.frombuffer(raw.data, dtype=np.float64, offset=1).reshape(20, 2)
+    assert X.flags.c_contiguous and not X.flags.aligned
+    x, _ = tape._batch(X)
+    assert x.flags.aligned and np.array_equal(x, data.reshape(20, 2))
+    assert np.array_equal(tape(X), tape(data.reshape(20, 2)))
+    assert np.array_equal(tape.jvp(X, X)[1], tape.jvp(data.reshape(20, 2), data.reshape(20, 2))[1])
