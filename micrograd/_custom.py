@@ -106,7 +106,7 @@ class CustomOp:
 
     # -- what the backends' builders and sweeps call, in this order --------------
     def value(self, values):
-        """forward(*values), checked."""
+        """``forward(*values)``, checked."""
         return _real(self.forward(*values), self.name, "forward's result")
 
     def _counted(self, ps, n, who):
@@ -120,7 +120,7 @@ class CustomOp:
         return ps
 
     def partials(self, values, out):
-        """derivative(*values, out), checked: one float per operand."""
+        """``derivative(*values, out)``, checked: one float per operand."""
         ps = self._counted(self.derivative(*values, out), len(values), "derivative")
         return tuple(_real(p, self.name, f"partial {i}") for i, p in enumerate(ps))
 
@@ -134,7 +134,7 @@ class CustomOp:
         return (_vector_lanes if self.vectorized else _lanes)(self, cols, partials)
 
     def second_partials(self, operands, out, backend):
-        """second(*operands, out) for a create_graph sweep: the partials as
+        """``second(*operands, out)`` for a create_graph sweep: the partials as
         Numbers of `backend` (built from ops, so that they can be
         differentiated) or floats (constants), checked."""
         if self.second is None:
@@ -183,12 +183,12 @@ def custom_op(forward, derivative, *, name, second=None, vectorized=False):
     """An op with its own derivative, as torch.autograd.Function or
     jax.custom_vjp, for scalars.
 
-    forward(*xs) takes floats and returns a float; derivative(*xs, out)
+    ``forward(*xs)`` takes floats and returns a float; ``derivative(*xs, out)``
     returns a tuple of the partials d out / d x_i, one float per operand.
     The op, called on Numbers or reals, returns a Number whose ``op`` is
     `name`; backward and forward mode (jvp, jacfwd) use the partials, which
     derivative gives once, when the node is built (not under no_grad).
-    second(*xs, out), with the xs and out as Numbers, returns the partials
+    ``second(*xs, out)``, with the xs and out as Numbers, returns the partials
     as Numbers built from ops, for second derivatives (create_graph, grad
     of grad, hessian); without it those raise.  A tape (micrograd.trace)
     calls forward and derivative lane by lane, or, with vectorized=True,
