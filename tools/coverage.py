@@ -8,7 +8,8 @@ metadata names) into build/coverage/src, fresh each time; builds the core
 there with gcov instrumentation (MICROGRAD_EXTRA_CFLAGS="--coverage -O0
 -fprofile-update=atomic", MICROGRAD_EXTRA_LDFLAGS="--coverage"); checks that
 the core the tests import is that instrumented copy; runs tests/test_tape*.py
-and tests/test_forward.py there; then runs ``gcov -b -c`` on the objects of
+and tests/test_forward.py and tests/test_custom_op.py (a tape's custom-op
+callbacks) there; then runs ``gcov -b -c`` on the objects of
 csrc/mg_replay.c, mg_tape.c, mg_gemm.c, mg_interp.c and mg_forward.c (forward
 mode on graphs) and prints, per file, the
 lines executed, the branches executed and the branches taken at least once,
@@ -114,7 +115,7 @@ def objects_dir():
 def run_tests(env, extra):
     tests = sorted(os.path.join("tests", f) for f in os.listdir(os.path.join(SRC, "tests"))
                    if (f.startswith("test_tape") and f.endswith(".py"))
-                   or f == "test_forward.py")
+                   or f in ("test_forward.py", "test_custom_op.py"))
     # the Ctrl-C test replays 200,000 lanes in a subprocess before it signals:
     # minutes in a -O0 gcov build, and it exercises no lowering
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests,
